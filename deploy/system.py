@@ -1,0 +1,232 @@
+"""Start and stop the whole Sportello system on this machine: three APIs and three workers.
+
+    python -m deploy.system run     # infrastructure + services + demo data; Ctrl-C stops all
+    python -m deploy.system start   # services only, in the background
+    python -m deploy.system stop    # stop what start/run started
+    python -m deploy.system status
+
+The end-to-end tests use ``System`` directly, with their own prefixes and ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("intake", "casework", "notifications")
+DEFAULT_PORTS = {"intake": 8001, "casework": 8002, "notifications": 8003}
+
+
+@dataclass(frozen=True)
+class Process:
+    """One process of the system: its name and command line."""
+
+    name: str
+    argv: list[str]
+
+
+def processes(python: str = sys.executable) -> list[Process]:
+    """Every process of the system: an API under gunicorn and a worker per service."""
+    procs = []
+    for service in SERVICES:
+        gunicorn_conf = str(ROOT / "services" / service / "gunicorn_conf.py")
+        procs.append(Process(f"{service}-api", [python, "-m", "gunicorn", "-c", gunicorn_conf]))
+        procs.append(
+            Process(f"{service}-worker", [python, "-m", f"services.{service}.entrypoints.worker"])
+        )
+    return procs
+
+
+@dataclass
+class System:
+    """The running system: processes started from ``run_dir`` with ``env``."""
+
+    run_dir: Path
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.run_dir / "pids"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    def port(self, service: str) -> int:
+        """The HTTP port of ``service``'s API."""
+        return int(self.env.get(f"{service.upper()}_PORT", DEFAULT_PORTS[service]))
+
+    def url(self, service: str) -> str:
+        """The base URL of ``service``'s API."""
+        return f"http://127.0.0.1:{self.port(service)}"
+
+    def start(self, only: list[str] | None = None) -> None:
+        """Start every process not already running (or only those named)."""
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        for proc in processes():
+            if only and proc.name not in only:
+                continue
+            if self.pid(proc.name):
+                continue
+            log = open(self.log_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 - owned by child
+            child = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+                proc.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            log.close()
+            (self.pid_dir / f"{proc.name}.pid").write_text(str(child.pid))
+
+    def pid(self, name: str) -> int | None:
+        """The pid of process ``name`` if it is alive."""
+        path = self.pid_dir / f"{name}.pid"
+        if not path.exists():
+            return None
+        pid = int(path.read_text())
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return _reap(pid)
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        """Send ``sig`` to process ``name`` (tests use SIGKILL to prove the guarantees)."""
+        pid = self.pid(name)
+        if pid:
+            os.kill(pid, sig)
+
+    def stop(self, only: list[str] | None = None, timeout_s: float = 30) -> None:
+        """SIGTERM every process (or those named), SIGKILL what is still alive at the deadline."""
+        names = [p.name for p in processes() if not only or p.name in only]
+        pids = {n: self.pid(n) for n in names}
+        for pid in filter(None, pids.values()):
+            _try_kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for name, pid in pids.items():
+            while pid and _alive(pid):
+                if time.monotonic() > deadline:
+                    _try_kill(pid, signal.SIGKILL)
+                time.sleep(0.1)
+            (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        """Wait until every API answers ``/readyz`` with 200 (raises on timeout)."""
+        deadline = time.monotonic() + timeout_s
+        pending = list(SERVICES)
+        while pending:
+            service = pending[0]
+            if _get_status(f"{self.url(service)}/readyz") == 200:
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{service} non è pronto dopo {timeout_s:.0f}s (log in {self.log_dir})"
+                )
+            time.sleep(0.2)
+
+    def status(self) -> dict[str, int | None]:
+        """Each process's pid, or None when it is not running."""
+        return {p.name: self.pid(p.name) for p in processes()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return _reap(pid) is not None
+
+
+def _reap(pid: int) -> int | None:
+    """Collect a child that has exited (our own children would otherwise linger as zombies)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return pid  # not our child: kill(0) said it is alive
+    return None if done else pid
+
+
+def _try_kill(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _get_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local http only
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def _run_forever(system: System) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1):
+        dead = [name for name, pid in system.status().items() if pid is None]
+        if dead:
+            print(f"sportello: processi terminati: {', '.join(dead)} (log in {system.log_dir})")
+            system.start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m deploy.system")
+    parser.add_argument("command", choices=["run", "start", "stop", "status"])
+    parser.add_argument("--run-dir", default=os.environ.get("SPORTELLO_RUN_DIR",
+                                                            str(ROOT / ".run" / "dev")))
+    args = parser.parse_args(argv)
+    system = System(Path(args.run_dir))
+    if args.command == "status":
+        for name, pid in system.status().items():
+            print(f"{name:24} {'attivo (pid %d)' % pid if pid else 'fermo'}")
+        return 0
+    if args.command == "stop":
+        system.stop()
+        print("sportello: servizi fermati")
+        return 0
+    system.start()
+    try:
+        system.wait_ready()
+    except TimeoutError as exc:
+        print(f"sportello: {exc}", file=sys.stderr)
+        system.stop()
+        return 1
+    if args.command == "start":
+        return 0
+    subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "services.intake.entrypoints.cli", "seed-demo"], check=False,
+        cwd=ROOT,
+    )
+    print("\nSportello è pronto:")
+    for service in SERVICES:
+        print(f"  {service:14} {system.url(service)}/docs   (API: {system.url(service)}/api/v1)")
+    print(f"  log            {system.log_dir}")
+    print("Ctrl-C (o `make stop` da un altro terminale) ferma tutto.\n")
+    try:
+        _run_forever(system)
+    finally:
+        system.stop()
+        print("sportello: servizi fermati")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sportello's services. Each sub-package is independent: none imports another."""

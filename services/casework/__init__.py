@@ -1,0 +1,1 @@
+"""casework: the case file and its referral paths (Welfare, Casa, AMAT), to an outcome."""

@@ -1,0 +1,28 @@
+"""casework's Flask application factory.
+
+Served by ``gunicorn -c services/casework/gunicorn_conf.py``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from services.casework.adapters.documents import ALIAS
+from services.casework.bootstrap import bootstrap
+from services.casework.config import load_settings
+from services.casework.entrypoints.api import BLUEPRINTS
+from shared.config import Settings
+from shared.web import service_app
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the casework API. Nothing is contacted until a request needs it."""
+    settings = settings or load_settings()
+    return service_app(
+        settings,
+        title="Sportello — casework",
+        description="Fascicoli, valutazioni, invii a Welfare, Casa e AMAT fino all'esito.",
+        blueprints=BLUEPRINTS,
+        db_alias=ALIAS,
+        extensions={"sportello.deps": bootstrap(settings)},
+    )

@@ -1,0 +1,1 @@
+"""intake: counters, buildings, tenants, appointments; opening a case at the counter."""

@@ -1,0 +1,14 @@
+"""intake's configuration: the shared settings, read for this service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shared.config import Settings
+
+SERVICE = "intake"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings of the intake service from the environment."""
+    return Settings.from_env(SERVICE, environ)

@@ -1,0 +1,28 @@
+"""intake's Flask application factory.
+
+Served by ``gunicorn -c services/intake/gunicorn_conf.py``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from services.intake.adapters.documents import ALIAS
+from services.intake.bootstrap import bootstrap
+from services.intake.config import load_settings
+from services.intake.entrypoints.api import BLUEPRINTS
+from shared.config import Settings
+from shared.web import service_app
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the intake API. Nothing is contacted until a request needs it."""
+    settings = settings or load_settings()
+    return service_app(
+        settings,
+        title="Sportello — intake",
+        description="Sportelli, edifici, inquilini, appuntamenti e apertura dei casi.",
+        blueprints=BLUEPRINTS,
+        db_alias=ALIAS,
+        extensions={"sportello.bus": bootstrap(settings)},
+    )

@@ -1,0 +1,1 @@
+"""notifications: who must be told what, Italian templates, channels, delivery tracking."""

@@ -1,0 +1,30 @@
+"""notifications' Flask application factory.
+
+Served by ``gunicorn -c services/notifications/gunicorn_conf.py``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from services.notifications.adapters.documents import ALIAS
+from services.notifications.bootstrap import bootstrap
+from services.notifications.config import load_settings
+from services.notifications.entrypoints.api import BLUEPRINTS
+from shared.config import Settings
+from shared.web import service_app
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the notifications API. Nothing is contacted until a request needs it."""
+    settings = settings or load_settings()
+    return service_app(
+        settings,
+        title="Sportello — notifications",
+        description=(
+            "Notifiche a inquilini, custodi sociali e team: regole, modelli, canali, consegne."
+        ),
+        blueprints=BLUEPRINTS,
+        db_alias=ALIAS,
+        extensions={"sportello.deps": bootstrap(settings)},
+    )

@@ -1,0 +1,243 @@
+"""Configuration from environment variables, read once at start-up.
+
+Every variable is declared once in ``VARIABLES``; the README's configuration table lists the same
+names (a test keeps them in step). An invalid value stops the process at start with a message that
+names the variable, never later with a stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SERVICES = ("intake", "casework", "notifications")
+
+
+class ConfigError(ValueError):
+    """An environment variable is missing or has an invalid value."""
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("deve essere un intero positivo")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("deve essere un intero maggiore o uguale a zero")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("deve essere una porta tra 1 e 65535")
+    return value
+
+
+def _mongo_uri(raw: str) -> str:
+    if not raw.startswith(("mongodb://", "mongodb+srv://")):
+        raise ValueError("deve iniziare con mongodb:// o mongodb+srv://")
+    return raw
+
+
+def _bootstrap(raw: str) -> str:
+    servers = [s.strip() for s in raw.split(",") if s.strip()]
+    if not servers or any(":" not in s for s in servers):
+        raise ValueError("deve essere un elenco host:porta separato da virgole")
+    return ",".join(servers)
+
+
+def _name(raw: str) -> str:
+    if not raw or not all(c.isalnum() or c in "-_" for c in raw):
+        raise ValueError("solo lettere, cifre, '-' e '_'")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("uno tra DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, default, parser and what it is for."""
+
+    name: str
+    default: str
+    parse: Callable[[str], Any]
+    description: str
+    attr: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "127.0.0.1:9092",
+        _bootstrap,
+        "Kafka brokers (host:port, comma separated).",
+        "kafka_bootstrap_servers",
+    ),
+    Variable(
+        "MONGODB_URI",
+        "mongodb://127.0.0.1:27017/",
+        _mongo_uri,
+        "MongoDB (or FerretDB) connection URI, without a database name.",
+        "mongodb_uri",
+    ),
+    Variable(
+        "SPORTELLO_DB_PREFIX",
+        "sportello",
+        _name,
+        "Each service uses the database `<prefix>_<service>`.",
+        "db_prefix",
+    ),
+    Variable(
+        "SPORTELLO_TOPIC_PREFIX",
+        "sportello",
+        _name,
+        "Topics are `<prefix>.<service>` and `<prefix>.<consumer>.dlq`.",
+        "topic_prefix",
+    ),
+    Variable(
+        "KAFKA_PARTITIONS",
+        "6",
+        _positive_int,
+        "Partitions of each topic created at start-up.",
+        "kafka_partitions",
+    ),
+    Variable(
+        "KAFKA_LINGER_MS",
+        "2",
+        _non_negative_int,
+        "Producer linger: how long a batch waits for more records.",
+        "kafka_linger_ms",
+    ),
+    Variable(
+        "KAFKA_FETCH_MAX_WAIT_MS",
+        "50",
+        _positive_int,
+        "Consumer fetch wait when no data is available (kafka-python waits 500 ms by default).",
+        "kafka_fetch_max_wait_ms",
+    ),
+    Variable(
+        "CONSUMER_MAX_ATTEMPTS",
+        "3",
+        _positive_int,
+        "Attempts of a failing event handler before the event goes to the dead-letter topic.",
+        "consumer_max_attempts",
+    ),
+    Variable(
+        "OUTBOX_POLL_MS",
+        "50",
+        _positive_int,
+        "How often the outbox relay looks for events to publish.",
+        "outbox_poll_ms",
+    ),
+    Variable(
+        "OUTBOX_SWEEP_S",
+        "30",
+        _positive_int,
+        "How often the relay also scans every aggregate for unpublished events (safety net).",
+        "outbox_sweep_s",
+    ),
+    Variable(
+        "MAX_BODY_BYTES",
+        "65536",
+        _positive_int,
+        "Largest accepted HTTP request body.",
+        "max_body_bytes",
+    ),
+    Variable("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR.", "log_level"),
+    Variable("INTAKE_PORT", "8001", _port, "HTTP port of the intake API.", "intake_port"),
+    Variable("CASEWORK_PORT", "8002", _port, "HTTP port of the casework API.", "casework_port"),
+    Variable(
+        "NOTIFICATIONS_PORT",
+        "8003",
+        _port,
+        "HTTP port of the notifications API.",
+        "notifications_port",
+    ),
+    Variable(
+        "GUNICORN_WORKERS",
+        "2",
+        _positive_int,
+        "gunicorn worker processes per API.",
+        "gunicorn_workers",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one service process."""
+
+    service: str
+    kafka_bootstrap_servers: str
+    mongodb_uri: str
+    db_prefix: str
+    topic_prefix: str
+    kafka_partitions: int
+    kafka_linger_ms: int
+    kafka_fetch_max_wait_ms: int
+    consumer_max_attempts: int
+    outbox_poll_ms: int
+    outbox_sweep_s: int
+    max_body_bytes: int
+    log_level: str
+    intake_port: int
+    casework_port: int
+    notifications_port: int
+    gunicorn_workers: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every variable from ``environ`` (default: the process environment)."""
+        if service not in SERVICES:
+            raise ConfigError(f"servizio sconosciuto: {service}")
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name, "").strip() or var.default
+            try:
+                values[var.attr] = var.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var.name}={raw!r} non valido: {exc}") from None
+        return cls(service=service, **values)
+
+    @property
+    def database(self) -> str:
+        """This service's own database."""
+        return f"{self.db_prefix}_{self.service}"
+
+    @property
+    def port(self) -> int:
+        """This service's HTTP port."""
+        return int(getattr(self, f"{self.service}_port"))
+
+    def topic(self, producer_service: str) -> str:
+        """The events topic of ``producer_service``."""
+        return topic_name(self.topic_prefix, producer_service)
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """This service's dead-letter topic (for events it consumed but could not apply)."""
+        return f"{self.topic_prefix}.{self.service}.dlq"
+
+    @property
+    def consumer_group(self) -> str:
+        """Kafka consumer group of this service's worker."""
+        return f"{self.topic_prefix}.{self.service}"
+
+
+def topic_name(prefix: str, producer_service: str) -> str:
+    """The events topic a service publishes to."""
+    return f"{prefix}.{producer_service}"

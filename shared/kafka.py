@@ -1,0 +1,335 @@
+"""Kafka plumbing on kafka-python: topic creation, an acknowledged producer, the consumer loop.
+
+The consumer loop is where the delivery guarantees live:
+
+- auto-commit is off; a batch's offsets (``offset + 1``) are committed only after every record of
+  the batch has had its effects stored, or has been dead-lettered;
+- a poison event (bad JSON, unknown type or version, invalid data) goes straight to the
+  dead-letter topic: retrying cannot fix it;
+- a handler that raises is retried a bounded number of times, then the event is dead-lettered with
+  the reason in headers and the loop moves on;
+- an unreachable store or broker is not the event's fault: the loop waits and retries the same
+  record, without committing, until the outage ends or it is asked to stop;
+- SIGTERM / SIGINT set a stop flag; the loop finishes the record in hand, commits, and closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+from pymongo.errors import ConnectionFailure
+from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+
+from shared.events import Event, PoisonEvent, decode, encode
+from shared.logs import correlation
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+CORRELATION_HEADER = "correlation_id"
+TRACEPARENT_HEADER = "traceparent"
+
+# Errors that say "the infrastructure is down", not "this event is bad".
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, KafkaError)
+
+
+def header(headers: Iterable[tuple[str, bytes]] | None, name: str) -> str | None:
+    """The value of header ``name`` decoded as UTF-8, if present."""
+    for key, value in headers or ():
+        if key == name and value is not None:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+def ensure_topics(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    partitions: int,
+    timeout_s: float | None = 60,
+    stop_event: threading.Event | None = None,
+) -> bool:
+    """Create ``topics`` if missing (idempotent), retrying while the broker does not answer.
+
+    With ``timeout_s=None`` it waits until the broker answers or ``stop_event`` is set (a worker
+    started before the broker must wait, not crash-loop). Returns False if stopped first.
+    """
+    wanted = list(dict.fromkeys(topics))
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    wait = 0.5
+    while True:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap_servers, client_id="sportello-admin"
+            )
+            try:
+                existing = set(admin.list_topics())
+                missing = [t for t in wanted if t not in existing]
+                if missing:
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        # Another process may create one between list and create.
+                        admin.create_topics(
+                            [
+                                NewTopic(t, num_partitions=partitions, replication_factor=1)
+                                for t in missing
+                            ]
+                        )
+                return True
+            finally:
+                admin.close()
+        except TopicAlreadyExistsError:
+            return True
+        except KafkaError as exc:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+            log.warning("Kafka not ready for topic creation, retrying: %s", exc)
+            if stop_event is not None:
+                if stop_event.wait(wait):
+                    return False
+            else:
+                time.sleep(wait)
+            wait = min(wait * 2, 5.0)
+
+
+class EventProducer:
+    """A kafka-python producer that waits for every send to be acknowledged by the broker.
+
+    Idempotence and ``acks="all"`` are kafka-python 3's defaults; passing a conflicting ``acks``
+    would silently turn idempotence off, so neither is set here.
+    """
+
+    def __init__(self, bootstrap_servers: str, linger_ms: int = 2, client_id: str = "sportello"):
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            linger_ms=linger_ms,
+            retries=2**31 - 1,  # bounded by delivery_timeout_ms instead
+            delivery_timeout_ms=30_000,
+            request_timeout_ms=10_000,
+            max_block_ms=10_000,
+        )
+
+    def send(
+        self,
+        topic: str,
+        key: str,
+        value: bytes,
+        headers: Headers | None = None,
+        timeout_s: float = 30,
+    ) -> None:
+        """Send one record and wait for the broker's acknowledgement."""
+        self.send_many([(topic, key, value, headers or [])], timeout_s)
+
+    def send_many(
+        self, records: Iterable[tuple[str, str, bytes, Headers]], timeout_s: float = 30
+    ) -> None:
+        """Send records in order and wait until every one is acknowledged (raises on failure)."""
+        futures = [
+            self._producer.send(topic, key=key.encode(), value=value, headers=list(headers))
+            for topic, key, value, headers in records
+        ]
+        self._producer.flush(timeout=timeout_s)
+        for future in futures:
+            future.get(timeout=timeout_s)
+
+    def publish(self, topic: str, event: Event, headers: Headers | None = None) -> None:
+        """Publish an event keyed by its subject (the case id)."""
+        self.send(topic, event.subject, encode(event), headers)
+
+    def close(self, timeout_s: float = 10) -> None:
+        """Flush what is pending and close."""
+        self._producer.close(timeout=timeout_s)
+
+
+Handler = Callable[[Event, Headers], None]
+
+
+@dataclass
+class ConsumerStats:
+    """What a consumer loop has done (for logs, metrics and tests)."""
+
+    applied: int = 0
+    dead_lettered: int = 0
+    infra_retries: int = 0
+
+
+class StopRequested(Exception):
+    """The loop was asked to stop while it waited for the infrastructure to come back."""
+
+
+class ConsumerLoop:
+    """Consume events from ``topics`` with at-least-once delivery and a dead-letter topic."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: list[str],
+        handler: Handler,
+        producer: EventProducer,
+        dead_letter_topic: str,
+        max_attempts: int = 3,
+        fetch_max_wait_ms: int = 50,
+        retry_wait_s: float = 0.1,
+        client_id: str = "sportello-worker",
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.group_id = group_id
+        self.topics = topics
+        self.handler = handler
+        self.producer = producer
+        self.dead_letter_topic = dead_letter_topic
+        self.max_attempts = max_attempts
+        self.retry_wait_s = retry_wait_s
+        self.stats = ConsumerStats()
+        self.stop_event = stop_event or threading.Event()
+        self._consumer_config: dict[str, Any] = dict(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=fetch_max_wait_ms,
+            max_poll_records=200,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+            # A batch may wait long for a store outage to end; stay in the group meanwhile.
+            max_poll_interval_ms=600_000,
+        )
+
+    def install_signal_handlers(self) -> None:
+        """Stop gracefully on SIGTERM (containers, process managers) and SIGINT (Ctrl-C)."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop_event.set())
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the record in hand."""
+        self.stop_event.set()
+
+    def run(self) -> None:
+        """Poll, apply, commit; until ``stop()``."""
+        consumer = KafkaConsumer(**self._consumer_config)
+        consumer.subscribe(self.topics)
+        log.info("consumer started", extra={"group": self.group_id, "topics": self.topics})
+        try:
+            while not self.stop_event.is_set():
+                batch = consumer.poll(timeout_ms=200)
+                if not batch:
+                    continue
+                done: dict[TopicPartition, OffsetAndMetadata] = {}
+                try:
+                    for tp, records in batch.items():
+                        for record in records:
+                            self._process(record)
+                            done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                except StopRequested:
+                    # Records not yet applied are not committed: they will be redelivered.
+                    pass
+                finally:
+                    if done:
+                        self._commit(consumer, done)
+        finally:
+            consumer.close(autocommit=False)
+            log.info("consumer stopped", extra={"group": self.group_id})
+
+    def _commit(self, consumer: KafkaConsumer, offsets: dict) -> None:
+        try:
+            consumer.commit(offsets)
+        except KafkaError as exc:
+            # Effects are stored and idempotent: a failed commit only means redelivery.
+            log.warning("offset commit failed, records will be redelivered: %s", exc)
+
+    def _process(self, record: Any) -> None:
+        headers: Headers = list(record.headers or [])
+        with correlation(header(headers, CORRELATION_HEADER)):
+            try:
+                event = decode(record.value)
+            except PoisonEvent as exc:
+                reason = str(exc)
+                self._until_stored(lambda: self._dead_letter(record, reason, "PoisonEvent", 0))
+                return
+            self._until_stored(lambda: self._apply(record, event, headers))
+
+    def _apply(self, record: Any, event: Event, headers: Headers) -> None:
+        try:
+            for attempt in Retrying(
+                stop=stop_after_attempt(self.max_attempts),
+                wait=wait_exponential(multiplier=self.retry_wait_s, max=2),
+                # An outage or a poison event is not fixed by trying again at once.
+                retry=retry_if_not_exception_type((*INFRASTRUCTURE_ERRORS, PoisonEvent)),
+                reraise=True,
+            ):
+                with attempt:
+                    self.handler(event, headers)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except PoisonEvent as exc:
+            self._dead_letter(record, str(exc), "PoisonEvent", 1)
+            return
+        except Exception as exc:
+            log.exception("handler failed %d times, dead-lettering %s", self.max_attempts, event.id)
+            self._dead_letter(
+                record, f"{type(exc).__name__}: {exc}", type(exc).__name__, self.max_attempts
+            )
+            return
+        self.stats.applied += 1
+
+    def _dead_letter(self, record: Any, reason: str, error_type: str, attempts: int) -> None:
+        dlq_headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq.")] + [
+            ("dlq.reason", reason[:2000].encode()),
+            ("dlq.error_type", error_type.encode()),
+            ("dlq.attempts", str(attempts).encode()),
+            ("dlq.original_topic", record.topic.encode()),
+            ("dlq.original_partition", str(record.partition).encode()),
+            ("dlq.original_offset", str(record.offset).encode()),
+            ("dlq.consumer_group", self.group_id.encode()),
+            ("dlq.time", str(time.time()).encode()),
+        ]
+        key = record.key.decode("utf-8", "replace") if record.key else "unknown"
+        self.producer.send(self.dead_letter_topic, key, record.value or b"", dlq_headers)
+        self.stats.dead_lettered += 1
+        log.warning(
+            "event dead-lettered: %s",
+            reason,
+            extra={"topic": record.topic, "offset": record.offset},
+        )
+
+    def _until_stored(self, action: Callable[[], None]) -> None:
+        """Run ``action`` until the infrastructure lets it finish, or a stop is requested."""
+        wait = 0.2
+        while True:
+            try:
+                action()
+                return
+            except INFRASTRUCTURE_ERRORS as exc:
+                self.stats.infra_retries += 1
+                log.warning("infrastructure unavailable, retrying the same event: %s", exc)
+                if self.stop_event.wait(wait):
+                    raise StopRequested from exc
+                wait = min(wait * 2, 5.0)
+
+
+def dispatcher(table: Mapping[str, Callable[[Event, Any], None]], deps: Any) -> Handler:
+    """A consumer handler routing each event type to ``table[type](event, deps)``.
+
+    Types absent from ``table`` are ignored (the service does not care about them); types nobody
+    declared never get here: ``decode`` dead-letters them as poison.
+    """
+
+    def handle(event: Event, _headers: Headers) -> None:
+        handler = table.get(event.type)
+        if handler is not None:
+            handler(event, deps)
+
+    return handle

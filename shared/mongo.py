@@ -1,0 +1,63 @@
+"""MongoDB connection through mongoengine: one database per service, one alias per service."""
+
+from __future__ import annotations
+
+import logging
+
+import mongoengine
+from pymongo.database import Database
+from pymongo.errors import ConnectionFailure
+
+log = logging.getLogger(__name__)
+
+# Short: an unreachable store must turn into a quick 503, not a request hanging for 30 s.
+SERVER_SELECTION_TIMEOUT_MS = 2000
+
+
+def connect(alias: str, uri: str, database: str) -> Database:
+    """Connect ``alias`` to ``database`` on the server at ``uri`` (no I/O happens here)."""
+    mongoengine.disconnect(alias)
+    mongoengine.connect(
+        db=database,
+        alias=alias,
+        host=uri,
+        uuidRepresentation="standard",
+        tz_aware=True,
+        serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+        connectTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+        socketTimeoutMS=10_000,
+        # FerretDB's SQLite backend has no retryable writes; MongoDB does not need them here
+        # because every write is idempotent or guarded by a unique key.
+        retryWrites=False,
+    )
+    return mongoengine.get_db(alias)
+
+
+def disconnect(alias: str) -> None:
+    """Close the connection of ``alias``."""
+    mongoengine.disconnect(alias)
+
+
+def ping(db: Database) -> None:
+    """Raise a pymongo error when the store does not answer."""
+    db.command("ping")
+
+
+def ensure_indexes(*documents: type[mongoengine.Document]) -> bool:
+    """Create the indexes each document declares in ``meta["indexes"]``.
+
+    Returns False when the store is unreachable: mongoengine then creates them on first use, and a
+    process must not fail to start because the store is briefly down.
+    """
+    try:
+        for document in documents:
+            document.ensure_indexes()
+    except ConnectionFailure as exc:
+        log.warning("store unreachable, indexes will be created on first use: %s", exc)
+        return False
+    return True
+
+
+def database(alias: str) -> Database:
+    """The database connected under ``alias``."""
+    return mongoengine.get_db(alias)

@@ -1,0 +1,121 @@
+"""A service's worker process: the outbox relay and, where the service consumes, the consumer loop.
+
+Both run until SIGTERM or SIGINT; then the consumer finishes the record in hand and commits, the
+relay finishes its round, the producer flushes, and the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pymongo.database import Database
+
+from shared.config import Settings
+from shared.kafka import ConsumerLoop, EventProducer, Handler, ensure_topics
+from shared.logs import configure_logging
+from shared.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Consumption:
+    """What a worker consumes: topics, and the handler applying each event."""
+
+    topics: list[str]
+    handler: Handler
+
+
+class Worker:
+    """The relay (a thread) and the consumer loop (the main thread) of one service."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        outbox_collections: list[str],
+        consumption: Consumption | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.producer: EventProducer | None = None
+        self.db = db
+        self.outbox_collections = outbox_collections
+        self.consumption = consumption
+        self.relay: OutboxRelay | None = None
+        self.consumer: ConsumerLoop | None = None
+
+    def topics_to_create(self) -> list[str]:
+        """This service's own topic, what it consumes, and its dead-letter topic."""
+        topics = [self.settings.topic(self.settings.service)]
+        if self.consumption:
+            topics += [*self.consumption.topics, self.settings.dead_letter_topic]
+        return topics
+
+    def stop(self) -> None:
+        """Ask every loop to stop."""
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM (process managers, containers) and SIGINT (Ctrl-C) stop gracefully."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def run(self) -> None:
+        """Create topics, then relay and consume until stopped."""
+        s = self.settings
+        if not ensure_topics(
+            s.kafka_bootstrap_servers,
+            self.topics_to_create(),
+            s.kafka_partitions,
+            timeout_s=None,
+            stop_event=self.stop_event,
+        ):
+            return
+        self.producer = EventProducer(
+            s.kafka_bootstrap_servers, s.kafka_linger_ms, client_id=f"sportello-{s.service}"
+        )
+        self.relay = OutboxRelay(
+            self.db,
+            self.outbox_collections,
+            self.producer,
+            poll_interval_s=s.outbox_poll_ms / 1000,
+            sweep_interval_s=s.outbox_sweep_s,
+            stop_event=self.stop_event,
+        )
+        relay_thread = threading.Thread(target=self.relay.run, name="outbox-relay", daemon=True)
+        relay_thread.start()
+        try:
+            if self.consumption:
+                self.consumer = ConsumerLoop(
+                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    group_id=s.consumer_group,
+                    topics=self.consumption.topics,
+                    handler=self.consumption.handler,
+                    producer=self.producer,
+                    dead_letter_topic=s.dead_letter_topic,
+                    max_attempts=s.consumer_max_attempts,
+                    fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
+                    client_id=f"sportello-{s.service}-worker",
+                    stop_event=self.stop_event,
+                )
+                self.consumer.run()
+            else:
+                self.stop_event.wait()
+        finally:
+            self.stop()
+            relay_thread.join(timeout=10)
+            self.producer.close()
+            log.info("worker stopped")
+
+
+def serve(settings: Settings, build: Callable[[Settings], Worker]) -> None:
+    """A worker process's ``main``: JSON logs, signal handlers, run until stopped."""
+    configure_logging(settings.service, settings.log_level)
+    worker = build(settings)
+    worker.install_signal_handlers()
+    worker.run()

@@ -1,0 +1,123 @@
+"""Test fixtures: real Kafka and a real MongoDB-wire server, and isolation per test.
+
+Where they come from, in order: ``KAFKA_BOOTSTRAP_SERVERS`` / ``MONGODB_URI`` when set (``make
+test`` sets them after starting the local infrastructure on test ports); else real ``mongo`` and
+``apache/kafka`` images through testcontainers where a Docker engine answers; else the project's
+own local infrastructure, started here and stopped at the end.
+
+Every test gets its own database prefix and topic prefix, so tests run in any order.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymongo
+import pytest
+from kafka import KafkaAdminClient
+
+from shared.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Infra:
+    """Where the real broker and store of this test session are."""
+
+    kafka: str
+    mongo: str
+    local: bool  # started by deploy/infra.sh on this machine (so tests may stop and restart it)
+
+
+def _docker_available() -> bool:
+    try:
+        import docker  # noqa: PLC0415 - only where Docker may be used
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # noqa: BLE001 - no engine, no socket, no client: all mean "no Docker"
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    """The session's real Kafka broker and MongoDB-wire server."""
+    kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
+    local_run_dir = os.environ.get("SPORTELLO_RUN_DIR", "")
+    if kafka and mongo:
+        yield Infra(kafka, mongo, local=bool(local_run_dir))
+        return
+    if _docker_available():
+        from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
+        from testcontainers.mongodb import MongoDbContainer  # noqa: PLC0415
+
+        with MongoDbContainer("mongo:7") as m, KafkaContainer("apache/kafka:4.1.1").with_kraft() as k:
+            yield Infra(k.get_bootstrap_server(), m.get_connection_url(), local=False)
+        return
+    env = {
+        **os.environ,
+        "SPORTELLO_RUN_DIR": str(ROOT / ".run" / "test"),
+        "SPORTELLO_KAFKA_PORT": "19092",
+        "SPORTELLO_MONGO_PORT": "27018",
+    }
+    subprocess.run([str(ROOT / "deploy" / "infra.sh"), "start"], env=env, check=True)
+    os.environ.update({k: env[k] for k in ("SPORTELLO_RUN_DIR", "SPORTELLO_KAFKA_PORT",
+                                           "SPORTELLO_MONGO_PORT")})
+    try:
+        yield Infra("127.0.0.1:19092", "mongodb://127.0.0.1:27018/", local=True)
+    finally:
+        subprocess.run([str(ROOT / "deploy" / "infra.sh"), "stop"], env=env, check=False)
+
+
+def unique_prefix() -> str:
+    """A prefix no other test uses."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def environ(infra: Infra) -> dict[str, str]:
+    """Environment variables of an isolated Sportello: own databases, own topics."""
+    prefix = unique_prefix()
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "MONGODB_URI": infra.mongo,
+        "SPORTELLO_DB_PREFIX": prefix,
+        "SPORTELLO_TOPIC_PREFIX": prefix,
+        "KAFKA_PARTITIONS": "2",
+        "OUTBOX_POLL_MS": "20",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture
+def settings_for(environ: dict[str, str], infra: Infra) -> Iterator:
+    """``settings_for("intake")``: a service's settings in this test's isolated world.
+
+    At the end, the test's databases and topics are dropped.
+    """
+
+    def make(service: str, **overrides: str) -> Settings:
+        return Settings.from_env(service, {**environ, **overrides})
+
+    yield make
+    prefix = environ["SPORTELLO_DB_PREFIX"]
+    client = pymongo.MongoClient(infra.mongo, serverSelectionTimeoutMS=3000)
+    try:
+        for name in client.list_database_names():
+            if name.startswith(f"{prefix}_"):
+                client.drop_database(name)
+    finally:
+        client.close()
+    admin = KafkaAdminClient(bootstrap_servers=infra.kafka)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()

@@ -1,0 +1,139 @@
+"""The consumer loop against the real broker: commit after effects, retries, dead letters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from shared.config import Settings
+from shared.events import Event, encode, make_event
+from shared.events.intake import CASE_OPENED
+from shared.kafka import ConsumerLoop, EventProducer, Headers, ensure_topics, header
+from tests.support import read_topic, wait_for
+from tests.unit.test_envelope import case_opened_data
+
+
+def opened(case_id: str) -> Event:
+    return make_event(CASE_OPENED, case_id, case_opened_data(case_id=case_id))
+
+
+class Loop:
+    """A consumer loop running in a thread, with what its handler saw."""
+
+    def __init__(self, s: Settings, producer: EventProducer, handler=None, max_attempts=3):
+        self.seen: list[str] = []
+        self.calls = 0
+        self.loop = ConsumerLoop(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=s.consumer_group,
+            topics=[s.topic("intake")],
+            handler=handler or self.record,
+            producer=producer,
+            dead_letter_topic=s.dead_letter_topic,
+            max_attempts=max_attempts,
+            retry_wait_s=0.01,
+        )
+        self.thread = threading.Thread(target=self.loop.run, daemon=True)
+
+    def record(self, event: Event, headers: Headers) -> None:
+        self.calls += 1
+        self.seen.append(event.subject)
+
+    def __enter__(self) -> Loop:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.stop()
+        self.thread.join(timeout=20)
+        assert not self.thread.is_alive(), "the consumer did not stop within its deadline"
+
+
+@pytest.fixture
+def world(settings_for) -> Iterator[tuple[Settings, EventProducer]]:
+    s = settings_for("casework")
+    ensure_topics(s.kafka_bootstrap_servers, [s.topic("intake"), s.dead_letter_topic], 2)
+    producer = EventProducer(s.kafka_bootstrap_servers)
+    yield s, producer
+    producer.close()
+
+
+def committed(s: Settings) -> int:
+    """Sum of the committed offsets of the group on the intake topic."""
+    c = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, group_id=s.consumer_group,
+                      enable_auto_commit=False)
+    try:
+        parts = c.partitions_for_topic(s.topic("intake")) or set()
+        return sum(c.committed(TopicPartition(s.topic("intake"), p)) or 0 for p in parts)
+    finally:
+        c.close()
+
+
+def test_events_are_applied_in_order_per_case_and_committed_after(world) -> None:
+    s, producer = world
+    for i in range(5):
+        producer.publish(s.topic("intake"), opened("case_same"))
+        producer.publish(s.topic("intake"), opened(f"case_{i}"))
+    with Loop(s, producer) as loop:
+        wait_for(lambda: len(loop.seen) == 10, what="10 events applied")
+        wait_for(lambda: committed(s) == 10, what="offsets committed")
+    assert loop.seen.count("case_same") == 5
+    assert loop.loop.stats.dead_lettered == 0
+
+
+def test_poison_goes_to_the_dead_letter_topic_with_the_reason_and_the_loop_goes_on(world) -> None:
+    s, producer = world
+    producer.send(s.topic("intake"), "k1", b"{not json")
+    bad_type = encode(opened("case_x")).replace(b".v1", b".v7")
+    producer.send(s.topic("intake"), "case_x", bad_type)
+    producer.publish(s.topic("intake"), opened("case_ok"))
+    producer.publish(s.topic("intake"), opened("k1"))
+    with Loop(s, producer) as loop:
+        wait_for(lambda: sorted(loop.seen) == ["case_ok", "k1"], what="good events applied")
+        dlq = read_topic(s.kafka_bootstrap_servers, s.dead_letter_topic, lambda r: len(r) >= 2)
+        wait_for(lambda: committed(s) == 4, what="poison committed past")
+    reasons = sorted(header(r.headers, "dlq.reason") for r in dlq)
+    assert "JSON non valido" in reasons[0]
+    assert "sconosciuto" in reasons[1]
+    assert {header(r.headers, "dlq.original_topic") for r in dlq} == {s.topic("intake")}
+    assert {r.value for r in dlq} == {b"{not json", bad_type}
+
+
+def test_a_failing_handler_is_retried_a_bounded_number_of_times_then_dead_lettered(world) -> None:
+    s, producer = world
+    attempts: dict[str, int] = {}
+    applied: list[str] = []
+
+    def flaky(event: Event, headers: Headers) -> None:
+        attempts[event.subject] = attempts.get(event.subject, 0) + 1
+        if event.subject == "case_bad":
+            raise RuntimeError("regola violata")
+        if event.subject == "case_flaky" and attempts[event.subject] < 2:
+            raise RuntimeError("transitorio")
+        applied.append(event.subject)
+
+    producer.publish(s.topic("intake"), opened("case_bad"))
+    producer.publish(s.topic("intake"), opened("case_flaky"))
+    producer.publish(s.topic("intake"), opened("case_good"))
+    with Loop(s, producer, handler=flaky, max_attempts=3):
+        wait_for(lambda: sorted(applied) == ["case_flaky", "case_good"], what="applied")
+        dlq = read_topic(s.kafka_bootstrap_servers, s.dead_letter_topic, lambda r: len(r) >= 1)
+    assert attempts["case_bad"] == 3
+    assert attempts["case_flaky"] == 2
+    assert len(dlq) == 1
+    assert header(dlq[0].headers, "dlq.reason") == "RuntimeError: regola violata"
+    assert header(dlq[0].headers, "dlq.attempts") == "3"
+
+
+def test_uncommitted_events_are_redelivered_after_a_restart(world) -> None:
+    s, producer = world
+    for i in range(3):
+        producer.publish(s.topic("intake"), opened(f"case_{i}"))
+    with Loop(s, producer) as first:
+        wait_for(lambda: len(first.seen) == 3, what="first delivery")
+    producer.publish(s.topic("intake"), opened("case_3"))
+    with Loop(s, producer) as second:
+        wait_for(lambda: second.seen == ["case_3"], what="only the new event")

@@ -1,0 +1,49 @@
+"""Helpers the tests share: waiting for a condition with a deadline, reading a topic."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from kafka import KafkaConsumer, TopicPartition
+
+T = TypeVar("T")
+
+
+def wait_for(
+    condition: Callable[[], T], timeout_s: float = 20, interval_s: float = 0.05, what: str = ""
+) -> T:
+    """Poll ``condition`` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval_s)  # polling interval of a deadline-bound wait, not synchronisation
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what or condition}: {last!r}")
+
+
+def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool],
+               timeout_s: float = 20) -> list:
+    """Every record of ``topic`` from the start, read until ``until(records)`` holds."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             fetch_max_wait_ms=50)
+    try:
+        partitions = wait_for(lambda: consumer.partitions_for_topic(topic), timeout_s,
+                              what=f"topic {topic}")
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        records: list = []
+
+        def more() -> bool:
+            for batch in consumer.poll(timeout_ms=100).values():
+                records.extend(batch)
+            return until(records)
+
+        wait_for(more, timeout_s, interval_s=0, what=f"records on {topic}")
+        return records
+    finally:
+        consumer.close()
