@@ -11,6 +11,7 @@ The end-to-end tests use ``System`` directly, with their own prefixes and ports.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,7 +84,11 @@ class System:
                 continue
             log = open(self.log_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 - owned by child
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-                proc.argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                proc.argv,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
             log.close()
@@ -159,10 +164,8 @@ def _reap(pid: int) -> int | None:
 
 
 def _try_kill(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _get_status(url: str) -> int | None:
@@ -190,13 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m deploy.system")
     parser.add_argument("command", choices=["run", "start", "stop", "status"])
-    parser.add_argument("--run-dir", default=os.environ.get("SPORTELLO_RUN_DIR",
-                                                            str(ROOT / ".run" / "dev")))
+    parser.add_argument(
+        "--run-dir", default=os.environ.get("SPORTELLO_RUN_DIR", str(ROOT / ".run" / "dev"))
+    )
     args = parser.parse_args(argv)
     system = System(Path(args.run_dir))
     if args.command == "status":
         for name, pid in system.status().items():
-            print(f"{name:24} {'attivo (pid %d)' % pid if pid else 'fermo'}")
+            print(f"{name:24} {f'attivo (pid {pid})' if pid else 'fermo'}")
         return 0
     if args.command == "stop":
         system.stop()
@@ -212,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "start":
         return 0
     subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "services.intake.entrypoints.cli", "seed-demo"], check=False,
+        [sys.executable, "-m", "services.intake.entrypoints.cli", "seed-demo"],
+        check=False,
         cwd=ROOT,
     )
     print("\nSportello è pronto:")

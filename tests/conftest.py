@@ -35,9 +35,22 @@ class Infra:
     local: bool  # started by deploy/infra.sh on this machine (so tests may stop and restart it)
 
 
+def _local_kafka_running() -> bool:
+    """Whether the broker is the one deploy/infra.sh runs from ``SPORTELLO_RUN_DIR``."""
+    run_dir = os.environ.get("SPORTELLO_RUN_DIR")
+    if not run_dir:
+        return False
+    pidfile = Path(run_dir) / "kafka" / "kafka.pid"
+    try:
+        os.kill(int(pidfile.read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _docker_available() -> bool:
     try:
-        import docker  # noqa: PLC0415 - only where Docker may be used
+        import docker
 
         docker.from_env(timeout=3).ping()
     except Exception:  # noqa: BLE001 - no engine, no socket, no client: all mean "no Docker"
@@ -49,15 +62,17 @@ def _docker_available() -> bool:
 def infra() -> Iterator[Infra]:
     """The session's real Kafka broker and MongoDB-wire server."""
     kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
-    local_run_dir = os.environ.get("SPORTELLO_RUN_DIR", "")
     if kafka and mongo:
-        yield Infra(kafka, mongo, local=bool(local_run_dir))
+        yield Infra(kafka, mongo, local=_local_kafka_running())
         return
     if _docker_available():
-        from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
-        from testcontainers.mongodb import MongoDbContainer  # noqa: PLC0415
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.mongodb import MongoDbContainer
 
-        with MongoDbContainer("mongo:7") as m, KafkaContainer("apache/kafka:4.1.1").with_kraft() as k:
+        with (
+            MongoDbContainer("mongo:7") as m,
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as k,
+        ):
             yield Infra(k.get_bootstrap_server(), m.get_connection_url(), local=False)
         return
     env = {
@@ -67,8 +82,9 @@ def infra() -> Iterator[Infra]:
         "SPORTELLO_MONGO_PORT": "27018",
     }
     subprocess.run([str(ROOT / "deploy" / "infra.sh"), "start"], env=env, check=True)
-    os.environ.update({k: env[k] for k in ("SPORTELLO_RUN_DIR", "SPORTELLO_KAFKA_PORT",
-                                           "SPORTELLO_MONGO_PORT")})
+    os.environ.update(
+        {k: env[k] for k in ("SPORTELLO_RUN_DIR", "SPORTELLO_KAFKA_PORT", "SPORTELLO_MONGO_PORT")}
+    )
     try:
         yield Infra("127.0.0.1:19092", "mongodb://127.0.0.1:27018/", local=True)
     finally:

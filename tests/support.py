@@ -25,14 +25,17 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what or condition}: {last!r}")
 
 
-def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool],
-               timeout_s: float = 20) -> list:
+def read_topic(
+    bootstrap: str, topic: str, until: Callable[[list], bool], timeout_s: float = 20
+) -> list:
     """Every record of ``topic`` from the start, read until ``until(records)`` holds."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             fetch_max_wait_ms=50)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
     try:
-        partitions = wait_for(lambda: consumer.partitions_for_topic(topic), timeout_s,
-                              what=f"topic {topic}")
+        partitions = wait_for(
+            lambda: consumer.partitions_for_topic(topic), timeout_s, what=f"topic {topic}"
+        )
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)

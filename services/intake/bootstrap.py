@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.intake.adapters.documents import ALIAS, DOCUMENTS
 from services.intake.adapters.repository import BuildingRepository, CaseRepository
 from services.intake.service_layer.handlers import HANDLERS, Dependencies
 from shared import mongo
+from shared.clock import now_utc
 from shared.config import Settings
 from shared.messagebus import MessageBus
-
-
-def now_utc() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
 
 
 def bootstrap(

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.notifications.adapters.documents import ALIAS, DOCUMENTS
 from services.notifications.adapters.repository import NotificationRepository
 from services.notifications.service_layer.handlers import Dependencies
 from shared import mongo
+from shared.clock import now_utc
 from shared.config import Settings
-
-
-def now_utc() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = now_utc) -> Dependencies:

@@ -63,8 +63,11 @@ def world(settings_for) -> Iterator[tuple[Settings, EventProducer]]:
 
 def committed(s: Settings) -> int:
     """Sum of the committed offsets of the group on the intake topic."""
-    c = KafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, group_id=s.consumer_group,
-                      enable_auto_commit=False)
+    c = KafkaConsumer(
+        bootstrap_servers=s.kafka_bootstrap_servers,
+        group_id=s.consumer_group,
+        enable_auto_commit=False,
+    )
     try:
         parts = c.partitions_for_topic(s.topic("intake")) or set()
         return sum(c.committed(TopicPartition(s.topic("intake"), p)) or 0 for p in parts)

@@ -11,9 +11,18 @@ NOW = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
 
 def open_case(**overrides: object) -> Case:
-    args: dict = dict(tenant_id="ten_1", building_id="bld_1", counter_id=None,
-                      channel=Channel.COUNTER, needs=[Need.BILL_READING], description="",
-                      disconnection_date=None, urgent=False, opened_by="op", now=NOW)
+    args: dict = dict(
+        tenant_id="ten_1",
+        building_id="bld_1",
+        counter_id=None,
+        channel=Channel.COUNTER,
+        needs=[Need.BILL_READING],
+        description="",
+        disconnection_date=None,
+        urgent=False,
+        opened_by="op",
+        now=NOW,
+    )
     args.update(overrides)
     return Case.open(**args)
 

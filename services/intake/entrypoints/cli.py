@@ -16,16 +16,28 @@ DEMO_BUILDINGS = (
         name="Complesso Saint Bon",
         address="via Saint Bon 6, 20147 Milano",
         municipio=7,
-        custodians=[Custodian("Custodia Sociale Saint Bon", "custodia.saintbon@example.org",
-                              "+39 02 0000 0001", ContactChannel.EMAIL)],
+        custodians=[
+            Custodian(
+                "Custodia Sociale Saint Bon",
+                "custodia.saintbon@example.org",
+                "+39 02 0000 0001",
+                ContactChannel.EMAIL,
+            )
+        ],
         committee_contact="Comitato Inquilini Saint Bon",
     ),
     commands.RegisterBuilding(
         name="Complesso Giuffrè-Villani",
         address="via Giuffrè 8 – via Villani 3, 20161 Milano",
         municipio=9,
-        custodians=[Custodian("Custodia Sociale Giuffrè-Villani", "custodia.giuffre@example.org",
-                              "+39 02 0000 0002", ContactChannel.EMAIL)],
+        custodians=[
+            Custodian(
+                "Custodia Sociale Giuffrè-Villani",
+                "custodia.giuffre@example.org",
+                "+39 02 0000 0002",
+                ContactChannel.EMAIL,
+            )
+        ],
         committee_contact="Laboratorio Sociale MM Giuffrè-Villani",
         works_notes="Lavori di manutenzione in corso.",
     ),
