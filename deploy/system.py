@@ -141,6 +141,19 @@ class System:
                 )
             time.sleep(0.2)
 
+    @property
+    def supervisor_file(self) -> Path:
+        return self.run_dir / "supervisor.pid"
+
+    def supervisor_pid(self) -> int | None:
+        """The pid of a foreground ``run`` supervising this system, if alive."""
+        try:
+            pid = int(self.supervisor_file.read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
     def status(self) -> dict[str, int | None]:
         """Each process's pid, or None when it is not running."""
         return {p.name: self.pid(p.name) for p in processes()}
@@ -178,15 +191,18 @@ def _get_status(url: str) -> int | None:
         return None
 
 
-def _run_forever(system: System) -> None:
+def _supervise(system: System) -> None:
+    """Keep the system up until SIGINT/SIGTERM; restart a process that died, at most every 5 s."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    last_restart: dict[str, float] = {}
     while not stop.wait(1):
-        dead = [name for name, pid in system.status().items() if pid is None]
-        if dead:
-            print(f"sportello: processi terminati: {', '.join(dead)} (log in {system.log_dir})")
-            system.start()
+        for name, pid in system.status().items():
+            if pid is None and time.monotonic() - last_restart.get(name, 0) > 5:
+                print(f"sportello: {name} si è fermato, lo riavvio (log in {system.log_dir})")
+                last_restart[name] = time.monotonic()
+                system.start(only=[name])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:24} {f'attivo (pid {pid})' if pid else 'fermo'}")
         return 0
     if args.command == "stop":
+        # A foreground `run` supervises the processes: stop it first, or it would restart them.
+        supervisor = system.supervisor_pid()
+        if supervisor:
+            _try_kill(supervisor, signal.SIGTERM)
+            deadline = time.monotonic() + 60
+            while _alive(supervisor) and time.monotonic() < deadline:
+                time.sleep(0.2)
         system.stop()
         print("sportello: servizi fermati")
         return 0
@@ -224,11 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     for service in SERVICES:
         print(f"  {service:14} {system.url(service)}/docs   (API: {system.url(service)}/api/v1)")
     print(f"  log            {system.log_dir}")
-    print("Ctrl-C (o `make stop` da un altro terminale) ferma tutto.\n")
+    print("Ctrl-C (o `make stop` da un altro terminale) ferma tutto.\n", flush=True)
+    system.supervisor_file.write_text(str(os.getpid()))
     try:
-        _run_forever(system)
+        _supervise(system)
     finally:
         system.stop()
+        system.supervisor_file.unlink(missing_ok=True)
         print("sportello: servizi fermati")
     return 0
 

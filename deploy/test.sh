@@ -32,7 +32,9 @@ if [[ -z ${MONGODB_URI:-} ]]; then
 fi
 
 cleanup() {
-  for what in "${started[@]}"; do "$here/infra.sh" stop "$what"; done
+  for what in "${started[@]}"; do
+    env -u KAFKA_BOOTSTRAP_SERVERS -u MONGODB_URI "$here/infra.sh" stop "$what"
+  done
 }
 trap cleanup EXIT
 "$@"

@@ -1,6 +1,7 @@
 """Event contracts: the CloudEvents envelope and the versioned schema of every event type."""
 
-from shared.events import intake  # noqa: F401  (registers intake's contracts)
+# Importing each producer's module registers its contracts.
+from shared.events import casework, intake, notifications  # noqa: F401
 from shared.events.envelope import Event, PoisonEvent, encode, event_type
 from shared.events.registry import EventData, contract, contracts, decode, make_event
 

@@ -30,6 +30,55 @@ class BuildingData(EventData):
     custodians = fields.List(fields.Nested(CustodianData), load_default=list)
 
 
+class ConsentData(EventData):
+    """A tenant's consent to be contacted on one channel."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "sms"]))
+    granted = fields.Boolean(required=True)
+    recorded_by = fields.String(required=True)
+    recorded_at = fields.AwareDateTime(required=True)
+
+
+class TenantData(EventData):
+    """A tenant as other services may know them (full snapshot; ``version`` orders updates)."""
+
+    tenant_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    building_id = fields.String(required=True)
+    apartment = fields.String(load_default=None, allow_none=True)
+    first_name = fields.String(required=True)
+    last_name = fields.String(required=True)
+    fiscal_code = fields.String(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True)
+    email = fields.String(load_default=None, allow_none=True)
+    preferred_language = fields.String(load_default="it")
+    household_size = fields.Integer(load_default=None, allow_none=True)
+    consents = fields.List(fields.Nested(ConsentData), load_default=list)
+
+
+class ConsentChangedData(EventData):
+    """A tenant gave or withdrew consent for a channel."""
+
+    tenant_id = fields.String(required=True)
+    consent = fields.Nested(ConsentData, required=True)
+
+
+class BillData(EventData):
+    """An energy bill as structured data (money in integer cents)."""
+
+    supplier = fields.String(required=True)
+    offer = fields.String(load_default=None, allow_none=True)
+    commodity = fields.String(required=True, validate=validate.OneOf(["luce", "gas"]))
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    pod = fields.String(load_default=None, allow_none=True)
+    pdr = fields.String(load_default=None, allow_none=True)
+    consumption = fields.Float(load_default=None, allow_none=True)
+    unit = fields.String(load_default=None, allow_none=True)  # kWh (luce) or Smc (gas)
+    amount_cents = fields.Integer(required=True)
+    arrears_cents = fields.Integer(load_default=0)
+
+
 class CaseOpenedData(EventData):
     """A counter operator opened a case for a tenant."""
 
@@ -44,8 +93,89 @@ class CaseOpenedData(EventData):
     disconnection_date = fields.Date(load_default=None, allow_none=True)
     opened_by = fields.String(required=True)
     opened_at = fields.AwareDateTime(required=True)
+    hardship_signals = fields.List(fields.String(), load_default=list)
+    bills = fields.List(fields.Nested(BillData), load_default=list)
+    isee_band = fields.String(load_default=None, allow_none=True)
+    receives_bonus_sociale = fields.Boolean(load_default=None, allow_none=True)
+    linked_case_id = fields.String(load_default=None, allow_none=True)
 
 
+class AppointmentData(EventData):
+    """An individual meeting, a home visit (sopralluogo) or a group session (incontro plenario)."""
+
+    appointment_id = fields.String(required=True)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["incontro", "sopralluogo", "incontro_plenario"])
+    )
+    case_id = fields.String(load_default=None, allow_none=True)
+    tenant_ids = fields.List(fields.String(), load_default=list)
+    counter_id = fields.String(load_default=None, allow_none=True)
+    building_id = fields.String(required=True)
+    location = fields.String(load_default="")
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+
+
+class AppointmentRescheduledData(AppointmentData):
+    """An appointment moved; ``previous_starts_at`` is when it was."""
+
+    previous_starts_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True)
+
+
+class AppointmentCancelledData(AppointmentData):
+    """An appointment cancelled, with the reason."""
+
+    reason = fields.String(required=True)
+
+
+class HomeVisitRequestedData(EventData):
+    """A home visit (sopralluogo) was requested for a case."""
+
+    case_id = fields.String(required=True)
+    tenant_id = fields.String(required=True)
+    building = fields.Nested(BuildingData, required=True)
+    appointment_id = fields.String(load_default=None, allow_none=True)
+    requested_for = fields.AwareDateTime(load_default=None, allow_none=True)
+    reason = fields.String(load_default="")
+
+
+TENANT_REGISTERED = register(
+    PRODUCER, "intake.tenant.registered", TenantData, "Un inquilino è stato registrato."
+)
+TENANT_UPDATED = register(
+    PRODUCER,
+    "intake.tenant.updated",
+    TenantData,
+    "I dati di un inquilino sono cambiati (istantanea completa, ordinata da version).",
+)
+CONSENT_CHANGED = register(
+    PRODUCER,
+    "intake.tenant.consent_changed",
+    ConsentChangedData,
+    "Un inquilino ha dato o revocato il consenso per un canale.",
+)
+APPOINTMENT_BOOKED = register(
+    PRODUCER, "intake.appointment.booked", AppointmentData, "Un appuntamento è stato prenotato."
+)
+APPOINTMENT_RESCHEDULED = register(
+    PRODUCER,
+    "intake.appointment.rescheduled",
+    AppointmentRescheduledData,
+    "Un appuntamento è stato spostato.",
+)
+APPOINTMENT_CANCELLED = register(
+    PRODUCER,
+    "intake.appointment.cancelled",
+    AppointmentCancelledData,
+    "Un appuntamento è stato annullato.",
+)
+HOME_VISIT_REQUESTED = register(
+    PRODUCER,
+    "intake.home_visit.requested",
+    HomeVisitRequestedData,
+    "È stato richiesto un sopralluogo a domicilio.",
+)
 CASE_OPENED = register(
     PRODUCER,
     "intake.case.opened",

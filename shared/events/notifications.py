@@ -1,0 +1,34 @@
+"""Events published by notifications (topic ``<prefix>.notifications``; key = case id or
+notification id)."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from shared.events.registry import EventData, register
+
+PRODUCER = "notifications"
+
+
+class DeliveryData(EventData):
+    notification_id = fields.String(required=True)
+    case_id = fields.String(load_default=None, allow_none=True)
+    cause_event_id = fields.String(required=True)
+    recipient_kind = fields.String(required=True)
+    channel = fields.String(required=True)
+    at = fields.AwareDateTime(required=True)
+    reason = fields.String(load_default=None, allow_none=True)
+
+
+NOTIFICATION_DELIVERED = register(
+    PRODUCER,
+    "notifications.notification.delivered",
+    DeliveryData,
+    "Una notifica è stata consegnata sul suo canale.",
+)
+NOTIFICATION_FAILED = register(
+    PRODUCER,
+    "notifications.notification.failed",
+    DeliveryData,
+    "Una notifica non è stata consegnata (errore permanente).",
+)
