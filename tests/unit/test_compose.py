@@ -52,7 +52,7 @@ def test_environment_names_only_variables_the_code_reads_and_they_parse() -> Non
 
 
 def test_commands_point_at_modules_and_files_that_exist() -> None:
-    for name, spec in compose().items():
+    for spec in compose().values():
         command = spec.get("command")
         if not command:
             continue
