@@ -8,7 +8,7 @@ names the variable, never later with a stack trace.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,19 +199,22 @@ class Settings:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read every variable from ``environ`` (default: the process environment)."""
+    def from_env(
+        cls,
+        service: str,
+        environ: Mapping[str, str] | None = None,
+        extra: Sequence[Variable] = (),
+    ) -> Settings:
+        """Read every variable from ``environ`` (default: the process environment).
+
+        ``extra`` are the service's own variables (declared in its ``config.py``); their values
+        are in ``settings.extra[attr]``.
+        """
         if service not in SERVICES:
             raise ConfigError(f"servizio sconosciuto: {service}")
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for var in VARIABLES:
-            raw = env.get(var.name, "").strip() or var.default
-            try:
-                values[var.attr] = var.parse(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{var.name}={raw!r} non valido: {exc}") from None
-        return cls(service=service, **values)
+        values = _parse(VARIABLES, env)
+        return cls(service=service, extra=_parse(extra, env), **values)
 
     @property
     def database(self) -> str:
@@ -236,6 +239,17 @@ class Settings:
     def consumer_group(self) -> str:
         """Kafka consumer group of this service's worker."""
         return f"{self.topic_prefix}.{self.service}"
+
+
+def _parse(variables: Sequence[Variable], env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for var in variables:
+        raw = env.get(var.name, "").strip() or var.default
+        try:
+            values[var.attr] = var.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{var.name}={raw!r} non valido: {exc}") from None
+    return values
 
 
 def topic_name(prefix: str, producer_service: str) -> str:

@@ -10,6 +10,7 @@ Every test gets its own database prefix and topic prefix, so tests run in any or
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import uuid
@@ -119,7 +120,8 @@ def settings_for(environ: dict[str, str], infra: Infra) -> Iterator:
     """
 
     def make(service: str, **overrides: str) -> Settings:
-        return Settings.from_env(service, {**environ, **overrides})
+        config = importlib.import_module(f"services.{service}.config")
+        return config.load_settings({**environ, **overrides})
 
     yield make
     prefix = environ["SPORTELLO_DB_PREFIX"]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared.config import Settings
+from shared.config import Settings, Variable
 
 SERVICE = "notifications"
+
+# notifications's own environment variables (listed in the README's configuration table).
+EXTRA_VARIABLES: tuple[Variable, ...] = ()
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings of the notifications service from the environment."""
-    return Settings.from_env(SERVICE, environ)
+    return Settings.from_env(SERVICE, environ, EXTRA_VARIABLES)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.casework.config import EXTRA_VARIABLES as CASEWORK
+from services.intake.config import EXTRA_VARIABLES as INTAKE
+from services.notifications.config import EXTRA_VARIABLES as NOTIFICATIONS
 from shared.config import VARIABLES
 from shared.events.catalog import render
 
@@ -18,5 +21,5 @@ def test_the_event_catalogue_is_generated_from_the_contracts() -> None:
 
 def test_the_readme_configuration_table_lists_every_variable() -> None:
     readme = (ROOT / "README.md").read_text()
-    for var in VARIABLES:
+    for var in (*VARIABLES, *INTAKE, *CASEWORK, *NOTIFICATIONS):
         assert f"| `{var.name}` | `{var.default}` |" in readme, var.name
