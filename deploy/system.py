@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,11 +78,18 @@ class System:
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        if not any(self.pid(p.name) for p in processes()):
+            # Fresh start: figures of processes from an earlier run must not be summed in.
+            shutil.rmtree(self.run_dir / "metrics", ignore_errors=True)
         for proc in processes():
             if only and proc.name not in only:
                 continue
             if self.pid(proc.name):
                 continue
+            # The API's and the worker's metrics meet in one directory per service.
+            metrics_dir = self.run_dir / "metrics" / proc.name.rsplit("-", 1)[0]
+            metrics_dir.mkdir(parents=True, exist_ok=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
             log = open(self.log_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 - owned by child
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 proc.argv,

@@ -59,6 +59,13 @@ def _name(raw: str) -> str:
     return raw
 
 
+def _traces_exporter(raw: str) -> str:
+    value = raw.lower()
+    if value not in {"none", "console"}:
+        raise ValueError("uno tra none, console")
+    return value
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -156,6 +163,13 @@ VARIABLES: tuple[Variable, ...] = (
         "max_body_bytes",
     ),
     Variable("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR.", "log_level"),
+    Variable(
+        "OTEL_TRACES_EXPORTER",
+        "none",
+        _traces_exporter,
+        "Where spans go: `none` (trace context still propagates) or `console`.",
+        "traces_exporter",
+    ),
     Variable("INTAKE_PORT", "8001", _port, "HTTP port of the intake API.", "intake_port"),
     Variable("CASEWORK_PORT", "8002", _port, "HTTP port of the casework API.", "casework_port"),
     Variable(
@@ -192,6 +206,7 @@ class Settings:
     outbox_sweep_s: int
     max_body_bytes: int
     log_level: str
+    traces_exporter: str
     intake_port: int
     casework_port: int
     notifications_port: int

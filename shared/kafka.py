@@ -28,9 +28,11 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
+from opentelemetry.trace import SpanKind
 from pymongo.errors import ConnectionFailure
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
+from shared import metrics, tracing
 from shared.events import Event, PoisonEvent, decode, encode
 from shared.logs import correlation
 
@@ -184,7 +186,9 @@ class ConsumerLoop:
         retry_wait_s: float = 0.1,
         client_id: str = "sportello-worker",
         stop_event: threading.Event | None = None,
+        service: str = "unknown",
     ) -> None:
+        self.service = service
         self.group_id = group_id
         self.topics = topics
         self.handler = handler
@@ -239,9 +243,18 @@ class ConsumerLoop:
                 finally:
                     if done:
                         self._commit(consumer, done)
+                        self._record_lag(consumer, done)
         finally:
             consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"group": self.group_id})
+
+    def _record_lag(self, consumer: KafkaConsumer, done: dict) -> None:
+        for tp, position in done.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                    max(highwater - position.offset, 0)
+                )
 
     def _commit(self, consumer: KafkaConsumer, offsets: dict) -> None:
         try:
@@ -259,7 +272,10 @@ class ConsumerLoop:
                 reason = str(exc)
                 self._until_stored(lambda: self._dead_letter(record, reason, "PoisonEvent", 0))
                 return
-            self._until_stored(lambda: self._apply(record, event, headers))
+            with tracing.span(
+                f"consume {event.type}", tracing.extract_kafka(headers), SpanKind.CONSUMER
+            ):
+                self._until_stored(lambda: self._apply(record, event, headers))
 
     def _apply(self, record: Any, event: Event, headers: Headers) -> None:
         try:
@@ -271,7 +287,11 @@ class ConsumerLoop:
                 reraise=True,
             ):
                 with attempt:
-                    self.handler(event, headers)
+                    try:
+                        self.handler(event, headers)
+                    except Exception:
+                        metrics.EVENTS_FAILED.labels(self.service, event.type).inc()
+                        raise
         except INFRASTRUCTURE_ERRORS:
             raise
         except PoisonEvent as exc:
@@ -284,6 +304,7 @@ class ConsumerLoop:
             )
             return
         self.stats.applied += 1
+        metrics.EVENTS_CONSUMED.labels(self.service, event.type).inc()
 
     def _dead_letter(self, record: Any, reason: str, error_type: str, attempts: int) -> None:
         dlq_headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq.")] + [
@@ -299,6 +320,7 @@ class ConsumerLoop:
         key = record.key.decode("utf-8", "replace") if record.key else "unknown"
         self.producer.send(self.dead_letter_topic, key, record.value or b"", dlq_headers)
         self.stats.dead_lettered += 1
+        metrics.EVENTS_DEAD_LETTERED.labels(self.service, error_type).inc()
         log.warning(
             "event dead-lettered: %s",
             reason,

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 from pythonjsonlogger.json import JsonFormatter
 
+from shared.tracing import current_trace_id
+
 _correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
@@ -52,6 +54,7 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.correlation_id = _correlation_id.get()
+        record.trace_id = current_trace_id()
         return True
 
 
@@ -60,7 +63,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
-            "{asctime}{levelname}{name}{message}{service}{correlation_id}",
+            "{asctime}{levelname}{name}{message}{service}{correlation_id}{trace_id}",
             style="{",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )

@@ -31,6 +31,7 @@ from mongoengine import Document, IntField, ListField
 from mongoengine.fields import DictField
 from pymongo.database import Database
 
+from shared import metrics, tracing
 from shared.events import Event, encode
 from shared.kafka import CORRELATION_HEADER, EventProducer
 from shared.logs import current_correlation_id
@@ -54,7 +55,7 @@ class OutboxDocument(Document):
 
 def outbox_record(topic: str, event: Event) -> dict[str, Any]:
     """An event as it waits in the outbox: everything needed to send it, nothing to recompute."""
-    headers = {"content-type": "application/cloudevents+json"}
+    headers = {"content-type": "application/cloudevents+json", **tracing.inject()}
     cid = current_correlation_id()
     if cid:
         headers[CORRELATION_HEADER] = cid
@@ -104,7 +105,9 @@ class OutboxRelay:
         poll_interval_s: float = 0.05,
         sweep_interval_s: float = 30,
         stop_event: threading.Event | None = None,
+        service: str = "unknown",
     ) -> None:
+        self.service = service
         self.db = db
         self.collections = collections
         self.producer = producer
@@ -138,7 +141,9 @@ class OutboxRelay:
     def run_once(self) -> int:
         """Publish every hinted aggregate's outbox once; returns the number of events sent."""
         sent = 0
-        for hint in self.db[HINTS].find({}).limit(500):
+        hints = list(self.db[HINTS].find({}).limit(500))
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(len(hints))
+        for hint in hints:
             if self.stop_event.is_set():
                 break
             coll = hint.get("collection")
@@ -191,6 +196,8 @@ class OutboxRelay:
                 return len(records), False
             seq = doc.get("outbox_seq", 0)
         self.published += len(records)
+        for r in records:
+            metrics.EVENTS_PRODUCED.labels(self.service, r.get("type", "unknown")).inc()
         return len(records), bool(remaining)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -20,10 +21,11 @@ from typing import Any
 import flask_smorest
 from flask import Flask, Response, g, jsonify, request
 from marshmallow import Schema, fields
+from opentelemetry.trace import SpanKind
 from pymongo.errors import ConnectionFailure, PyMongoError
 from werkzeug.exceptions import HTTPException
 
-from shared import mongo
+from shared import metrics, mongo, tracing
 from shared.config import Settings
 from shared.domain import DomainError
 from shared.logs import bind_correlation_id, configure_logging, current_correlation_id
@@ -174,11 +176,27 @@ def init_app(
     api = Api(app)
 
     @app.before_request
-    def _bind_correlation() -> None:
+    def _begin() -> None:
         g.correlation_id = bind_correlation_id(request.headers.get(CORRELATION_HEADER))
+        g.started = time.perf_counter()
+        g.span = tracing.start_span(
+            f"{request.method} {request.path}",
+            tracing.extract_http(request.headers),
+            SpanKind.SERVER,
+        )
+
+    @app.teardown_request
+    def _end(_error: BaseException | None) -> None:
+        if "span" in g:
+            tracing.end_span(*g.pop("span"))
 
     @app.after_request
     def _headers(response: Response) -> Response:
+        if "started" in g:
+            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+            metrics.HTTP_LATENCY.labels(
+                settings.service, request.method, endpoint, str(response.status_code)
+            ).observe(time.perf_counter() - g.started)
         response.headers[CORRELATION_HEADER] = current_correlation_id() or ""
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -216,6 +234,12 @@ def init_app(
             return api.handle_http_exception(error)
         log.exception("unexpected error")
         return error_response(500)
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        """Prometheus metrics of this service (API and worker processes)."""
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -263,6 +287,7 @@ def service_app(
 ) -> Flask:
     """A service's Flask app: JSON logs, the shared plumbing, its blueprints and dependencies."""
     configure_logging(settings.service, settings.log_level)
+    tracing.configure_tracing(settings.service, settings.traces_exporter)
     app = Flask(f"services.{settings.service}")
     app.extensions.update(extensions)
     app.extensions["sportello.settings"] = settings

@@ -18,6 +18,7 @@ from shared.config import Settings
 from shared.kafka import ConsumerLoop, EventProducer, Handler, ensure_topics
 from shared.logs import configure_logging
 from shared.outbox import OutboxRelay
+from shared.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Worker:
             poll_interval_s=s.outbox_poll_ms / 1000,
             sweep_interval_s=s.outbox_sweep_s,
             stop_event=self.stop_event,
+            service=s.service,
         )
         relay_thread = threading.Thread(target=self.relay.run, name="outbox-relay", daemon=True)
         relay_thread.start()
@@ -102,6 +104,7 @@ class Worker:
                     fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
                     client_id=f"sportello-{s.service}-worker",
                     stop_event=self.stop_event,
+                    service=s.service,
                 )
                 self.consumer.run()
             else:
@@ -116,6 +119,7 @@ class Worker:
 def serve(settings: Settings, build: Callable[[Settings], Worker]) -> None:
     """A worker process's ``main``: JSON logs, signal handlers, run until stopped."""
     configure_logging(settings.service, settings.log_level)
+    configure_tracing(settings.service, settings.traces_exporter)
     worker = build(settings)
     worker.install_signal_handlers()
     worker.run()

@@ -1,18 +1,8 @@
-"""gunicorn settings for the casework API (gunicorn -c services/casework/gunicorn_conf.py)."""
+"""gunicorn settings for the casework API: ``gunicorn -c services/casework/gunicorn_conf.py``."""
 
-import os
+from shared.gunicorn_base import *  # noqa: F403 - gunicorn reads settings as module names
+from shared.gunicorn_base import access_log_format_for, bind_address
 
 wsgi_app = "services.casework.entrypoints.app:create_app()"
-bind = f"{os.environ.get('BIND_HOST', '127.0.0.1')}:{os.environ.get('CASEWORK_PORT', '8002')}"
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# A request never hangs past this: the store's own timeouts are shorter (see shared.mongo).
-timeout = 30
-graceful_timeout = 20
-keepalive = 5
-accesslog = "-"
-access_log_format = '{"time":"%(t)s","service":"casework","method":"%(m)s","path":"%(U)s","status":%(s)s,"duration_ms":%(M)s,"correlation_id":"%({x-correlation-id}o)s"}'
-errorlog = "-"
-# Each worker builds its own app after the fork: no connection is shared across processes.
-preload_app = False
+bind = bind_address("CASEWORK_PORT", 8002)
+access_log_format = access_log_format_for("casework")
