@@ -1,69 +1,221 @@
-"""Case files in MongoDB."""
+"""Case files in MongoDB: one document per case, written with compare-and-set on ``version``."""
 
 from __future__ import annotations
 
-from mongoengine import NotUniqueError
+from datetime import date
+from typing import Any
 
-from services.casework.adapters.documents import BuildingSnapshotDoc, CaseFileDoc
-from services.casework.domain.model import BuildingSnapshot, CaseFile, CaseState
+from pymongo import DESCENDING
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from services.casework.adapters.codec import from_doc, to_doc
+from services.casework.adapters.documents import CaseFileDoc
+from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
+from shared.events import Event
+from shared.outbox import outbox_record, write_hint
+
+# Fields never read back into the domain object.
+_NOT_DOMAIN = (
+    "outbox",
+    "outbox_seq",
+    "referral_paths",
+    "next_due",
+    "unannounced_due",
+    "disconnection_alert_from",
+    "_id",
+)
+_TERMINAL = [s.value for s in TERMINAL_CASE_STATES]
 
 
 class CaseFileRepository:
     """Case files, keyed by intake's case id."""
 
+    def __init__(self, disconnection_thresholds: list[int] | None = None) -> None:
+        self.disconnection_thresholds = disconnection_thresholds or []
+
+    @property
+    def collection(self) -> Collection:
+        """The raw collection (the relay and the compare-and-set writes use it)."""
+        return CaseFileDoc._get_collection()
+
+    def _document(self, case_file: CaseFile) -> dict[str, Any]:
+        doc = to_doc(case_file)
+        doc.pop("id")
+        next_due, unannounced = case_file.next_due, case_file.unannounced_due
+        alert_from = case_file.disconnection_alert_from(self.disconnection_thresholds)
+        doc.update(
+            referral_paths=case_file.referral_paths,
+            next_due=next_due.isoformat() if next_due else None,
+            unannounced_due=unannounced.isoformat() if unannounced else None,
+            disconnection_alert_from=alert_from.isoformat() if alert_from else None,
+        )
+        return doc
+
     def add_once(self, case_file: CaseFile) -> bool:
         """Insert ``case_file`` unless it exists; False when it was already there (redelivery)."""
-        b = case_file.building
-        doc = CaseFileDoc(
-            id=case_file.id,
-            tenant_id=case_file.tenant_id,
-            building=BuildingSnapshotDoc(
-                id=b.id, name=b.name, address=b.address, municipio=b.municipio
-            ),
-            counter_id=case_file.counter_id,
-            channel=case_file.channel,
-            needs=case_file.needs,
-            description=case_file.description,
-            urgent=case_file.urgent,
-            disconnection_date=case_file.disconnection_date,
-            opened_by=case_file.opened_by,
-            opened_at=case_file.opened_at,
-            state=case_file.state.value,
-            source_event_id=case_file.source_event_id,
-            applied_events=[case_file.source_event_id],
-        )
+        doc = self._document(case_file)
+        doc.update(_id=case_file.id, outbox=[], outbox_seq=0, version=0)
         try:
-            doc.save(force_insert=True)
-        except NotUniqueError:
+            result = self.collection.update_one(
+                {"_id": case_file.id}, {"$setOnInsert": doc}, upsert=True
+            )
+        except DuplicateKeyError:  # two consumers raced on the same event: the other won
             return False
-        return True
+        return result.upserted_id is not None
 
     def get(self, case_id: str) -> CaseFile | None:
         """The case file of ``case_id``, if any."""
-        doc = CaseFileDoc.objects(id=case_id).exclude("outbox").first()
+        doc = self.collection.find_one({"_id": case_id}, {"outbox": 0})
         return _case_file(doc) if doc else None
 
-    def list(self, state: str | None = None, limit: int = 50, offset: int = 0) -> list[CaseFile]:
-        """Case files, newest first."""
-        query = CaseFileDoc.objects(state=state) if state else CaseFileDoc.objects
-        docs = query.exclude("outbox").order_by("-opened_at").skip(offset).limit(limit)
-        return [_case_file(d) for d in docs]
+    def save(self, case_file: CaseFile, topic: str, events: list[Event]) -> bool:
+        """Write ``case_file`` and its events at once, if nobody wrote it since it was read.
+
+        Returns False when ``version`` moved on (a concurrent write): the caller reloads and
+        retries.
+        """
+        if events:
+            write_hint(self.collection.database, self.collection.name, case_file.id)
+        doc = self._document(case_file)
+        doc["version"] = case_file.version + 1
+        update: dict[str, Any] = {"$set": doc}
+        if events:
+            records = [outbox_record(topic, e) for e in events]
+            update["$push"] = {"outbox": {"$each": records}}
+            update["$inc"] = {"outbox_seq": len(records)}
+        result = self.collection.update_one(
+            {"_id": case_file.id, "version": case_file.version}, update
+        )
+        if result.matched_count:
+            case_file.version += 1
+            return True
+        return False
+
+    def list(
+        self,
+        *,
+        state: str | None = None,
+        assignee: str | None = None,
+        path: str | None = None,
+        building_id: str | None = None,
+        counter_id: str | None = None,
+        overdue_on: date | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[CaseFile], int]:
+        """A work queue: case files matching every filter given, newest first, and the total."""
+        query: dict[str, Any] = {}
+        if state:
+            query["state"] = state
+        if assignee:
+            query["assignee"] = assignee
+        if path:
+            query["referral_paths"] = path
+        if building_id:
+            query["building.id"] = building_id
+        if counter_id:
+            query["counter_id"] = counter_id
+        if overdue_on:
+            query["next_due"] = {"$lt": overdue_on.isoformat(), "$ne": None}
+        cursor = (
+            self.collection.find(query, {"outbox": 0})
+            .sort("opened_at", DESCENDING)
+            .skip(offset)
+            .limit(limit)
+        )
+        return [_case_file(d) for d in cursor], self.collection.count_documents(query)
+
+    def overdue_referrals(self, today: date, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Sent referrals past their due date, oldest deadline first."""
+        query = {"next_due": {"$lt": today.isoformat(), "$ne": None}}
+        rows = []
+        for doc in self.collection.find(query, {"outbox": 0}).sort("next_due", 1):
+            case = _case_file(doc)
+            for r in case.referrals:
+                if r.overdue_on(today):
+                    rows.append(
+                        {
+                            "case_id": case.id,
+                            "referral_id": r.id,
+                            "path": r.path,
+                            "assignee": r.assignee,
+                            "due_date": r.due_date,
+                            "breaches": r.breaches,
+                            "building_id": case.building.id,
+                            "counter_id": case.counter_id,
+                        }
+                    )
+        rows.sort(key=lambda x: (x["due_date"], x["case_id"]))
+        return rows[offset : offset + limit]
+
+    def counts(self) -> dict[str, Any]:
+        """Counts for the dashboard: cases per state, referrals per path and state."""
+        by_state = {
+            row["_id"]: row["n"]
+            for row in self.collection.aggregate([{"$group": {"_id": "$state", "n": {"$sum": 1}}}])
+        }
+        by_path: dict[str, dict[str, int]] = {}
+        for row in self.collection.aggregate(
+            [
+                {"$project": {"referrals.path": 1, "referrals.state": 1}},
+                {"$unwind": "$referrals"},
+                {
+                    "$group": {
+                        "_id": {"path": "$referrals.path", "state": "$referrals.state"},
+                        "n": {"$sum": 1},
+                    }
+                },
+            ]
+        ):
+            by_path.setdefault(row["_id"]["path"], {})[row["_id"]["state"]] = row["n"]
+        return {"cases_by_state": by_state, "referrals_by_path": by_path}
+
+    def outcome_totals(self, group_by: str) -> list[dict[str, Any]]:
+        """Measured outcomes summed per building, counter or path, and kind."""
+        key = {"building": "$building.id", "counter": "$counter_id", "path": "$outcomes.path"}[
+            group_by
+        ]
+        rows = self.collection.aggregate(
+            [
+                {"$match": {"outcomes.0": {"$exists": True}}},
+                {"$project": {"building.id": 1, "counter_id": 1, "outcomes": 1}},
+                {"$unwind": "$outcomes"},
+                {
+                    "$group": {
+                        "_id": {"key": key, "kind": "$outcomes.kind", "unit": "$outcomes.unit"},
+                        "total": {"$sum": "$outcomes.value"},
+                        "count": {"$sum": 1},
+                    }
+                },
+            ]
+        )
+        result = [
+            {
+                group_by: row["_id"].get("key"),
+                "kind": row["_id"]["kind"],
+                "unit": row["_id"]["unit"],
+                "total": row["total"],
+                "count": row["count"],
+            }
+            for row in rows
+        ]
+        return sorted(result, key=lambda r: (str(r[group_by]), r["kind"]))
+
+    def due_for_scan(self, today: date, limit: int = 200) -> list[str]:
+        """Ids of open cases with a referral breach or a disconnection alert to announce."""
+        today_iso = today.isoformat()
+        ids: list[str] = []
+        for query in (
+            {"unannounced_due": {"$lt": today_iso, "$ne": None}},
+            {"disconnection_alert_from": {"$lte": today_iso, "$ne": None}},
+        ):
+            query["state"] = {"$nin": _TERMINAL}
+            ids += [d["_id"] for d in self.collection.find(query, {"_id": 1}).limit(limit)]
+        return list(dict.fromkeys(ids))
 
 
-def _case_file(doc: CaseFileDoc) -> CaseFile:
-    b = doc.building
-    return CaseFile(
-        id=doc.id,
-        tenant_id=doc.tenant_id,
-        building=BuildingSnapshot(b.id, b.name, b.address, b.municipio),
-        counter_id=doc.counter_id,
-        channel=doc.channel,
-        needs=list(doc.needs),
-        description=doc.description,
-        urgent=doc.urgent,
-        disconnection_date=doc.disconnection_date,
-        opened_by=doc.opened_by,
-        opened_at=doc.opened_at,
-        state=CaseState(doc.state),
-        source_event_id=doc.source_event_id,
-    )
+def _case_file(doc: dict[str, Any]) -> CaseFile:
+    data = {k: v for k, v in doc.items() if k not in _NOT_DOMAIN}
+    data["id"] = doc["_id"]
+    return from_doc(CaseFile, data)

@@ -1,30 +1,100 @@
-"""casework's worker: consumes intake's events and publishes its own outbox. ``python -m`` it."""
+"""casework's worker: consumes intake's events, scans deadlines, publishes its own outbox.
+
+``python -m services.casework.entrypoints.worker``.
+"""
 
 from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
 
 from services.casework.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.casework.bootstrap import bootstrap
 from services.casework.config import load_settings
-from services.casework.service_layer.handlers import EVENT_HANDLERS
+from services.casework.service_layer.handlers import (
+    EVENT_HANDLERS,
+    Dependencies,
+    offset_clock,
+    scan_deadlines,
+)
 from shared import mongo
 from shared.config import Settings
 from shared.kafka import dispatcher
 from shared.worker import Consumption, Worker, serve
 
+log = logging.getLogger(__name__)
+
+
+class DeadlineScanner:
+    """Periodically announces overdue referrals and approaching disconnections.
+
+    ``today`` comes from ``clock`` (injectable: tests and drills move it). Exactly-once per breach
+    does not depend on there being one scanner: see ``scan_deadlines``.
+    """
+
+    def __init__(
+        self,
+        deps: Dependencies,
+        interval_s: float,
+        stop_event: threading.Event,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.deps = deps
+        self.interval_s = interval_s
+        self.stop_event = stop_event
+        self.clock = clock
+
+    def run(self) -> None:
+        """Scan every ``interval_s`` until stopped; an outage pauses the scan, never kills it."""
+        while not self.stop_event.is_set():
+            try:
+                written = scan_deadlines(self.deps, self.clock().date())
+                if written:
+                    log.info("deadline scan announced %d events", written)
+            except Exception as exc:  # noqa: BLE001 - the next round retries
+                log.warning("deadline scan failed: %s", exc)
+            self.stop_event.wait(self.interval_s)
+
+
+class CaseworkWorker(Worker):
+    """The shared worker plus the deadline scanner, a thread stopped by the same stop event."""
+
+    def __init__(self, settings: Settings, deps: Dependencies) -> None:
+        super().__init__(
+            settings,
+            mongo.database(ALIAS),
+            OUTBOX_COLLECTIONS,
+            Consumption(
+                topics=[settings.topic("intake")], handler=dispatcher(EVENT_HANDLERS, deps)
+            ),
+        )
+        self.scanner = DeadlineScanner(
+            deps,
+            settings.extra["scan_interval_s"],
+            self.stop_event,
+            offset_clock(deps.clock, settings.extra["scan_clock_offset_days"]),
+        )
+
+    def run(self) -> None:
+        """Scan deadlines in a thread beside the relay and the consumer."""
+        thread = threading.Thread(target=self.scanner.run, name="deadline-scan", daemon=True)
+        thread.start()
+        try:
+            super().run()
+        finally:
+            self.stop()
+            thread.join(timeout=10)
+
 
 def build_worker(settings: Settings) -> Worker:
     """casework's worker, wired to the real store and broker."""
-    deps = bootstrap(settings)
-    return Worker(
-        settings,
-        mongo.database(ALIAS),
-        OUTBOX_COLLECTIONS,
-        Consumption(topics=[settings.topic("intake")], handler=dispatcher(EVENT_HANDLERS, deps)),
-    )
+    return CaseworkWorker(settings, bootstrap(settings))
 
 
 def main() -> None:
-    """Consume and relay until SIGTERM."""
+    """Consume, scan and relay until SIGTERM."""
     serve(load_settings(), build_worker)
 
 
