@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.intake.adapters.documents import ALIAS, DOCUMENTS
-from services.intake.adapters.repository import BuildingRepository, CaseRepository
+from services.intake.adapters.repository import (
+    AppointmentRepository,
+    BuildingRepository,
+    CaseRepository,
+    CounterRepository,
+    TenantRepository,
+    open_case_claims,
+    slot_claims,
+)
 from services.intake.service_layer.handlers import HANDLERS, Dependencies
 from shared import mongo
 from shared.clock import now_utc
@@ -21,9 +29,17 @@ def bootstrap(
     mongo.connect(ALIAS, settings.mongodb_uri, settings.database)
     if create_indexes:
         mongo.ensure_indexes(*DOCUMENTS)
+    topic = settings.topic("intake")
     deps = Dependencies(
         buildings=BuildingRepository(),
-        cases=CaseRepository(topic=settings.topic("intake")),
+        counters=CounterRepository(),
+        tenants=TenantRepository(topic=topic),
+        appointments=AppointmentRepository(topic=topic),
+        cases=CaseRepository(topic=topic),
+        slot_claims=slot_claims(),
+        open_case_claims=open_case_claims(),
         clock=clock,
+        zone=settings.extra["timezone"],
+        claim_grace=timedelta(seconds=settings.extra["claim_grace_s"]),
     )
     return MessageBus(HANDLERS, deps)

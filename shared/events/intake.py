@@ -98,6 +98,11 @@ class CaseOpenedData(EventData):
     isee_band = fields.String(load_default=None, allow_none=True)
     receives_bonus_sociale = fields.Boolean(load_default=None, allow_none=True)
     linked_case_id = fields.String(load_default=None, allow_none=True)
+    hardship_kind = fields.String(
+        load_default="da_valutare",
+        validate=validate.OneOf(["precarieta", "poverta", "da_valutare"]),
+        metadata={"description": "What the first signs point to; casework assesses it."},
+    )
 
 
 class AppointmentData(EventData):
@@ -114,6 +119,9 @@ class AppointmentData(EventData):
     location = fields.String(load_default="")
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(required=True)
+    status = fields.String(
+        load_default="prenotato", validate=validate.OneOf(["prenotato", "annullato"])
+    )
 
 
 class AppointmentRescheduledData(AppointmentData):

@@ -1,4 +1,9 @@
-"""intake's MongoDB documents (database ``<prefix>_intake``, alias ``intake``)."""
+"""intake's MongoDB documents (database ``<prefix>_intake``, alias ``intake``).
+
+Uniqueness that must hold under concurrent requests is kept by the store's unique ``_id`` of
+small *claim* documents (FerretDB has no partial indexes): a booked slot, an open case per tenant
+and need, an idempotency key. Inserting the claim is taking it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from mongoengine import (
     Document,
     EmbeddedDocument,
     EmbeddedDocumentListField,
+    FloatField,
     IntField,
     ListField,
     StringField,
@@ -42,6 +48,155 @@ class BuildingDoc(Document):
     works_notes = StringField(null=True)
 
 
+class ScheduleDoc(EmbeddedDocument):
+    """A counter's recurring opening (times as ``HH:MM``, local)."""
+
+    weekday = IntField(required=True)
+    start = StringField(required=True)
+    end = StringField(required=True)
+    slot_minutes = IntField(required=True)
+    every_weeks = IntField(required=True, default=1)
+    starts_on = DateField(null=True)
+    ends_on = DateField(null=True)
+
+
+class CounterDoc(Document):
+    """A counter (sportello)."""
+
+    meta = {
+        "collection": "counters",
+        "db_alias": ALIAS,
+        "indexes": [{"fields": ["building_id", "name"]}, "name"],
+    }
+
+    id = StringField(primary_key=True)
+    name = StringField(required=True)
+    kind = StringField(required=True)
+    building_id = StringField(required=True)
+    room = StringField(required=True)
+    schedules = EmbeddedDocumentListField(ScheduleDoc, default=list)
+    operators = ListField(StringField(), default=list)
+
+
+class ConsentDoc(EmbeddedDocument):
+    """A tenant's consent for one channel."""
+
+    channel = StringField(required=True)
+    granted = BooleanField(required=True)
+    recorded_by = StringField(required=True)
+    recorded_at = DateTimeField(required=True)
+
+
+class TenantDoc(OutboxDocument):
+    """A tenant with its unpublished events. ``search_name`` is ``last first``, lower case."""
+
+    meta = {
+        "collection": "tenants",
+        "db_alias": ALIAS,
+        "indexes": [
+            {"fields": ["fiscal_code"], "unique": True},
+            {"fields": ["building_id", "search_name"]},
+            {"fields": ["search_name"]},
+        ],
+    }
+
+    id = StringField(primary_key=True)
+    building_id = StringField(required=True)
+    apartment = StringField(null=True)
+    first_name = StringField(required=True)
+    last_name = StringField(required=True)
+    search_name = StringField(required=True)
+    fiscal_code = StringField(required=True)
+    phone = StringField(null=True)
+    email = StringField(null=True)
+    preferred_language = StringField(required=True, default="it")
+    household_size = IntField(null=True)
+    consents = EmbeddedDocumentListField(ConsentDoc, default=list)
+    version = IntField(required=True)
+    registered_at = DateTimeField(required=True)
+
+
+class AppointmentDoc(OutboxDocument):
+    """An appointment with its unpublished events."""
+
+    meta = {
+        "collection": "appointments",
+        "db_alias": ALIAS,
+        "indexes": [
+            {"fields": ["counter_id", "starts_at"]},
+            {"fields": ["tenant_ids", "starts_at"]},
+            {"fields": ["case_id", "starts_at"]},
+            {"fields": ["building_id", "starts_at"]},
+        ],
+    }
+
+    id = StringField(primary_key=True)
+    kind = StringField(required=True)
+    status = StringField(required=True)
+    case_id = StringField(null=True)
+    tenant_ids = ListField(StringField(), default=list)
+    counter_id = StringField(null=True)
+    building_id = StringField(required=True)
+    location = StringField(default="")
+    starts_at = DateTimeField(required=True)
+    ends_at = DateTimeField(required=True)
+    booked_by = StringField(required=True)
+    booked_at = DateTimeField(required=True)
+    notes = StringField(default="")
+    cancel_reason = StringField(null=True)
+    version = IntField(required=True, default=1)
+
+
+class SlotClaimDoc(Document):
+    """A taken counter slot: ``_id`` is ``<counter_id>:<slot start, UTC ISO>``."""
+
+    meta = {"collection": "slot_bookings", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)
+    appointment_id = StringField(required=True)
+    claimed_at = DateTimeField(required=True)
+
+
+class OpenCaseClaimDoc(Document):
+    """A tenant's open case for one need: ``_id`` is ``<tenant_id>:<need>``."""
+
+    meta = {"collection": "open_case_claims", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)
+    case_id = StringField(required=True)
+    claimed_at = DateTimeField(required=True)
+
+
+class IdempotencyDoc(Document):
+    """The first answer to a POST under an ``Idempotency-Key`` (``_id``: ``<route>|<key>``)."""
+
+    meta = {"collection": "idempotency_keys", "db_alias": ALIAS, "indexes": ["created_at"]}
+
+    id = StringField(primary_key=True)
+    request_hash = StringField(required=True)
+    state = StringField(required=True)  # "in_corso" until the answer is stored, then "completata"
+    status_code = IntField(null=True)
+    body = StringField(null=True)  # JSON text: keys of an answer may hold '.' or '$'
+    headers = StringField(null=True)
+    created_at = DateTimeField(required=True)
+
+
+class BillDoc(EmbeddedDocument):
+    """An energy bill inside a case."""
+
+    supplier = StringField(required=True)
+    offer = StringField(null=True)
+    commodity = StringField(required=True)
+    period_start = DateField(required=True)
+    period_end = DateField(required=True)
+    pod = StringField(null=True)
+    pdr = StringField(null=True)
+    consumption = FloatField(null=True)
+    unit = StringField(null=True)
+    amount_cents = IntField(required=True)
+    arrears_cents = IntField(required=True, default=0)
+
+
 class CaseDoc(OutboxDocument):
     """A case as intake keeps it, with its unpublished events (embedded outbox)."""
 
@@ -52,6 +207,9 @@ class CaseDoc(OutboxDocument):
             {"fields": ["building_id", "-opened_at"]},
             {"fields": ["tenant_id", "-opened_at"]},
             {"fields": ["counter_id", "-opened_at"]},
+            {"fields": ["urgent", "-opened_at"]},
+            {"fields": ["status", "-opened_at"]},
+            {"fields": ["-opened_at"]},
         ],
     }
 
@@ -66,7 +224,27 @@ class CaseDoc(OutboxDocument):
     urgent = BooleanField(default=False)
     opened_by = StringField(required=True)
     opened_at = DateTimeField(required=True)
+    hardship_signals = ListField(StringField(), default=list)
+    hardship_kind = StringField(default="da_valutare")
+    bills = EmbeddedDocumentListField(BillDoc, default=list)
+    isee_band = StringField(null=True)
+    receives_bonus_sociale = BooleanField(null=True)
+    linked_case_id = StringField(null=True)
+    status = StringField(required=True, default="aperto")
 
 
-DOCUMENTS: tuple[type[Document], ...] = (BuildingDoc, CaseDoc)
-OUTBOX_COLLECTIONS = [CaseDoc._meta["collection"]]
+DOCUMENTS: tuple[type[Document], ...] = (
+    BuildingDoc,
+    CounterDoc,
+    TenantDoc,
+    AppointmentDoc,
+    SlotClaimDoc,
+    OpenCaseClaimDoc,
+    IdempotencyDoc,
+    CaseDoc,
+)
+OUTBOX_COLLECTIONS = [
+    CaseDoc._meta["collection"],
+    TenantDoc._meta["collection"],
+    AppointmentDoc._meta["collection"],
+]

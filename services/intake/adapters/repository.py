@@ -1,20 +1,70 @@
-"""Repositories: turn intake's documents into domain objects and back."""
+"""Repositories: turn intake's documents into domain objects and back.
+
+Every write that changes an aggregate stores its events in the same document write (embedded
+outbox): ``stage`` before an insert, ``write_hint`` + ``outbox_update`` merged into an update.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from services.intake.adapters.documents import BuildingDoc, CaseDoc, CustodianDoc
+from mongoengine import Document
+from mongoengine.errors import NotUniqueError
+from pymongo.errors import DuplicateKeyError
+
+from services.intake.adapters.documents import (
+    AppointmentDoc,
+    BillDoc,
+    BuildingDoc,
+    CaseDoc,
+    ConsentDoc,
+    CounterDoc,
+    CustodianDoc,
+    IdempotencyDoc,
+    OpenCaseClaimDoc,
+    ScheduleDoc,
+    SlotClaimDoc,
+    TenantDoc,
+)
+from services.intake.domain.identifiers import search_key
 from services.intake.domain.model import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    Bill,
     Building,
     Case,
+    CaseStatus,
     Channel,
+    Commodity,
+    Consent,
+    ConsentChannel,
     ContactChannel,
+    Counter,
+    CounterKind,
     Custodian,
+    HardshipKind,
+    HardshipSignal,
+    IseeBand,
     Need,
+    Schedule,
+    Tenant,
 )
+from shared.domain import Conflict
 from shared.events import Event
-from shared.outbox import stage
+from shared.outbox import outbox_update, stage, write_hint
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list and the total number of matches."""
+
+    items: list[Any]
+    total: int
 
 
 class BuildingRepository:
@@ -41,6 +91,241 @@ class BuildingRepository:
         return BuildingDoc.objects.count()
 
 
+class CounterRepository:
+    """Counters in MongoDB."""
+
+    def add(self, counter: Counter) -> None:
+        """Insert a new counter."""
+        CounterDoc(
+            id=counter.id,
+            name=counter.name,
+            kind=counter.kind.value,
+            building_id=counter.building_id,
+            room=counter.room,
+            schedules=[
+                ScheduleDoc(
+                    weekday=s.weekday,
+                    start=s.start.strftime("%H:%M"),
+                    end=s.end.strftime("%H:%M"),
+                    slot_minutes=s.slot_minutes,
+                    every_weeks=s.every_weeks,
+                    starts_on=s.starts_on,
+                    ends_on=s.ends_on,
+                )
+                for s in counter.schedules
+            ],
+            operators=counter.operators,
+        ).save(force_insert=True)
+
+    def get(self, counter_id: str) -> Counter | None:
+        """The counter with ``counter_id``, if any."""
+        doc = CounterDoc.objects(id=counter_id).first()
+        return _counter(doc) if doc else None
+
+    def list(self, building_id: str | None, limit: int, offset: int) -> Page:
+        """Counters sorted by name, optionally of one building."""
+        query = CounterDoc.objects(building_id=building_id) if building_id else CounterDoc.objects
+        query = query.order_by("name", "id")
+        return Page([_counter(d) for d in query.skip(offset).limit(limit)], query.count())
+
+
+class TenantRepository:
+    """Tenants in MongoDB; each write stores the tenant and its events together."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def add(self, tenant: Tenant, events: Iterable[Event]) -> None:
+        """Insert a new tenant; ``Conflict`` when the codice fiscale is already registered."""
+        doc = TenantDoc(**_tenant_fields(tenant))
+        stage(doc, self.topic, events)
+        try:
+            doc.save(force_insert=True)
+        except NotUniqueError:
+            raise self._duplicate(tenant.fiscal_code) from None
+
+    def update(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
+        """Store ``tenant`` if nobody changed it since ``previous_version`` (else ``Conflict``)."""
+        collection = TenantDoc._get_collection()
+        write_hint(collection.database, collection.name, tenant.id)
+        fields = _tenant_fields(tenant)
+        fields.pop("id")
+        fields["consents"] = [c.to_mongo().to_dict() for c in fields["consents"]]
+        operations = outbox_update(self.topic, events)
+        operations["$set"] = fields
+        try:
+            result = collection.update_one(
+                {"_id": tenant.id, "version": previous_version}, operations
+            )
+        except DuplicateKeyError:
+            raise self._duplicate(tenant.fiscal_code) from None
+        if not result.matched_count:
+            raise Conflict(
+                "L'inquilino è stato modificato nel frattempo: ricaricare e riprovare.",
+                code="version_conflict",
+                id=tenant.id,
+            )
+
+    def _duplicate(self, fiscal_code: str) -> Conflict:
+        existing = TenantDoc.objects(fiscal_code=fiscal_code).only("id").first()
+        return Conflict(
+            "Esiste già un inquilino con questo codice fiscale.",
+            code="duplicate_tenant",
+            existing_tenant_id=existing.id if existing else None,
+        )
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        """The tenant with ``tenant_id``, if any."""
+        doc = TenantDoc.objects(id=tenant_id).exclude("outbox").first()
+        return _tenant(doc) if doc else None
+
+    def by_fiscal_code(self, fiscal_code: str) -> Tenant | None:
+        """The tenant with this codice fiscale, if any."""
+        doc = TenantDoc.objects(fiscal_code=fiscal_code).exclude("outbox").first()
+        return _tenant(doc) if doc else None
+
+    def search(
+        self,
+        *,
+        name: str | None,
+        fiscal_code: str | None,
+        building_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """Tenants by name prefix (surname first), codice fiscale or building, sorted by name."""
+        criteria: dict[str, Any] = {}
+        if fiscal_code:
+            criteria["fiscal_code"] = fiscal_code
+        if building_id:
+            criteria["building_id"] = building_id
+        if name:
+            # An anchored, case-sensitive prefix on the normalised name can use the index.
+            criteria["search_name"] = {"$regex": "^" + re.escape(search_key(name))}
+        query = TenantDoc.objects(__raw__=criteria).exclude("outbox").order_by("search_name", "id")
+        return Page([_tenant(d) for d in query.skip(offset).limit(limit)], query.count())
+
+
+class AppointmentRepository:
+    """Appointments in MongoDB; each write stores the appointment and its events together."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def add(self, appointment: Appointment, events: Iterable[Event]) -> None:
+        """Insert a new appointment with its events."""
+        doc = AppointmentDoc(**_appointment_fields(appointment))
+        stage(doc, self.topic, events)
+        doc.save(force_insert=True)
+
+    def update(
+        self, appointment: Appointment, previous_version: int, events: Iterable[Event]
+    ) -> None:
+        """Store ``appointment`` if unchanged since ``previous_version`` (else ``Conflict``)."""
+        collection = AppointmentDoc._get_collection()
+        write_hint(collection.database, collection.name, appointment.id)
+        fields = _appointment_fields(appointment)
+        fields.pop("id")
+        operations = outbox_update(self.topic, events)
+        operations["$set"] = fields
+        result = collection.update_one(
+            {"_id": appointment.id, "version": previous_version}, operations
+        )
+        if not result.matched_count:
+            raise Conflict(
+                "L'appuntamento è stato modificato nel frattempo: ricaricare e riprovare.",
+                code="version_conflict",
+                id=appointment.id,
+            )
+
+    def get(self, appointment_id: str) -> Appointment | None:
+        """The appointment with ``appointment_id``, if any."""
+        doc = AppointmentDoc.objects(id=appointment_id).exclude("outbox").first()
+        return _appointment(doc) if doc else None
+
+    def list(
+        self,
+        *,
+        counter_id: str | None,
+        tenant_id: str | None,
+        case_id: str | None,
+        building_id: str | None,
+        starts_from: datetime | None,
+        starts_to: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """Appointments in time order, filtered (each filter leads an index)."""
+        criteria: dict[str, Any] = {}
+        for name, value in (
+            ("counter_id", counter_id),
+            ("tenant_ids", tenant_id),
+            ("case_id", case_id),
+            ("building_id", building_id),
+        ):
+            if value:
+                criteria[name] = value
+        _range(criteria, "starts_at", starts_from, starts_to)
+        query = (
+            AppointmentDoc.objects(__raw__=criteria).exclude("outbox").order_by("starts_at", "id")
+        )
+        return Page([_appointment(d) for d in query.skip(offset).limit(limit)], query.count())
+
+
+class Claims:
+    """Unique claims kept by the store's ``_id``: inserting one takes it, for one owner."""
+
+    def __init__(self, document: type[Document], owner_field: str) -> None:
+        self.document = document
+        self.owner_field = owner_field
+
+    def take(self, key: str, owner: str, now: datetime) -> str | None:
+        """Take ``key`` for ``owner``; returns the current owner when someone else holds it."""
+        collection = self.document._get_collection()
+        try:
+            collection.insert_one({"_id": key, self.owner_field: owner, "claimed_at": now})
+            return None
+        except DuplicateKeyError:
+            held = collection.find_one({"_id": key})
+            if held is None:  # released meanwhile: try once more
+                return self.take(key, owner, now)
+            return None if held[self.owner_field] == owner else held[self.owner_field]
+
+    def held(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` are taken."""
+        if not keys:
+            return set()
+        found = self.document._get_collection().find({"_id": {"$in": keys}}, {"_id": 1})
+        return {d["_id"] for d in found}
+
+    def claimed_at(self, key: str) -> datetime | None:
+        """When ``key`` was taken, if it is held."""
+        held = self.document._get_collection().find_one({"_id": key})
+        return held["claimed_at"] if held else None
+
+    def take_over(self, key: str, stale_owner: str, owner: str, now: datetime) -> bool:
+        """Move a stale claim to ``owner`` (compare-and-set on the stale owner)."""
+        result = self.document._get_collection().update_one(
+            {"_id": key, self.owner_field: stale_owner},
+            {"$set": {self.owner_field: owner, "claimed_at": now}},
+        )
+        return bool(result.matched_count)
+
+    def release(self, key: str, owner: str) -> None:
+        """Give ``key`` back, only if ``owner`` still holds it."""
+        self.document._get_collection().delete_one({"_id": key, self.owner_field: owner})
+
+
+def slot_claims() -> Claims:
+    """Claims on counter slots, owned by appointments."""
+    return Claims(SlotClaimDoc, "appointment_id")
+
+
+def open_case_claims() -> Claims:
+    """Claims on (tenant, need), owned by open cases."""
+    return Claims(OpenCaseClaimDoc, "case_id")
+
+
 class CaseRepository:
     """Cases in MongoDB; each write stores the case and its events together."""
 
@@ -61,6 +346,28 @@ class CaseRepository:
             urgent=case.urgent,
             opened_by=case.opened_by,
             opened_at=case.opened_at,
+            hardship_signals=[s.value for s in case.hardship_signals],
+            hardship_kind=case.hardship_kind.value,
+            bills=[
+                BillDoc(
+                    supplier=b.supplier,
+                    offer=b.offer,
+                    commodity=b.commodity.value,
+                    period_start=b.period_start,
+                    period_end=b.period_end,
+                    pod=b.pod,
+                    pdr=b.pdr,
+                    consumption=b.consumption,
+                    unit=b.unit,
+                    amount_cents=b.amount_cents,
+                    arrears_cents=b.arrears_cents,
+                )
+                for b in case.bills
+            ],
+            isee_band=case.isee_band.value if case.isee_band else None,
+            receives_bonus_sociale=case.receives_bonus_sociale,
+            linked_case_id=case.linked_case_id,
+            status=case.status.value,
         )
         stage(doc, self.topic, events)
         doc.save(force_insert=True)
@@ -68,21 +375,98 @@ class CaseRepository:
     def get(self, case_id: str) -> Case | None:
         """The case with ``case_id``, if any."""
         doc = CaseDoc.objects(id=case_id).exclude("outbox").first()
-        if doc is None:
+        return _case(doc) if doc else None
+
+    def list(
+        self,
+        *,
+        counter_id: str | None,
+        building_id: str | None,
+        tenant_id: str | None,
+        urgent: bool | None,
+        status: str | None,
+        opened_from: date | None,
+        opened_to: date | None,
+        limit: int,
+        offset: int,
+        zone: Any,
+    ) -> Page:
+        """Cases, newest first, filtered (every filter leads a declared index with opened_at)."""
+        criteria: dict[str, Any] = {}
+        for name, value in (
+            ("counter_id", counter_id),
+            ("building_id", building_id),
+            ("tenant_id", tenant_id),
+            ("status", status),
+        ):
+            if value:
+                criteria[name] = value
+        if urgent is not None:
+            criteria["urgent"] = urgent
+        # Dates are local days at the counter: from the start of ``opened_from`` to the end of
+        # ``opened_to``.
+        start = datetime.combine(opened_from, time(), zone) if opened_from else None
+        end = datetime.combine(opened_to + timedelta(days=1), time(), zone) if opened_to else None
+        _range(criteria, "opened_at", start, end, end_exclusive=True)
+        query = CaseDoc.objects(__raw__=criteria).exclude("outbox").order_by("-opened_at", "-id")
+        return Page([_case(d) for d in query.skip(offset).limit(limit)], query.count())
+
+
+class IdempotencyStore:
+    """The first answer to each ``Idempotency-Key``, claimed before the work is done."""
+
+    def claim(self, key: str, request_hash: str, now: datetime) -> dict | None:
+        """Take ``key``; returns the existing record when the key was already used."""
+        collection = IdempotencyDoc._get_collection()
+        try:
+            collection.insert_one(
+                {
+                    "_id": key,
+                    "request_hash": request_hash,
+                    "state": "in_corso",
+                    "status_code": None,
+                    "body": None,
+                    "headers": None,
+                    "created_at": now,
+                }
+            )
             return None
-        return Case(
-            id=doc.id,
-            tenant_id=doc.tenant_id,
-            building_id=doc.building_id,
-            counter_id=doc.counter_id,
-            channel=Channel(doc.channel),
-            needs=[Need(n) for n in doc.needs],
-            description=doc.description,
-            disconnection_date=doc.disconnection_date,
-            urgent=doc.urgent,
-            opened_by=doc.opened_by,
-            opened_at=doc.opened_at,
+        except DuplicateKeyError:
+            return collection.find_one({"_id": key}) or self.claim(key, request_hash, now)
+
+    def complete(self, key: str, status_code: int, body: str, headers: str) -> None:
+        """Store the answer given under ``key``."""
+        IdempotencyDoc._get_collection().update_one(
+            {"_id": key},
+            {
+                "$set": {
+                    "state": "completata",
+                    "status_code": status_code,
+                    "body": body,
+                    "headers": headers,
+                }
+            },
         )
+
+    def release(self, key: str) -> None:
+        """Forget ``key`` (the request failed: a retry may do the work)."""
+        IdempotencyDoc._get_collection().delete_one({"_id": key, "state": "in_corso"})
+
+
+def _range(
+    criteria: dict[str, Any],
+    name: str,
+    start: datetime | None,
+    end: datetime | None,
+    end_exclusive: bool = False,
+) -> None:
+    bounds: dict[str, Any] = {}
+    if start:
+        bounds["$gte"] = start
+    if end:
+        bounds["$lt" if end_exclusive else "$lte"] = end
+    if bounds:
+        criteria[name] = bounds
 
 
 def _building_doc(b: Building) -> BuildingDoc:
@@ -112,4 +496,153 @@ def _building(doc: BuildingDoc) -> Building:
         ],
         committee_contact=doc.committee_contact,
         works_notes=doc.works_notes,
+    )
+
+
+def _counter(doc: CounterDoc) -> Counter:
+    return Counter(
+        id=doc.id,
+        name=doc.name,
+        kind=CounterKind(doc.kind),
+        building_id=doc.building_id,
+        room=doc.room,
+        schedules=[
+            Schedule(
+                weekday=s.weekday,
+                start=time.fromisoformat(s.start),
+                end=time.fromisoformat(s.end),
+                slot_minutes=s.slot_minutes,
+                every_weeks=s.every_weeks,
+                starts_on=s.starts_on,
+                ends_on=s.ends_on,
+            )
+            for s in doc.schedules
+        ],
+        operators=list(doc.operators),
+    )
+
+
+def _tenant_fields(t: Tenant) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "building_id": t.building_id,
+        "apartment": t.apartment,
+        "first_name": t.first_name,
+        "last_name": t.last_name,
+        "search_name": search_key(t.last_name, t.first_name),
+        "fiscal_code": t.fiscal_code,
+        "phone": t.phone,
+        "email": t.email,
+        "preferred_language": t.preferred_language,
+        "household_size": t.household_size,
+        "consents": [
+            ConsentDoc(
+                channel=c.channel.value,
+                granted=c.granted,
+                recorded_by=c.recorded_by,
+                recorded_at=c.recorded_at,
+            )
+            for c in t.consents
+        ],
+        "version": t.version,
+        "registered_at": t.registered_at,
+    }
+
+
+def _tenant(doc: TenantDoc) -> Tenant:
+    return Tenant(
+        id=doc.id,
+        building_id=doc.building_id,
+        apartment=doc.apartment,
+        first_name=doc.first_name,
+        last_name=doc.last_name,
+        fiscal_code=doc.fiscal_code,
+        phone=doc.phone,
+        email=doc.email,
+        preferred_language=doc.preferred_language,
+        household_size=doc.household_size,
+        consents=[
+            Consent(ConsentChannel(c.channel), c.granted, c.recorded_by, c.recorded_at)
+            for c in doc.consents
+        ],
+        version=doc.version,
+        registered_at=doc.registered_at,
+    )
+
+
+def _appointment_fields(a: Appointment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind.value,
+        "status": a.status.value,
+        "case_id": a.case_id,
+        "tenant_ids": a.tenant_ids,
+        "counter_id": a.counter_id,
+        "building_id": a.building_id,
+        "location": a.location,
+        "starts_at": a.starts_at,
+        "ends_at": a.ends_at,
+        "booked_by": a.booked_by,
+        "booked_at": a.booked_at,
+        "notes": a.notes,
+        "cancel_reason": a.cancel_reason,
+        "version": a.version,
+    }
+
+
+def _appointment(doc: AppointmentDoc) -> Appointment:
+    return Appointment(
+        id=doc.id,
+        kind=AppointmentKind(doc.kind),
+        status=AppointmentStatus(doc.status),
+        case_id=doc.case_id,
+        tenant_ids=list(doc.tenant_ids),
+        counter_id=doc.counter_id,
+        building_id=doc.building_id,
+        location=doc.location,
+        starts_at=doc.starts_at,
+        ends_at=doc.ends_at,
+        booked_by=doc.booked_by,
+        booked_at=doc.booked_at,
+        notes=doc.notes,
+        cancel_reason=doc.cancel_reason,
+        version=doc.version,
+    )
+
+
+def _case(doc: CaseDoc) -> Case:
+    return Case(
+        id=doc.id,
+        tenant_id=doc.tenant_id,
+        building_id=doc.building_id,
+        counter_id=doc.counter_id,
+        channel=Channel(doc.channel),
+        needs=[Need(n) for n in doc.needs],
+        description=doc.description,
+        disconnection_date=doc.disconnection_date,
+        urgent=doc.urgent,
+        opened_by=doc.opened_by,
+        opened_at=doc.opened_at,
+        hardship_signals=[HardshipSignal(s) for s in doc.hardship_signals or []],
+        hardship_kind=HardshipKind(doc.hardship_kind or "da_valutare"),
+        bills=[
+            Bill(
+                supplier=b.supplier,
+                commodity=Commodity(b.commodity),
+                period_start=b.period_start,
+                period_end=b.period_end,
+                amount_cents=b.amount_cents,
+                offer=b.offer,
+                pod=b.pod,
+                pdr=b.pdr,
+                consumption=b.consumption,
+                unit=b.unit,
+                arrears_cents=b.arrears_cents,
+            )
+            for b in doc.bills
+        ],
+        isee_band=IseeBand(doc.isee_band) if doc.isee_band else None,
+        receives_bonus_sociale=doc.receives_bonus_sociale,
+        linked_case_id=doc.linked_case_id,
+        status=CaseStatus(doc.status or "aperto"),
     )

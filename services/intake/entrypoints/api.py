@@ -1,4 +1,8 @@
-"""intake's REST API under ``/api/v1``: views load, build a command, hand it to the bus."""
+"""intake's REST API under ``/api/v1``: views load, build a command, hand it to the bus.
+
+Domain errors map to answers by themselves (``shared.web``): ``NotFound`` → 404, ``Conflict`` →
+409, any other ``DomainError`` → 422.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.intake.domain import commands
-from services.intake.domain.model import Custodian
+from services.intake.domain.model import Bill, Custodian, Schedule
 from services.intake.entrypoints import schemas
+from services.intake.entrypoints.idempotency import PARAMETER, idempotent
+from services.intake.service_layer.handlers import counter_slots
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
 
@@ -19,6 +25,24 @@ buildings = Blueprint(
     __name__,
     url_prefix="/api/v1/buildings",
     description="Complessi di edilizia pubblica e i loro custodi sociali.",
+)
+counters = Blueprint(
+    "counters",
+    __name__,
+    url_prefix="/api/v1/counters",
+    description="Sportelli fissi e itineranti, i loro orari ricorrenti e gli slot prenotabili.",
+)
+tenants = Blueprint(
+    "tenants",
+    __name__,
+    url_prefix="/api/v1/tenants",
+    description="Inquilini: anagrafica, contatti e consensi per canale.",
+)
+appointments = Blueprint(
+    "appointments",
+    __name__,
+    url_prefix="/api/v1/appointments",
+    description="Incontri negli slot di sportello, sopralluoghi e incontri plenari.",
 )
 cases = Blueprint(
     "cases", __name__, url_prefix="/api/v1/cases", description="Casi aperti agli sportelli."
@@ -30,16 +54,28 @@ def bus() -> MessageBus:
     return current_app.extensions["sportello.bus"]
 
 
+def paged(page: Any) -> tuple[list, int, dict[str, str]]:
+    """A page as a flask-smorest answer: the items, 200, and the total in ``X-Total-Count``."""
+    return page.items, 200, {"X-Total-Count": str(page.total)}
+
+
+# --- buildings ---
+
+
 @buildings.route("")
 class Buildings(MethodView):
     @buildings.arguments(schemas.BuildingListQuery, location="query")
     @buildings.response(200, schemas.BuildingSchema(many=True))
+    @buildings.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> list:
         """List buildings, sorted by name."""
         return bus().deps.buildings.list(query.get("municipio"), query["limit"], query["offset"])
 
+    @idempotent("buildings")
+    @buildings.doc(parameters=[PARAMETER])
     @buildings.arguments(schemas.BuildingInSchema)
     @buildings.response(201, schemas.BuildingSchema)
+    @buildings.alt_response(422, description="Dati non validi.")
     def post(self, body: dict[str, Any]) -> Any:
         """Register a building with its custodi sociali."""
         custodians = [Custodian(**c) for c in body.pop("custodians")]
@@ -49,6 +85,7 @@ class Buildings(MethodView):
 @buildings.route("/<building_id>")
 class BuildingById(MethodView):
     @buildings.response(200, schemas.BuildingSchema)
+    @buildings.alt_response(404, description="Edificio non trovato.")
     def get(self, building_id: str) -> Any:
         """One building."""
         building = bus().deps.buildings.get(building_id)
@@ -57,19 +94,246 @@ class BuildingById(MethodView):
         return building
 
 
+# --- counters ---
+
+
+@counters.route("")
+class Counters(MethodView):
+    @counters.arguments(schemas.CounterListQuery, location="query")
+    @counters.response(200, schemas.CounterSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    @counters.alt_response(422, description="Filtri non validi.")
+    def get(self, query: dict[str, Any]) -> Any:
+        """List counters by name, optionally of one building."""
+        return paged(
+            bus().deps.counters.list(query.get("building_id"), query["limit"], query["offset"])
+        )
+
+    @idempotent("counters")
+    @counters.doc(parameters=[PARAMETER])
+    @counters.arguments(schemas.CounterInSchema)
+    @counters.response(201, schemas.CounterSchema)
+    @counters.alt_response(404, description="Edificio non trovato.")
+    @counters.alt_response(422, description="Dati non validi (anche orari incoerenti).")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Register a counter with its recurring schedules (e.g. every second Tuesday)."""
+        schedules = [Schedule(**s) for s in body.pop("schedules")]
+        return bus().handle(commands.RegisterCounter(schedules=schedules, **body))
+
+
+@counters.route("/<counter_id>")
+class CounterById(MethodView):
+    @counters.response(200, schemas.CounterSchema)
+    @counters.alt_response(404, description="Sportello non trovato.")
+    def get(self, counter_id: str) -> Any:
+        """One counter."""
+        counter = bus().deps.counters.get(counter_id)
+        if counter is None:
+            raise NotFound("Sportello non trovato.", id=counter_id)
+        return counter
+
+
+@counters.route("/<counter_id>/slots")
+class CounterSlots(MethodView):
+    @counters.arguments(schemas.SlotQuery, location="query")
+    @counters.response(200, schemas.SlotSchema(many=True))
+    @counters.alt_response(404, description="Sportello non trovato.")
+    @counters.alt_response(422, description="Intervallo non valido (massimo 92 giorni).")
+    def get(self, query: dict[str, Any], counter_id: str) -> Any:
+        """The counter's slots between two dates (local), each with whether it is still free."""
+        return counter_slots(bus().deps, counter_id, query["date_from"], query["date_to"])
+
+
+# --- tenants ---
+
+
+@tenants.route("")
+class Tenants(MethodView):
+    @tenants.arguments(schemas.TenantListQuery, location="query")
+    @tenants.response(200, schemas.TenantSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    @tenants.alt_response(422, description="Filtri non validi.")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Search tenants by name (surname first), codice fiscale or building; sorted by name."""
+        fiscal_code = query.get("fiscal_code")
+        return paged(
+            bus().deps.tenants.search(
+                name=query.get("name"),
+                fiscal_code=fiscal_code.upper() if fiscal_code else None,
+                building_id=query.get("building_id"),
+                limit=query["limit"],
+                offset=query["offset"],
+            )
+        )
+
+    @idempotent("tenants")
+    @tenants.doc(parameters=[PARAMETER])
+    @tenants.arguments(schemas.TenantInSchema)
+    @tenants.response(201, schemas.TenantSchema)
+    @tenants.alt_response(404, description="Edificio non trovato.")
+    @tenants.alt_response(409, description="Codice fiscale già registrato.")
+    @tenants.alt_response(422, description="Dati non validi (codice fiscale, telefono, email…).")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Register a tenant; publishes ``tenant.registered`` with the full snapshot."""
+        consents = [commands.ConsentInput(**c) for c in body.pop("consents")]
+        return bus().handle(commands.RegisterTenant(consents=consents, **body))
+
+
+@tenants.route("/<tenant_id>")
+class TenantById(MethodView):
+    @tenants.response(200, schemas.TenantSchema)
+    @tenants.alt_response(404, description="Inquilino non trovato.")
+    def get(self, tenant_id: str) -> Any:
+        """One tenant."""
+        tenant = bus().deps.tenants.get(tenant_id)
+        if tenant is None:
+            raise NotFound("Inquilino non trovato.", id=tenant_id)
+        return tenant
+
+    @tenants.arguments(schemas.TenantPatchSchema)
+    @tenants.response(200, schemas.TenantSchema)
+    @tenants.alt_response(404, description="Inquilino o edificio non trovato.")
+    @tenants.alt_response(409, description="Modificato nel frattempo, o codice fiscale già usato.")
+    @tenants.alt_response(422, description="Dati non validi.")
+    def patch(self, body: dict[str, Any], tenant_id: str) -> Any:
+        """Change a tenant's data; publishes ``tenant.updated`` with the full snapshot."""
+        expected = body.pop("expected_version", None)
+        return bus().handle(commands.UpdateTenant(tenant_id, body, expected))
+
+
+@tenants.route("/<tenant_id>/consents")
+class TenantConsents(MethodView):
+    @tenants.arguments(schemas.ConsentInSchema)
+    @tenants.response(200, schemas.TenantSchema)
+    @tenants.alt_response(404, description="Inquilino non trovato.")
+    @tenants.alt_response(422, description="Dati non validi.")
+    def post(self, body: dict[str, Any], tenant_id: str) -> Any:
+        """Give or withdraw consent for a channel; publishes ``consent_changed``."""
+        return bus().handle(commands.RecordConsent(tenant_id=tenant_id, **body))
+
+
+# --- appointments ---
+
+
+@appointments.route("")
+class Appointments(MethodView):
+    @appointments.arguments(schemas.AppointmentListQuery, location="query")
+    @appointments.response(
+        200, schemas.AppointmentSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER
+    )
+    @appointments.alt_response(422, description="Filtri non validi.")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Appointments in time order, by counter, tenant, case, building and time range."""
+        return paged(
+            bus().deps.appointments.list(
+                counter_id=query.get("counter_id"),
+                tenant_id=query.get("tenant_id"),
+                case_id=query.get("case_id"),
+                building_id=query.get("building_id"),
+                starts_from=query.get("starts_from"),
+                starts_to=query.get("starts_to"),
+                limit=query["limit"],
+                offset=query["offset"],
+            )
+        )
+
+    @idempotent("appointments")
+    @appointments.doc(parameters=[PARAMETER])
+    @appointments.arguments(schemas.AppointmentInSchema)
+    @appointments.response(201, schemas.AppointmentSchema)
+    @appointments.alt_response(
+        404, description="Inquilino, sportello, edificio o caso non trovato."
+    )
+    @appointments.alt_response(409, description="Slot già prenotato.")
+    @appointments.alt_response(422, description="Dati non validi, o nessuno slot a quest'ora.")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Book a meeting in a counter slot, a home visit or a group session."""
+        return bus().handle(commands.BookAppointment(**body))
+
+
+@appointments.route("/<appointment_id>")
+class AppointmentById(MethodView):
+    @appointments.response(200, schemas.AppointmentSchema)
+    @appointments.alt_response(404, description="Appuntamento non trovato.")
+    def get(self, appointment_id: str) -> Any:
+        """One appointment."""
+        appointment = bus().deps.appointments.get(appointment_id)
+        if appointment is None:
+            raise NotFound("Appuntamento non trovato.", id=appointment_id)
+        return appointment
+
+
+@appointments.route("/<appointment_id>/reschedule")
+class AppointmentReschedule(MethodView):
+    @idempotent("appointments.reschedule")
+    @appointments.doc(parameters=[PARAMETER])
+    @appointments.arguments(schemas.RescheduleSchema)
+    @appointments.response(200, schemas.AppointmentSchema)
+    @appointments.alt_response(404, description="Appuntamento non trovato.")
+    @appointments.alt_response(409, description="Slot già prenotato, o appuntamento annullato.")
+    @appointments.alt_response(422, description="Dati non validi.")
+    def post(self, body: dict[str, Any], appointment_id: str) -> Any:
+        """Move an appointment, with the reason; publishes ``appointment.rescheduled``."""
+        return bus().handle(commands.RescheduleAppointment(appointment_id=appointment_id, **body))
+
+
+@appointments.route("/<appointment_id>/cancel")
+class AppointmentCancel(MethodView):
+    @idempotent("appointments.cancel")
+    @appointments.doc(parameters=[PARAMETER])
+    @appointments.arguments(schemas.CancelSchema)
+    @appointments.response(200, schemas.AppointmentSchema)
+    @appointments.alt_response(404, description="Appuntamento non trovato.")
+    @appointments.alt_response(409, description="Già annullato.")
+    @appointments.alt_response(422, description="Dati non validi.")
+    def post(self, body: dict[str, Any], appointment_id: str) -> Any:
+        """Cancel an appointment, with the reason; its slot is free again."""
+        return bus().handle(commands.CancelAppointment(appointment_id=appointment_id, **body))
+
+
+# --- cases ---
+
+
 @cases.route("")
 class Cases(MethodView):
+    @cases.arguments(schemas.CaseListQuery, location="query")
+    @cases.response(200, schemas.CaseSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    @cases.alt_response(422, description="Filtri non validi.")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Cases, newest first, by counter, building, tenant, date range, urgency and status."""
+        status = query.get("status")
+        return paged(
+            bus().deps.cases.list(
+                counter_id=query.get("counter_id"),
+                building_id=query.get("building_id"),
+                tenant_id=query.get("tenant_id"),
+                urgent=query.get("urgent"),
+                status=status.value if status else None,
+                opened_from=query.get("opened_from"),
+                opened_to=query.get("opened_to"),
+                limit=query["limit"],
+                offset=query["offset"],
+                zone=bus().deps.zone,
+            )
+        )
+
+    @idempotent("cases")
+    @cases.doc(parameters=[PARAMETER])
     @cases.arguments(schemas.CaseInSchema)
     @cases.response(201, schemas.CaseSchema)
-    @cases.alt_response(404, description="Edificio non trovato.")
+    @cases.alt_response(404, description="Inquilino, edificio, sportello o caso collegato assente.")
+    @cases.alt_response(
+        409, description="Caso già aperto per lo stesso bisogno (existing_case_id)."
+    )
+    @cases.alt_response(422, description="Dati non validi (POD, PDR, bollette, bisogni…).")
     def post(self, body: dict[str, Any]) -> Any:
         """Open a case for a tenant; publishes ``case.opened``."""
-        return bus().handle(commands.OpenCase(**body))
+        bills = [Bill(**b) for b in body.pop("bills")]
+        return bus().handle(commands.OpenCase(bills=bills, **body))
 
 
 @cases.route("/<case_id>")
 class CaseById(MethodView):
     @cases.response(200, schemas.CaseSchema)
+    @cases.alt_response(404, description="Caso non trovato.")
     def get(self, case_id: str) -> Any:
         """One case."""
         case = bus().deps.cases.get(case_id)
@@ -78,4 +342,4 @@ class CaseById(MethodView):
         return case
 
 
-BLUEPRINTS = (buildings, cases)
+BLUEPRINTS = (buildings, counters, tenants, appointments, cases)
