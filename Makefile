@@ -66,7 +66,7 @@ test: venv lint ## lint + the whole suite against real Kafka and FerretDB (start
 	@deploy/infra.sh install
 	@$(TEST_ENV) deploy/test.sh $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: venv ## benchmarks (prints a table)
+bench: venv ## benchmarks against the machine's own ceilings (prints a markdown table)
 	@$(TEST_ENV) deploy/test.sh $(PY) -m bench.run
 
 clean: ## remove the virtualenv and runtime data (caches in ~/.cache/sportello stay)

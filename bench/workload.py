@@ -1,0 +1,208 @@
+"""Realistic Sportello data for the benchmarks: buildings, tenants, cases, events."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import requests
+
+from shared.events import Event, make_event
+from shared.events.intake import CASE_OPENED
+
+NEEDS = [
+    "lettura_bollette",
+    "analisi_fornitori",
+    "morosita",
+    "riscaldamento_comfort",
+    "consumi_elettrodomestici",
+    "diario_energetico",
+    "informazioni_lavori",
+    "altro",
+]
+BUILDING = {
+    "name": "Complesso Saint Bon (bench)",
+    "address": "via Saint Bon 6, 20147 Milano",
+    "municipio": 7,
+    "custodians": [{"name": "Custodia Sociale Saint Bon", "email": "custodia@example.org"}],
+}
+
+
+@dataclass
+class Context:
+    """What the load needs: a building and tenants to open cases for (one open case each)."""
+
+    building_id: str
+    tenant_ids: list[str]
+    counter: itertools.count = field(default_factory=itertools.count)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def prepare(intake: str, tenants: int) -> Context:
+    """Register the building and ``tenants`` tenants through the intake API."""
+    session = requests.Session()
+    building = session.post(f"{intake}/api/v1/buildings", json=BUILDING, timeout=10)
+    building.raise_for_status()
+    building_id = building.json()["id"]
+    tenant_ids = []
+    for i in range(tenants):
+        response = session.post(
+            f"{intake}/api/v1/tenants", json=tenant_body(building_id, i), timeout=10
+        )
+        if response.status_code in (404, 405):
+            # An intake without a tenants resource: any id will do.
+            tenant_ids = [f"ten_bench_{n}" for n in range(tenants)]
+            break
+        response.raise_for_status()
+        tenant_ids.append(response.json()["id"])
+    return Context(building_id, tenant_ids)
+
+
+def tenant_body(building_id: str, i: int) -> dict:
+    """A valid tenant (synthetic codice fiscale with a correct check character)."""
+    return {
+        "first_name": random.choice(["Maria", "Giuseppe", "Anna", "Luca", "Fatima", "Ahmed"]),
+        "last_name": random.choice(["Rossi", "Bianchi", "Esposito", "Colombo", "El Amrani"]),
+        "fiscal_code": fiscal_code(i),
+        "building_id": building_id,
+        "apartment": f"Scala {i % 4 + 1}, int. {i % 60 + 1}",
+        "household_size": i % 5 + 1,
+    }
+
+
+def fiscal_code(i: int) -> str:
+    """A syntactically valid codice fiscale, unique per ``i``."""
+    letters = "BCDFGHJKLMNPQRSTVWXZ"
+    surname = "".join(letters[(i // 20**k) % 20] for k in range(3))
+    body = f"{surname}MRA{80 + i % 20:02d}A{(i % 28) + 1:02d}F205"
+    return body + check_character(body)
+
+
+_ODD = dict(
+    zip(
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        [
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            2,
+            4,
+            18,
+            20,
+            11,
+            3,
+            6,
+            8,
+            12,
+            14,
+            16,
+            10,
+            22,
+            25,
+            24,
+            23,
+        ],
+        strict=True,
+    )
+)
+
+
+def check_character(body: str) -> str:
+    """The check character of the first 15 characters of a codice fiscale."""
+    total = 0
+    for position, char in enumerate(body, start=1):
+        if position % 2:
+            total += _ODD[char]
+        else:
+            total += int(char) if char.isdigit() else ord(char) - ord("A")
+    return chr(ord("A") + total % 26)
+
+
+def open_case(session: requests.Session, intake: str, ctx: Context) -> requests.Response:
+    """POST one case for the next tenant (each tenant gets distinct needs, so no 409)."""
+    with ctx.lock:
+        i = next(ctx.counter)
+    tenant = ctx.tenant_ids[i % len(ctx.tenant_ids)]
+    need = NEEDS[(i // len(ctx.tenant_ids)) % len(NEEDS)]
+    return session.post(
+        f"{intake}/api/v1/cases",
+        json={
+            "tenant_id": tenant,
+            "building_id": ctx.building_id,
+            "needs": [need],
+            "opened_by": "operatore.bench",
+            "description": "Bolletta con conguaglio elevato.",
+        },
+        timeout=10,
+    )
+
+
+def bare_body(i: int) -> dict:
+    """A body of similar size for the bare ceiling endpoint."""
+    return {
+        "tenant_id": f"ten_{i}",
+        "needs": ["lettura_bollette"],
+        "opened_by": "operatore.bench",
+        "description": "Bolletta con conguaglio elevato.",
+    }
+
+
+def case_opened_event(i: int) -> Event:
+    """A valid ``case.opened`` event (for the catch-up backlog)."""
+    case_id = f"case_{uuid.uuid4().hex}"
+    return make_event(
+        CASE_OPENED,
+        case_id,
+        {
+            "case_id": case_id,
+            "tenant_id": f"ten_{i}",
+            "counter_id": None,
+            "building": {
+                "id": "bld_bench",
+                "name": BUILDING["name"],
+                "address": BUILDING["address"],
+                "municipio": 7,
+                "custodians": BUILDING["custodians"],
+            },
+            "channel": "sportello",
+            "needs": [NEEDS[i % len(NEEDS)]],
+            "description": "",
+            "urgent": i % 10 == 0,
+            "opened_by": "operatore.bench",
+            "opened_at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def case_file_like(i: int) -> dict:
+    """A document the size of a case file (for the raw insert ceiling)."""
+    return {
+        "_id": f"case_{uuid.uuid4().hex}",
+        "tenant_id": f"ten_{i}",
+        "building": {"id": "bld_bench", "name": BUILDING["name"], "municipio": 7},
+        "needs": [NEEDS[i % len(NEEDS)]],
+        "state": "aperto",
+        "opened_at": datetime.now(UTC),
+        "applied_events": [uuid.uuid4().hex],
+    }
