@@ -1,13 +1,40 @@
+"""intake's pure domain: cases and bills, counters and slots, tenants and consents, appointments."""
+
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.intake.domain.model import Case, CaseOpened, Channel, Need
-from shared.domain import DomainError
+from services.intake.domain.model import (
+    Appointment,
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentKind,
+    AppointmentRescheduled,
+    AppointmentStatus,
+    Bill,
+    Case,
+    CaseOpened,
+    Channel,
+    Commodity,
+    Consent,
+    ConsentChanged,
+    ConsentChannel,
+    Counter,
+    CounterKind,
+    HomeVisitRequested,
+    Need,
+    Schedule,
+    Tenant,
+    TenantRegistered,
+    TenantUpdated,
+)
+from shared.domain import Conflict, DomainError
 
 NOW = datetime(2026, 11, 2, 10, tzinfo=UTC)
+ROME = ZoneInfo("Europe/Rome")
 
 
 def open_case(**overrides: object) -> Case:
@@ -43,3 +70,239 @@ def test_needs_are_required_and_deduplicated() -> None:
     with pytest.raises(DomainError):
         open_case(needs=[])
     assert open_case(needs=[Need.ARREARS, Need.ARREARS]).needs == [Need.ARREARS]
+
+
+def bill(**overrides: object) -> Bill:
+    args: dict = dict(
+        supplier="A2A Energia",
+        commodity=Commodity.ELECTRICITY,
+        period_start=date(2026, 9, 1),
+        period_end=date(2026, 10, 31),
+        amount_cents=18450,
+        pod="it001e12345678",
+    )
+    args.update(overrides)
+    return Bill(**args)
+
+
+def test_bills_are_normalised_with_their_unit() -> None:
+    case = open_case(bills=[bill(), bill(commodity=Commodity.GAS, pod=None, pdr="12345678901234")])
+    assert case.bills[0].pod == "IT001E12345678" and case.bills[0].unit == "kWh"
+    assert case.bills[1].unit == "Smc"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"pod": "IT001E1234"}, "bills.0.pod"),
+        ({"commodity": Commodity.GAS}, "bills.0.pod"),  # a POD on a gas bill
+        ({"pdr": "12345678901234"}, "bills.0.pdr"),  # a PDR on an electricity bill
+        ({"unit": "Smc"}, "bills.0.unit"),
+        ({"period_end": date(2026, 8, 1)}, "bills.0.period_end"),
+        ({"amount_cents": -1}, "bills.0.amount_cents"),
+    ],
+)
+def test_inconsistent_bills_are_refused_naming_the_field(overrides: dict, field: str) -> None:
+    with pytest.raises(DomainError) as error:
+        open_case(bills=[bill(**overrides)])
+    assert error.value.details["field"] == field
+
+
+# --- counters and slots ---------------------------------------------------------------------------
+
+
+def every_second_tuesday() -> Schedule:
+    return Schedule(
+        weekday=1,
+        start=time(14),
+        end=time(17),
+        slot_minutes=30,
+        every_weeks=2,
+        starts_on=date(2026, 11, 3),
+    )
+
+
+def counter(*schedules: Schedule) -> Counter:
+    return Counter(
+        id="ctr_1",
+        name="Sportello Giuffrè-Villani",
+        kind=CounterKind.ITINERANT,
+        building_id="bld_1",
+        room="Laboratorio Sociale",
+        schedules=list(schedules) or [every_second_tuesday()],
+    )
+
+
+def test_every_second_tuesday_produces_slots_on_alternate_weeks_only() -> None:
+    slots = counter().slots(date(2026, 11, 1), date(2026, 11, 30), ROME)
+    days = sorted({s.starts_at.date() for s in slots})
+    assert days == [date(2026, 11, 3), date(2026, 11, 17)]
+    assert len(slots) == 12  # 6 half hours per opening
+    assert slots[0].starts_at == datetime(2026, 11, 3, 14, tzinfo=ROME)
+    assert slots[-1].ends_at == datetime(2026, 11, 17, 17, tzinfo=ROME)
+
+
+def test_slots_follow_local_time_across_the_summer_time_change() -> None:
+    weekly_sunday = Schedule(weekday=6, start=time(9), end=time(10), slot_minutes=60)
+    before, after = counter(weekly_sunday).slots(date(2026, 3, 22), date(2026, 3, 29), ROME)
+    assert before.starts_at.utcoffset() == timedelta(hours=1)
+    assert after.starts_at.utcoffset() == timedelta(hours=2)
+    assert after.starts_at.hour == before.starts_at.hour == 9
+
+
+def test_a_slot_is_found_by_its_start_in_any_time_zone() -> None:
+    start = datetime(2026, 11, 17, 13, 30, tzinfo=UTC)  # 14:30 in Milan
+    slot = counter().slot_at(start, ROME)
+    assert slot.ends_at == datetime(2026, 11, 17, 15, tzinfo=ROME)
+    with pytest.raises(DomainError) as error:
+        counter().slot_at(datetime(2026, 11, 10, 13, 30, tzinfo=UTC), ROME)  # off week
+    assert error.value.code == "not_a_slot"
+    with pytest.raises(DomainError):
+        counter().slot_at(datetime(2026, 11, 17, 13, 40, tzinfo=UTC), ROME)  # not on the grid
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        Schedule(weekday=7, start=time(9), end=time(10)),
+        Schedule(weekday=1, start=time(10), end=time(9)),
+        Schedule(weekday=1, start=time(9), end=time(10), slot_minutes=1),
+        Schedule(weekday=1, start=time(9), end=time(10), starts_on=date(2026, 11, 2)),  # Monday
+    ],
+)
+def test_schedules_that_cannot_produce_slots_are_refused(schedule: Schedule) -> None:
+    with pytest.raises(DomainError):
+        schedule.validate()
+
+
+def test_a_slot_range_is_bounded() -> None:
+    with pytest.raises(DomainError):
+        counter().slots(date(2026, 1, 1), date(2026, 12, 31), ROME)
+    with pytest.raises(DomainError):
+        counter().slots(date(2026, 2, 1), date(2026, 1, 1), ROME)
+
+
+# --- tenants --------------------------------------------------------------------------------------
+
+
+def tenant(**overrides: object) -> Tenant:
+    args: dict = dict(
+        now=NOW,
+        building_id="bld_1",
+        apartment="Scala B, int. 4",
+        first_name="Mario",
+        last_name="Rossi",
+        fiscal_code="rssmra85t10a562s",
+        phone=None,
+        email="mario.rossi@example.org",
+        preferred_language="it",
+        household_size=3,
+    )
+    args.update(overrides)
+    return Tenant.register(**args)
+
+
+def test_registering_a_tenant_normalises_the_fiscal_code_and_records_the_event() -> None:
+    t = tenant()
+    assert t.fiscal_code == "RSSMRA85T10A562S"
+    assert t.version == 1
+    assert t.events == [TenantRegistered(t.id)]
+
+
+def test_an_invalid_fiscal_code_is_refused() -> None:
+    with pytest.raises(DomainError) as error:
+        tenant(fiscal_code="RSSMRA85T10A562T")
+    assert error.value.code == "invalid_fiscal_code"
+
+
+def test_updates_bump_the_version_only_when_something_changes() -> None:
+    t = tenant()
+    t.events.clear()
+    assert not t.update({"email": "mario.rossi@example.org"})
+    assert t.version == 1 and t.events == []
+    assert t.update({"phone": "+39 333 1234567"})
+    assert t.version == 2 and t.events == [TenantUpdated(t.id)]
+    with pytest.raises(DomainError):
+        t.update({"id": "ten_other"})
+
+
+def test_consent_is_recorded_with_who_and_when_and_can_be_withdrawn() -> None:
+    t = tenant()
+    t.events.clear()
+    assert t.record_consent(ConsentChannel.SMS, True, "op.bianchi", NOW)
+    assert t.consent_for(ConsentChannel.SMS) == Consent(ConsentChannel.SMS, True, "op.bianchi", NOW)
+    assert not t.record_consent(ConsentChannel.SMS, True, "op.verdi", NOW)  # already so
+    later = NOW + timedelta(days=3)
+    assert t.record_consent(ConsentChannel.SMS, False, "op.verdi", later)
+    assert t.consent_for(ConsentChannel.SMS).granted is False
+    assert [type(e) for e in t.events] == [ConsentChanged, TenantUpdated] * 2
+    assert t.version == 3
+
+
+# --- appointments -------------------------------------------------------------------------------
+
+
+def book(**overrides: object) -> Appointment:
+    args: dict = dict(
+        kind=AppointmentKind.MEETING,
+        case_id=None,
+        tenant_ids=["ten_1"],
+        counter_id="ctr_1",
+        building_id="bld_1",
+        location="Laboratorio Sociale",
+        starts_at=NOW + timedelta(days=1),
+        ends_at=NOW + timedelta(days=1, minutes=30),
+        booked_by="op",
+        notes="",
+        now=NOW,
+    )
+    args.update(overrides)
+    return Appointment.book(**args)
+
+
+def test_a_meeting_is_keyed_by_its_tenant_and_a_case_appointment_by_its_case() -> None:
+    assert book().event_key == "ten_1"
+    assert book(case_id="case_9").event_key == "case_9"
+
+
+def test_a_home_visit_for_a_case_also_requests_the_visit() -> None:
+    visit = book(kind=AppointmentKind.HOME_VISIT, counter_id=None, case_id="case_9")
+    assert visit.events == [AppointmentBooked(visit.id), HomeVisitRequested(visit.id, "case_9")]
+    assert not visit.slot_bound
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"tenant_ids": []},
+        {"tenant_ids": ["ten_1", "ten_2"]},
+        {"counter_id": None},
+        {"starts_at": NOW - timedelta(hours=1)},
+        {"ends_at": NOW + timedelta(days=1)},
+        {"ends_at": NOW + timedelta(days=1, hours=9)},
+    ],
+)
+def test_impossible_bookings_are_refused(overrides: dict) -> None:
+    with pytest.raises(DomainError):
+        book(**overrides)
+
+
+def test_a_group_session_has_many_attendees() -> None:
+    session = book(kind=AppointmentKind.GROUP_SESSION, counter_id=None, tenant_ids=["a", "b", "a"])
+    assert session.tenant_ids == ["a", "b"]
+
+
+def test_reschedule_and_cancel_keep_the_reason_and_refuse_a_cancelled_appointment() -> None:
+    meeting = book()
+    first = meeting.starts_at
+    later = first + timedelta(days=14)
+    meeting.reschedule(later, later + timedelta(minutes=30), "malattia", NOW)
+    assert meeting.events[-1] == AppointmentRescheduled(meeting.id, first, "malattia")
+    with pytest.raises(Conflict):
+        meeting.reschedule(later, later + timedelta(minutes=30), "di nuovo", NOW)
+    meeting.cancel("trasloco")
+    assert meeting.status == AppointmentStatus.CANCELLED
+    assert meeting.events[-1] == AppointmentCancelled(meeting.id, "trasloco")
+    assert meeting.version == 3
+    with pytest.raises(Conflict):
+        meeting.cancel("ancora")

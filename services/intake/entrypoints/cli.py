@@ -1,14 +1,26 @@
-"""intake's command line: ``python -m services.intake.entrypoints.cli seed-demo``."""
+"""intake's command line: ``python -m services.intake.entrypoints.cli <command>``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 
 from services.intake.bootstrap import bootstrap
 from services.intake.config import load_settings
 from services.intake.domain import commands
 from services.intake.domain.model import ContactChannel, Custodian
+from services.intake.entrypoints.tenant_import import (
+    ImportFileError,
+    ImportReport,
+    import_tenants,
+    read_rows,
+)
 from shared.logs import configure_logging
 
 DEMO_BUILDINGS = (
@@ -63,15 +75,71 @@ def seed_demo() -> int:
     return 0
 
 
+def import_tenants_command(
+    path: Path, building_id: str, operator: str, report_path: Path | None
+) -> int:
+    """Import a building's tenants from CSV; 0 when every row is in, 1 when some are not."""
+    console = Console(stderr=True)
+    bus = bootstrap(load_settings())
+    if bus.deps.buildings.get(building_id) is None:
+        console.print(f"[red]edificio {building_id} non trovato: nessuna riga importata[/]")
+        return 2
+    try:
+        _, rows = read_rows(path)
+    except ImportFileError as exc:
+        console.print(f"[red]{exc}: nessuna riga importata[/]")
+        return 2
+    with Progress(
+        TextColumn("importazione inquilini"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as progress:
+        task = progress.add_task("righe", total=len(rows))
+        report = import_tenants(
+            bus,
+            ((line, row) for line, row in enumerate(rows, start=2)),
+            building_id,
+            operator,
+            advance=lambda: progress.advance(task),
+        )
+    print_report(console, report)
+    if report_path:
+        report_path.write_text(
+            json.dumps([vars(r) for r in report.rows], ensure_ascii=False, indent=2, default=str),
+            encoding="utf-8",
+        )
+    return 0 if report.ok else 1
+
+
+def print_report(console: Console, report: ImportReport) -> None:
+    """The summary, then one line per row that was not imported."""
+    console.print(
+        f"importati: {report.count('importato')}, già presenti: {report.count('già presente')}, "
+        f"non validi: {report.count('non valido')}, in conflitto: {report.count('in conflitto')}"
+    )
+    problems = [r for r in report.rows if r.errors]
+    if problems:
+        table = Table("riga", "esito", "campo", "problema")
+        for row in problems:
+            for column, messages in row.errors.items():
+                table.add_row(str(row.line), row.status, column, "; ".join(messages))
+        console.print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.intake.entrypoints.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("seed-demo", help="carica gli edifici demo se l'archivio è vuoto")
+    imp = sub.add_parser("import-tenants", help="importa gli inquilini di un edificio da CSV")
+    imp.add_argument("file", type=Path, help="CSV: nome, cognome, codice_fiscale, alloggio, …")
+    imp.add_argument("--building", required=True, help="id dell'edificio")
+    imp.add_argument("--operator", default="importazione-csv", help="chi registra i consensi")
+    imp.add_argument("--report", type=Path, default=None, help="scrive l'esito per riga in JSON")
     args = parser.parse_args(argv)
     configure_logging("intake", load_settings().log_level)
     if args.command == "seed-demo":
         return seed_demo()
+    if args.command == "import-tenants":
+        return import_tenants_command(args.file, args.building, args.operator, args.report)
     return 2
 
 
