@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from mongoengine import (
+    BooleanField,
     DateTimeField,
     DictField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
+    IntField,
+    ListField,
     StringField,
 )
 
@@ -20,32 +23,123 @@ class RecipientDoc(EmbeddedDocument):
     kind = StringField(required=True)
     name = StringField(required=True)
     address = StringField(null=True)
+    ref = StringField(null=True)
 
 
 class NotificationDoc(OutboxDocument):
-    """One message; ``_id`` = hash of (event, recipient, channel): a redelivery cannot double it."""
+    """One message; ``_id`` = hash of (event, rule, recipient, channel): a redelivery cannot
+    double it. Its status history and its delivery events travel in the same document."""
 
     meta = {
         "collection": "notifications",
         "db_alias": ALIAS,
         "indexes": [
             {"fields": ["case_id", "-created_at"]},
-            {"fields": ["status", "-created_at"]},
+            {"fields": ["status", "due_at"]},
             {"fields": ["recipient.name", "-created_at"]},
+            {"fields": ["appointment_id", "status"]},
+            {"fields": ["digest_id"]},
         ],
     }
 
     id = StringField(primary_key=True)
     event_id = StringField(required=True)
     event_type = StringField(required=True)
-    case_id = StringField(required=True)
+    rule = StringField(required=True)
+    case_id = StringField(null=True)
     recipient = EmbeddedDocumentField(RecipientDoc, required=True)
     channel = StringField(required=True)
     template = StringField(required=True)
+    language = StringField(required=True)
     status = StringField(required=True)
-    context = DictField()
+    subject = StringField(default="")
+    text = StringField(default="")
+    html = StringField(default="")
+    reason = StringField(null=True)
+    attempts = IntField(default=0)
+    fallbacks = ListField(StringField(), default=list)
+    appointment_id = StringField(null=True)
+    building_id = StringField(null=True)
+    digest_id = StringField(null=True)
+    task = BooleanField(default=False)
+    read_at = DateTimeField(null=True)
+    lease_until = DateTimeField(null=True)
+    due_at = DateTimeField(required=True)
     created_at = DateTimeField(required=True)
+    history = ListField(DictField(), default=list)
+    context = DictField()
+    items = ListField(DictField(), default=list)  # a digest's messages
 
 
-DOCUMENTS: tuple[type[Document], ...] = (NotificationDoc,)
+class TenantDoc(Document):
+    """Read model of a tenant from intake's snapshots; ``version`` orders them."""
+
+    meta = {"collection": "tenants", "db_alias": ALIAS}
+
+    id = StringField(primary_key=True)
+    version = IntField(required=True)
+    building_id = StringField(null=True)
+    apartment = StringField(null=True)
+    first_name = StringField(required=True)
+    last_name = StringField(required=True)
+    phone = StringField(null=True)
+    email = StringField(null=True)
+    preferred_language = StringField(default="it")
+
+
+class ConsentDoc(Document):
+    """A tenant's latest consent decision for one channel (``_id`` = tenant|channel)."""
+
+    meta = {"collection": "consents", "db_alias": ALIAS, "indexes": [{"fields": ["tenant_id"]}]}
+
+    id = StringField(primary_key=True)
+    tenant_id = StringField(required=True)
+    channel = StringField(required=True)
+    granted = BooleanField(required=True)
+    recorded_by = StringField(required=True)
+    recorded_at = DateTimeField(required=True)
+
+
+class CaseDoc(Document):
+    """Read model of a case: who it is for, where, who opened it."""
+
+    meta = {"collection": "cases", "db_alias": ALIAS}
+
+    id = StringField(primary_key=True)
+    tenant_id = StringField(required=True)
+    building_id = StringField(required=True)
+    opened_by = StringField(required=True)
+    urgent = BooleanField(default=False)
+
+
+class BuildingDoc(Document):
+    """Read model of a building and its custodi sociali (from the events that carry it)."""
+
+    meta = {"collection": "buildings", "db_alias": ALIAS}
+
+    id = StringField(primary_key=True)
+    name = StringField(required=True)
+    address = StringField(default="")
+    custodians = ListField(DictField(), default=list)
+
+
+class CustodianPreferenceDoc(Document):
+    """A custode sociale's choice: every message at once, or one daily digest."""
+
+    meta = {"collection": "custodian_preferences", "db_alias": ALIAS}
+
+    id = StringField(primary_key=True)  # the custodian's name
+    mode = StringField(required=True)
+    updated_by = StringField(required=True)
+    updated_at = DateTimeField(required=True)
+
+
+DOCUMENTS: tuple[type[Document], ...] = (
+    NotificationDoc,
+    TenantDoc,
+    ConsentDoc,
+    CaseDoc,
+    BuildingDoc,
+    CustodianPreferenceDoc,
+)
 OUTBOX_COLLECTIONS = [NotificationDoc._meta["collection"]]

@@ -1,62 +1,474 @@
-"""Notifications in MongoDB."""
+"""notifications' store: messages (with status history and delivery events), and the read models
+built from other services' events (tenants and consents, cases, buildings, custodians' choices)."""
 
 from __future__ import annotations
 
-from mongoengine import NotUniqueError
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from services.notifications.adapters.documents import NotificationDoc, RecipientDoc
-from services.notifications.domain.model import Notification, Recipient, RecipientKind, Status
+from mongoengine import NotUniqueError
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from services.notifications.adapters.documents import (
+    BuildingDoc,
+    CaseDoc,
+    ConsentDoc,
+    CustodianPreferenceDoc,
+    NotificationDoc,
+    RecipientDoc,
+    TenantDoc,
+)
+from services.notifications.domain.model import (
+    PENDING,
+    Channel,
+    Consent,
+    Custodian,
+    HistoryEntry,
+    Notification,
+    Recipient,
+    RecipientKind,
+    Status,
+    Tenant,
+)
+from shared.domain import NotFound
+from shared.events import make_event
+from shared.events.notifications import NOTIFICATION_DELIVERED, NOTIFICATION_FAILED
+from shared.outbox import outbox_update, write_hint
+
+
+def _history(status: Status, at: datetime, detail: str = "") -> dict[str, Any]:
+    return {"status": status.value, "at": at, "detail": detail}
 
 
 class NotificationRepository:
-    """Notifications keyed by (event, recipient, channel)."""
+    """Notifications keyed by (event, rule, recipient, channel); every change is one write."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic  # where the delivery events go (through the document's outbox)
+
+    @property
+    def _coll(self) -> Any:
+        return NotificationDoc._get_collection()
 
     def add_once(self, n: Notification) -> bool:
         """Record the intent to send ``n`` unless it is recorded already."""
-        doc = NotificationDoc(
-            id=n.id,
-            event_id=n.event_id,
-            event_type=n.event_type,
-            case_id=n.case_id,
-            recipient=RecipientDoc(
-                kind=n.recipient.kind.value, name=n.recipient.name, address=n.recipient.address
-            ),
-            channel=n.channel,
-            template=n.template,
-            status=n.status.value,
-            context=n.context,
-            created_at=n.created_at,
-        )
+        doc = _document(n)
+        doc.history = [_history(n.status, n.created_at, n.reason or "")]
         try:
             doc.save(force_insert=True)
         except NotUniqueError:
             return False
         return True
 
+    def add_to_digest(self, digest: Notification, item: dict[str, Any]) -> bool:
+        """Put ``item`` in the still-unsent ``digest`` (created on first use).
+
+        False when the digest is already being sent: the caller then sends the item on its own.
+        """
+        doc = _document(digest).to_mongo().to_dict()
+        doc.pop("items", None)
+        doc.pop("_id", None)
+        doc.pop("status", None)  # set by the filter's equality on insert
+        doc["history"] = [_history(Status.CREATED, digest.created_at, "riepilogo")]
+        try:
+            self._coll.update_one(
+                {"_id": digest.id, "status": Status.CREATED.value},
+                {"$setOnInsert": doc, "$addToSet": {"items": item}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def get(self, notification_id: str) -> Notification:
+        """One notification (``NotFound`` if there is none)."""
+        doc = NotificationDoc.objects(id=notification_id).exclude("outbox").first()
+        if doc is None:
+            raise NotFound("Notifica non trovata.", notification_id=notification_id)
+        return _notification(doc)
+
     def list(
         self,
         case_id: str | None = None,
         status: str | None = None,
+        recipient: str | None = None,
+        channel: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Notification]:
-        """Notifications, newest first, filtered by case and status."""
-        filters = {k: v for k, v in {"case_id": case_id, "status": status}.items() if v}
+        """Notifications, newest first, filtered by case, status, recipient and channel."""
+        filters = {
+            k: v
+            for k, v in {
+                "case_id": case_id,
+                "status": status,
+                "recipient__name": recipient,
+                "channel": channel,
+            }.items()
+            if v
+        }
         docs = NotificationDoc.objects(**filters).exclude("outbox").order_by("-created_at")
         return [_notification(d) for d in docs.skip(offset).limit(limit)]
+
+    def inbox(self, recipient: str, unread: bool, limit: int, offset: int) -> list[Notification]:
+        """A staff member's in-app inbox, newest first."""
+        filters: dict[str, Any] = {
+            "channel": Channel.INBOX.value,
+            "recipient__address": recipient,
+            "status": Status.DELIVERED.value,
+        }
+        if unread:
+            filters["read_at"] = None
+        docs = NotificationDoc.objects(**filters).exclude("outbox").order_by("-created_at")
+        return [_notification(d) for d in docs.skip(offset).limit(limit)]
+
+    def unread_count(self, recipient: str) -> int:
+        """How many delivered inbox messages of ``recipient`` are unread."""
+        return NotificationDoc.objects(
+            channel=Channel.INBOX.value,
+            recipient__address=recipient,
+            status=Status.DELIVERED.value,
+            read_at=None,
+        ).count()
+
+    def mark_read(self, recipient: str, notification_id: str, at: datetime) -> Notification:
+        """Mark one inbox message read (idempotent: the first reading time is kept)."""
+        found = {
+            "_id": notification_id,
+            "channel": Channel.INBOX.value,
+            "recipient.address": recipient,
+            "status": Status.DELIVERED.value,
+        }
+        self._coll.update_one({**found, "read_at": None}, {"$set": {"read_at": at}})
+        doc = NotificationDoc.objects(id=notification_id).exclude("outbox").first()
+        if doc is None or self._coll.count_documents(found) == 0:
+            raise NotFound("Messaggio non trovato nella casella.", notification_id=notification_id)
+        return _notification(doc)
+
+    def cancel_pending(
+        self, appointment_id: str, rules: tuple[str, ...], at: datetime, by_event: str
+    ) -> int:
+        """Cancel the pending messages of ``rules`` about an appointment (e.g. its reminder),
+        except those ``by_event`` itself planned (a redelivered event must not undo itself)."""
+        result = self._coll.update_many(
+            {
+                "appointment_id": appointment_id,
+                "event_id": {"$ne": by_event},
+                "rule": {"$in": list(rules)},
+                "status": {"$in": [s.value for s in PENDING]},
+            },
+            {
+                "$set": {"status": Status.CANCELLED.value, "lease_until": None},
+                "$push": {"history": _history(Status.CANCELLED, at, "appuntamento cambiato")},
+            },
+        )
+        return result.modified_count
+
+    def claim(self, now: datetime, lease: timedelta) -> Notification | None:
+        """Take one due message for sending, recording the intent (status, attempt, lease).
+
+        A message whose sender died mid-send is taken again once its lease has expired.
+        """
+        doc = self._coll.find_one_and_update(
+            {
+                "$or": [
+                    {"status": {"$in": [s.value for s in PENDING]}, "due_at": {"$lte": now}},
+                    {"status": Status.SENDING.value, "lease_until": {"$lte": now}},
+                ]
+            },
+            {
+                "$set": {"status": Status.SENDING.value, "lease_until": now + lease},
+                "$inc": {"attempts": 1},
+                "$push": {"history": _history(Status.SENDING, now, "")},
+            },
+            sort=[("due_at", 1)],
+            projection={"outbox": 0},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        return _notification(NotificationDoc._from_son(doc))
+
+    def _finish(
+        self,
+        n: Notification,
+        status: Status,
+        at: datetime,
+        detail: str,
+        extra: dict[str, Any] | None = None,
+        event_type: str | None = None,
+    ) -> bool:
+        """Record a send's result, guarded by the attempt that sent it; with its event."""
+        update: dict[str, Any] = {
+            "$set": {"status": status.value, "lease_until": None, **(extra or {})},
+            "$push": {"history": _history(status, at, detail)},
+        }
+        if event_type:
+            event = make_event(
+                event_type,
+                n.case_id or n.id,
+                {
+                    "notification_id": n.id,
+                    "case_id": n.case_id,
+                    "cause_event_id": n.event_id,
+                    "recipient_kind": n.recipient.kind.value,
+                    "channel": n.channel.value,
+                    "at": at.isoformat(),
+                    "reason": detail or None,
+                },
+            )
+            outbox = outbox_update(self.topic, [event])
+            update["$push"]["outbox"] = outbox["$push"]["outbox"]
+            update["$inc"] = outbox["$inc"]
+            write_hint(NotificationDoc._get_db(), NotificationDoc._meta["collection"], n.id)
+        result = self._coll.update_one(
+            {"_id": n.id, "status": Status.SENDING.value, "attempts": n.attempts}, update
+        )
+        return bool(result.modified_count)
+
+    def record_delivered(self, n: Notification, at: datetime, detail: str = "") -> bool:
+        """The channel accepted the message."""
+        return self._finish(n, Status.DELIVERED, at, detail, None, NOTIFICATION_DELIVERED)
+
+    def record_retry(self, n: Notification, at: datetime, due: datetime, detail: str) -> bool:
+        """A temporary failure: try again at ``due``."""
+        return self._finish(n, Status.RETRY, at, detail, {"due_at": due, "reason": detail})
+
+    def record_failed(self, n: Notification, at: datetime, reason: str) -> bool:
+        """A permanent failure (or retries exhausted)."""
+        return self._finish(n, Status.FAILED, at, reason, {"reason": reason}, NOTIFICATION_FAILED)
+
+    def record_not_sent(self, n: Notification, at: datetime, reason: str) -> bool:
+        """Not sent at all (e.g. the consent was withdrawn before the due time)."""
+        return self._finish(n, Status.NOT_SENT, at, reason, {"reason": reason})
+
+    def settle_digest_items(self, digest_id: str, at: datetime) -> None:
+        """The digest went out: the messages it carried are delivered too."""
+        self._coll.update_many(
+            {"digest_id": digest_id, "status": Status.IN_DIGEST.value},
+            {
+                "$set": {"status": Status.DELIVERED.value},
+                "$push": {"history": _history(Status.DELIVERED, at, f"nel riepilogo {digest_id}")},
+            },
+        )
+
+
+def _document(n: Notification) -> NotificationDoc:
+    r = n.recipient
+    return NotificationDoc(
+        id=n.id,
+        event_id=n.event_id,
+        event_type=n.event_type,
+        rule=n.rule,
+        case_id=n.case_id,
+        recipient=RecipientDoc(kind=r.kind.value, name=r.name, address=r.address, ref=r.ref),
+        channel=n.channel.value,
+        template=n.template,
+        language=n.language,
+        status=n.status.value,
+        subject=n.subject,
+        text=n.text,
+        html=n.html,
+        reason=n.reason,
+        attempts=n.attempts,
+        fallbacks=list(n.fallbacks),
+        appointment_id=n.appointment_id,
+        building_id=n.building_id,
+        digest_id=n.digest_id,
+        task=n.task,
+        read_at=n.read_at,
+        lease_until=None,
+        due_at=n.due_at,
+        created_at=n.created_at,
+        context=n.context,
+        items=[],
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _notification(doc: NotificationDoc) -> Notification:
     r = doc.recipient
-    return Notification(
+    n = Notification(
         id=doc.id,
         event_id=doc.event_id,
         event_type=doc.event_type,
+        rule=doc.rule,
         case_id=doc.case_id,
-        recipient=Recipient(RecipientKind(r.kind), r.name, r.address),
-        channel=doc.channel,
+        recipient=Recipient(RecipientKind(r.kind), r.name, r.address, r.ref),
+        channel=Channel(doc.channel),
         template=doc.template,
-        created_at=doc.created_at,
+        created_at=_aware(doc.created_at),  # type: ignore[arg-type]
+        due_at=_aware(doc.due_at),  # type: ignore[arg-type]
         status=Status(doc.status),
+        language=doc.language,
+        subject=doc.subject or "",
+        text=doc.text or "",
+        html=doc.html or "",
+        reason=doc.reason,
+        attempts=doc.attempts or 0,
+        fallbacks=list(doc.fallbacks or []),
+        appointment_id=doc.appointment_id,
+        building_id=doc.building_id,
+        digest_id=doc.digest_id,
+        task=bool(doc.task),
+        read_at=_aware(doc.read_at),
+        history=[
+            HistoryEntry(Status(h["status"]), _aware(h["at"]), h.get("detail", ""))  # type: ignore[arg-type]
+            for h in doc.history or []
+        ],
         context=dict(doc.context or {}),
     )
+    n.context["items"] = list(doc.items or [])
+    return n
+
+
+class TenantRepository:
+    """Tenants and their consents, applied idempotently and in order."""
+
+    def apply_snapshot(self, data: dict[str, Any]) -> bool:
+        """Store a tenant snapshot unless a newer ``version`` is stored; apply its consents."""
+        fields = {
+            "version": data["version"],
+            "building_id": data.get("building_id"),
+            "apartment": data.get("apartment"),
+            "first_name": data["first_name"],
+            "last_name": data["last_name"],
+            "phone": data.get("phone"),
+            "email": data.get("email"),
+            "preferred_language": data.get("preferred_language") or "it",
+        }
+        applied = True
+        try:
+            TenantDoc._get_collection().update_one(
+                {"_id": data["tenant_id"], "version": {"$lt": data["version"]}},
+                {"$set": fields},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            applied = False  # a newer (or the same) version is already stored
+        for consent in data.get("consents") or []:
+            self.apply_consent(data["tenant_id"], consent)
+        return applied
+
+    def apply_consent(self, tenant_id: str, consent: dict[str, Any]) -> None:
+        """Keep the latest decision per channel (by ``recorded_at``)."""
+        # A stored decision that is newer (or the same) makes the upsert collide: keep it.
+        with contextlib.suppress(DuplicateKeyError):
+            ConsentDoc._get_collection().update_one(
+                {
+                    "_id": f"{tenant_id}|{consent['channel']}",
+                    "recorded_at": {"$lt": consent["recorded_at"]},
+                },
+                {
+                    "$set": {
+                        "tenant_id": tenant_id,
+                        "channel": consent["channel"],
+                        "granted": consent["granted"],
+                        "recorded_by": consent["recorded_by"],
+                        "recorded_at": consent["recorded_at"],
+                    }
+                },
+                upsert=True,
+            )
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        """A tenant with their consents, if notifications has heard of them."""
+        doc = TenantDoc.objects(id=tenant_id).first()
+        if doc is None:
+            return None
+        consents = {
+            c.channel: Consent(c.channel, c.granted, c.recorded_by, _aware(c.recorded_at))  # type: ignore[arg-type]
+            for c in ConsentDoc.objects(tenant_id=tenant_id)
+        }
+        return Tenant(
+            tenant_id=doc.id,
+            version=doc.version,
+            building_id=doc.building_id,
+            first_name=doc.first_name,
+            last_name=doc.last_name,
+            apartment=doc.apartment,
+            phone=doc.phone,
+            email=doc.email,
+            preferred_language=doc.preferred_language or "it",
+            consents=consents,
+        )
+
+
+class CaseRepository:
+    """Case id → tenant, building, operator, urgency."""
+
+    def record(self, data: dict[str, Any]) -> None:
+        """From ``case.opened`` (idempotent upsert)."""
+        CaseDoc._get_collection().update_one(
+            {"_id": data["case_id"]},
+            {
+                "$set": {
+                    "tenant_id": data["tenant_id"],
+                    "building_id": data["building"]["id"],
+                    "opened_by": data["opened_by"],
+                    "urgent": bool(data.get("urgent")),
+                }
+            },
+            upsert=True,
+        )
+
+    def get(self, case_id: str | None) -> CaseDoc | None:
+        """The case, if notifications has heard of it."""
+        return CaseDoc.objects(id=case_id).first() if case_id else None
+
+
+class BuildingRepository:
+    """Buildings and their custodi sociali, as the latest event described them."""
+
+    def record(self, building: dict[str, Any]) -> None:
+        """Idempotent upsert of a building snapshot."""
+        BuildingDoc._get_collection().update_one(
+            {"_id": building["id"]},
+            {
+                "$set": {
+                    "name": building["name"],
+                    "address": building.get("address", ""),
+                    "custodians": [
+                        {k: c.get(k) for k in ("name", "email", "phone", "channel")}
+                        for c in building.get("custodians") or []
+                    ],
+                }
+            },
+            upsert=True,
+        )
+
+    def get(self, building_id: str | None) -> BuildingDoc | None:
+        """The building, if known."""
+        return BuildingDoc.objects(id=building_id).first() if building_id else None
+
+    def custodians(self, building_id: str | None) -> list[Custodian]:
+        """The custodi sociali of a building (none if unknown)."""
+        doc = self.get(building_id)
+        return [
+            Custodian(c["name"], c.get("channel") or "email", c.get("email"), c.get("phone"))
+            for c in (doc.custodians if doc else [])
+        ]
+
+
+class PreferenceRepository:
+    """Custodians' choice between immediate messages and a daily digest."""
+
+    def set(self, name: str, mode: str, by: str, at: datetime) -> None:
+        """Record a custodian's choice."""
+        CustodianPreferenceDoc._get_collection().update_one(
+            {"_id": name},
+            {"$set": {"mode": mode, "updated_by": by, "updated_at": at}},
+            upsert=True,
+        )
+
+    def mode(self, name: str) -> str:
+        """``immediato`` (the default) or ``riepilogo``."""
+        doc = CustodianPreferenceDoc.objects(id=name).first()
+        return doc.mode if doc else "immediato"

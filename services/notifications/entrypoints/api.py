@@ -1,4 +1,4 @@
-"""notifications' REST API under ``/api/v1``."""
+"""notifications' REST API under ``/api/v1``: views load, build a command, hand it to the bus."""
 
 from __future__ import annotations
 
@@ -8,32 +8,101 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.notifications.domain import commands
 from services.notifications.entrypoints import schemas
 from services.notifications.service_layer.handlers import Dependencies
+from shared.messagebus import MessageBus
 
 notifications = Blueprint(
     "notifications",
     __name__,
     url_prefix="/api/v1/notifications",
-    description="Messaggi a inquilini, custodi sociali e team dei percorsi.",
+    description="Messaggi a inquilini, custodi sociali, team dei percorsi e coordinatori.",
+)
+inbox = Blueprint(
+    "inbox",
+    __name__,
+    url_prefix="/api/v1/inbox",
+    description="Casella in-app del personale: elenco, non letti, segna come letto.",
+)
+custodians = Blueprint(
+    "custodians",
+    __name__,
+    url_prefix="/api/v1/custodians",
+    description="Preferenze dei custodi sociali: messaggi immediati o riepilogo giornaliero.",
 )
 
 
-def deps() -> Dependencies:
-    """The dependencies of this application."""
-    return current_app.extensions["sportello.deps"]
+def bus() -> MessageBus[Dependencies]:
+    """The command bus of this application."""
+    return current_app.extensions["sportello.bus"]
 
 
 @notifications.route("")
 class Notifications(MethodView):
     @notifications.arguments(schemas.NotificationListQuery, location="query")
     @notifications.response(200, schemas.NotificationSchema(many=True))
+    @notifications.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> list:
-        """Notifications, newest first, by case and status."""
-        status = query.get("status")
-        return deps().notifications.list(
-            query.get("case_id"), status.value if status else None, query["limit"], query["offset"]
+        """Notifications, newest first, by case, status, recipient and channel."""
+        status, channel = query.get("status"), query.get("channel")
+        return bus().deps.notifications.list(
+            query.get("case_id"),
+            status.value if status else None,
+            query.get("recipient"),
+            channel.value if channel else None,
+            query["limit"],
+            query["offset"],
         )
 
 
-BLUEPRINTS = (notifications,)
+@notifications.route("/<notification_id>")
+class NotificationDetail(MethodView):
+    @notifications.response(200, schemas.NotificationDetailSchema)
+    @notifications.alt_response(404, description="Notifica non trovata.")
+    def get(self, notification_id: str) -> Any:
+        """One notification with its text and its status history."""
+        return bus().deps.notifications.get(notification_id)
+
+
+@inbox.route("/<recipient>")
+class Inbox(MethodView):
+    @inbox.arguments(schemas.InboxQuery, location="query")
+    @inbox.response(200, schemas.NotificationDetailSchema(many=True))
+    @inbox.alt_response(422, description="Parametri non validi.")
+    def get(self, query: dict[str, Any], recipient: str) -> list:
+        """A staff member's inbox, newest first (``unread=true``: only unread)."""
+        return bus().deps.notifications.inbox(
+            recipient, query["unread"], query["limit"], query["offset"]
+        )
+
+
+@inbox.route("/<recipient>/unread-count")
+class UnreadCount(MethodView):
+    @inbox.response(200, schemas.UnreadCountSchema)
+    @inbox.alt_response(503, description="Archivio non raggiungibile.")
+    def get(self, recipient: str) -> dict:
+        """How many messages of the inbox are unread."""
+        return {"recipient": recipient, "unread": bus().deps.notifications.unread_count(recipient)}
+
+
+@inbox.route("/<recipient>/<notification_id>/read")
+class MarkRead(MethodView):
+    @inbox.response(200, schemas.NotificationDetailSchema)
+    @inbox.alt_response(404, description="Messaggio non trovato nella casella.")
+    def post(self, recipient: str, notification_id: str) -> Any:
+        """Mark a message read (idempotent)."""
+        return bus().handle(commands.MarkRead(recipient, notification_id))
+
+
+@custodians.route("/<custodian>/preference")
+class CustodianPreference(MethodView):
+    @custodians.arguments(schemas.CustodianPreferenceSchema)
+    @custodians.response(200, schemas.CustodianPreferenceOut)
+    @custodians.alt_response(422, description="Dati non validi.")
+    def put(self, body: dict[str, Any], custodian: str) -> dict:
+        """Choose immediate messages or one daily digest (urgent ones always come at once)."""
+        return bus().handle(commands.SetCustodianPreference(custodian, body["mode"], body["actor"]))
+
+
+BLUEPRINTS = (notifications, inbox, custodians)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.notifications.adapters.documents import ALIAS
-from services.notifications.bootstrap import bootstrap
+from services.notifications.bootstrap import bootstrap, command_bus
 from services.notifications.config import load_settings
 from services.notifications.entrypoints.api import BLUEPRINTS
 from shared.config import Settings
@@ -26,5 +26,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
         blueprints=BLUEPRINTS,
         db_alias=ALIAS,
-        extensions={"sportello.deps": bootstrap(settings)},
+        extensions={"sportello.bus": command_bus(bootstrap(settings))},
     )

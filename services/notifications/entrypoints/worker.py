@@ -1,33 +1,60 @@
-"""notifications' worker: consumes intake and casework events, publishes its own outbox."""
+"""notifications' worker: consumes intake and casework events, sends due messages (a thread
+beside the consumer), and publishes its own outbox (delivery events)."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
 
 from services.notifications.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.notifications.bootstrap import bootstrap
 from services.notifications.config import load_settings
-from services.notifications.service_layer.handlers import EVENT_HANDLERS
+from services.notifications.service_layer.handlers import EVENT_HANDLERS, Dependencies
+from services.notifications.service_layer.sender import Sender
 from shared import mongo
+from shared.clock import now_utc
 from shared.config import Settings
 from shared.kafka import dispatcher
 from shared.worker import Consumption, Worker, serve
 
 
-def build_worker(settings: Settings) -> Worker:
-    """notifications' worker, wired to the real store and broker."""
-    deps = bootstrap(settings)
-    return Worker(
-        settings,
-        mongo.database(ALIAS),
-        OUTBOX_COLLECTIONS,
-        Consumption(
-            topics=[settings.topic("intake"), settings.topic("casework")],
-            handler=dispatcher(EVENT_HANDLERS, deps),
-        ),
-    )
+class NotificationsWorker(Worker):
+    """The shared worker (relay + consumer) plus the sender loop, stopped by the same event."""
+
+    def __init__(self, settings: Settings, deps: Dependencies) -> None:
+        super().__init__(
+            settings,
+            mongo.database(ALIAS),
+            OUTBOX_COLLECTIONS,
+            Consumption(
+                topics=[settings.topic("intake"), settings.topic("casework")],
+                handler=dispatcher(EVENT_HANDLERS, deps),
+            ),
+        )
+        self.deps = deps
+        self.sender = Sender(deps, self.stop_event, poll_s=settings.extra["sender_poll_ms"] / 1000)
+
+    def run(self) -> None:
+        """Start the sender thread, then relay and consume until stopped."""
+        thread = threading.Thread(target=self.sender.run, name="sender", daemon=True)
+        thread.start()
+        try:
+            super().run()
+        finally:
+            self.stop()
+            thread.join(timeout=30)
+
+
+def build_worker(
+    settings: Settings, clock: Callable[[], datetime] = now_utc
+) -> NotificationsWorker:
+    """notifications' worker, wired to the real store, broker and channels."""
+    return NotificationsWorker(settings, bootstrap(settings, clock))
 
 
 def main() -> None:
-    """Consume and relay until SIGTERM."""
+    """Consume, send and relay until SIGTERM."""
     serve(load_settings(), build_worker)
 
 

@@ -1,18 +1,62 @@
-"""notifications' event handlers: record each intended message once."""
+"""notifications' handlers: events become recorded intents (one per event, rule, recipient and
+channel), read models stay current, and the API's commands."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+from typing import Any
 
-from services.notifications.adapters.repository import NotificationRepository
-from services.notifications.domain.model import custodians_of_new_case
-from shared.events import Event
-from shared.events.intake import CASE_OPENED
+from services.notifications.adapters.channels import Channel as ChannelAdapter
+from services.notifications.adapters.repository import (
+    BuildingRepository,
+    CaseRepository,
+    NotificationRepository,
+    PreferenceRepository,
+    TenantRepository,
+)
+from services.notifications.adapters.templates import Renderer, RenderError
+from services.notifications.domain import commands
+from services.notifications.domain.model import (
+    Channel,
+    Custodian,
+    Notification,
+    Recipient,
+    RecipientKind,
+    Status,
+    Tenant,
+)
+from services.notifications.domain.policy import QuietHours, next_digest_at
+from services.notifications.domain.rules import Directory, Rule, matching
+from shared.events import Event, PoisonEvent, contracts
+from shared.events.intake import (
+    CASE_OPENED,
+    CONSENT_CHANGED,
+    HOME_VISIT_REQUESTED,
+    TENANT_REGISTERED,
+    TENANT_UPDATED,
+)
 
 log = logging.getLogger(__name__)
+
+DIGEST_TEMPLATE = "riepilogo_giornaliero"
+TASK_TEMPLATE = "consegna_a_mano"
+PATH_LABELS = {"welfare": "Welfare", "casa": "Casa", "amat": "AMAT"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Timing and retry policy of deliveries."""
+
+    quiet: QuietHours
+    digest_at: time
+    max_attempts: int = 5
+    retry_base_s: float = 30
+    retry_max_s: float = 3600
+    lease: timedelta = timedelta(seconds=60)
 
 
 @dataclass
@@ -21,18 +65,366 @@ class Dependencies:
 
     notifications: NotificationRepository
     clock: Callable[[], datetime]
+    tenants: TenantRepository = field(default_factory=TenantRepository)
+    cases: CaseRepository = field(default_factory=CaseRepository)
+    buildings: BuildingRepository = field(default_factory=BuildingRepository)
+    preferences: PreferenceRepository = field(default_factory=PreferenceRepository)
+    rules: list[Rule] = field(default_factory=list)
+    directory: Directory = field(default_factory=lambda: Directory({}, ()))
+    renderer: Renderer | None = None
+    policy: Policy | None = None
+    channels: Mapping[str, ChannelAdapter] = field(default_factory=dict)
 
 
-def on_case_opened(event: Event, deps: Dependencies) -> None:
-    """Tell the building's custodi sociali about a new case."""
-    for notification in custodians_of_new_case(event.id, event.type, event.data, deps.clock()):
-        if deps.notifications.add_once(notification):
+# --- read models ------------------------------------------------------------------------------
+
+
+def update_read_models(event: Event, deps: Dependencies) -> None:
+    """Keep what notifications knows about tenants, cases and buildings current (idempotent)."""
+    data = event.data
+    if event.type in (TENANT_REGISTERED, TENANT_UPDATED):
+        deps.tenants.apply_snapshot(data)
+    elif event.type == CONSENT_CHANGED:
+        deps.tenants.apply_consent(data["tenant_id"], data["consent"])
+    elif event.type == CASE_OPENED:
+        deps.buildings.record(data["building"])
+        deps.cases.record(data)
+    elif event.type == HOME_VISIT_REQUESTED:
+        deps.buildings.record(data["building"])
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What one event asks for: messages to record, digests to join, reminders to cancel."""
+
+    notifications: list[Notification] = field(default_factory=list)
+    digest_items: list[tuple[Notification, Notification]] = field(default_factory=list)
+    cancellations: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+
+class Planner:
+    """Turns one event and the rules it matches into a ``Plan`` (rendering every message)."""
+
+    def __init__(self, event: Event, deps: Dependencies, now: datetime) -> None:
+        assert deps.renderer is not None and deps.policy is not None
+        self.event, self.deps, self.now = event, deps, now
+        self.renderer, self.policy = deps.renderer, deps.policy
+        self.data = event.data
+        self.case = deps.cases.get(self.data.get("case_id"))
+        self.plan = Plan()
+
+    def build(self) -> Plan:
+        """Plan every matching rule."""
+        for rule in matching(self.deps.rules, self.event.type, self.data):
+            if rule.cancels and self.data.get("appointment_id"):
+                self.plan.cancellations.append((self.data["appointment_id"], rule.cancels))
+            due = self.now
+            if rule.schedule:
+                try:
+                    due = rule.schedule.due(self.data)
+                except KeyError as exc:
+                    raise PoisonEvent(f"regola {rule.id}: campo mancante {exc}") from None
+                if due <= self.now:
+                    continue  # the moment for this reminder has passed
+            for kind in rule.recipients:
+                getattr(self, f"_{kind}")(rule, due)
+        return self.plan
+
+    # context and rendering
+
+    def building(self) -> dict[str, Any] | None:
+        if isinstance(self.data.get("building"), dict):
+            return self.data["building"]
+        building_id = self.data.get("building_id") or (self.case.building_id if self.case else None)
+        doc = self.deps.buildings.get(building_id)
+        return {"id": doc.id, "name": doc.name, "address": doc.address} if doc else None
+
+    def building_id(self) -> str | None:
+        b = self.building()
+        return b["id"] if b else None
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        path = self.data.get("path")
+        return {
+            **self.data,
+            "building": self.building(),
+            "path_label": PATH_LABELS.get(path, path) if path else None,
+            **extra,
+        }
+
+    def render(self, rule: Rule, language: str | None, ctx: dict[str, Any]) -> Any:
+        try:
+            return self.renderer.render(rule.template, language, ctx)
+        except RenderError as exc:
+            raise PoisonEvent(f"regola {rule.id}: {exc}") from None
+
+    def message(
+        self,
+        rule: Rule,
+        recipient: Recipient,
+        channel: str,
+        due: datetime,
+        rendered: Any,
+        **fields: Any,
+    ) -> Notification:
+        n = Notification(
+            id=Notification.key(self.event.id, rule.id, recipient, channel),
+            event_id=self.event.id,
+            event_type=self.event.type,
+            rule=rule.id,
+            case_id=self.data.get("case_id"),
+            recipient=recipient,
+            channel=Channel(channel),
+            template=rule.template,
+            created_at=self.now,
+            due_at=due,
+            language=rendered.language,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            appointment_id=self.data.get("appointment_id"),
+            building_id=self.building_id(),
+            context={"sms": rendered.sms, "sms_segments": rendered.sms_segments},
+        )
+        for name, value in fields.items():
+            setattr(n, name, value)
+        return n
+
+    # recipients
+
+    def _tenant(self, rule: Rule, due: datetime) -> None:
+        ids = list(self.data.get("tenant_ids") or [])
+        if not ids and self.data.get("tenant_id"):
+            ids = [self.data["tenant_id"]]
+        if not ids and self.case:
+            ids = [self.case.tenant_id]
+        for tenant_id in ids:
+            self._one_tenant(rule, due, tenant_id, self.deps.tenants.get(tenant_id))
+
+    def _one_tenant(self, rule: Rule, due: datetime, tenant_id: str, tenant: Tenant | None) -> None:
+        name = f"{tenant.first_name} {tenant.last_name}" if tenant else tenant_id
+        ctx = self.context(tenant={"first_name": tenant.first_name} if tenant else None)
+        rendered = self.render(rule, tenant.preferred_language if tenant else None, ctx)
+        task = self.task_text(rule, rendered, tenant, name)
+        if tenant is None:
+            usable, reasons = [], ["inquilino non noto al servizio notifiche"]
+        else:
+            usable, reasons = tenant.reachable(list(rule.tenant_channels))
+        building_id = (tenant.building_id if tenant else None) or self.building_id()
+        if not usable:
+            recipient = Recipient(RecipientKind.TENANT, name, None, tenant_id)
+            n = self.message(
+                rule,
+                recipient,
+                rule.tenant_channels[0],
+                due,
+                rendered,
+                status=Status.NOT_SENT,
+                reason="; ".join(reasons),
+                building_id=building_id,
+            )
+            n.context["task"] = task
+            self.plan.notifications.append(n)
+            if rule.custodian_task:
+                self.plan.notifications += custodian_tasks(n, self.deps, self.now)
+            return
+        channel = usable[0]
+        recipient = Recipient(RecipientKind.TENANT, name, tenant.address(channel), tenant_id)  # type: ignore[union-attr]
+        if channel == Channel.SMS:
+            due = self.policy.quiet.release(due)
+        n = self.message(
+            rule,
+            recipient,
+            channel,
+            due,
+            rendered,
+            fallbacks=usable[1:],
+            building_id=building_id,
+            reason="; ".join(reasons) or None,
+        )
+        n.context["task"] = task
+        self.plan.notifications.append(n)
+
+    def task_text(
+        self, rule: Rule, rendered: Any, tenant: Tenant | None, name: str
+    ) -> dict[str, str]:
+        """The hand-delivery task for the custodian, rendered now so a bad template is found now."""
+        ctx = self.context(
+            tenant_name=name,
+            apartment=tenant.apartment if tenant else None,
+            message=rendered.text,
+        )
+        try:
+            task = self.renderer.render(TASK_TEMPLATE, "it", ctx)
+        except RenderError as exc:
+            raise PoisonEvent(f"regola {rule.id}: {exc}") from None
+        return {"subject": task.subject, "text": task.text, "html": task.html}
+
+    def _custodians(self, rule: Rule, due: datetime) -> None:
+        building = self.data.get("building")
+        if isinstance(building, dict):
+            custodians = [
+                Custodian(c["name"], c.get("channel") or "email", c.get("email"), c.get("phone"))
+                for c in building.get("custodians") or []
+            ]
+        else:
+            custodians = self.deps.buildings.custodians(self.building_id())
+        for custodian in custodians:
+            recipient = custodian.recipient()
+            rendered = self.render(rule, "it", self.context(recipient_name=custodian.name))
+            n = self.message(rule, recipient, custodian.channel, due, rendered)
+            if not rule.immediate and self.deps.preferences.mode(custodian.name) == "riepilogo":
+                self.plan.digest_items.append((n, digest_for(n, self.policy, self.now)))
+            else:
+                self.plan.notifications.append(n)
+
+    def _path_team(self, rule: Rule, due: datetime) -> None:
+        path = self.data.get("path")
+        team = self.deps.directory.teams.get(path or "")
+        ctx = self.context()
+        if team is None:
+            recipient = Recipient(RecipientKind.PATH_TEAM, f"team {path}", None, path)
+            rendered = self.render(rule, "it", ctx)
+            self.plan.notifications.append(
+                self.message(
+                    rule,
+                    recipient,
+                    "email",
+                    due,
+                    rendered,
+                    status=Status.NOT_SENT,
+                    reason=f"nessun team configurato per il percorso {path}",
+                )
+            )
+            return
+        self._staff(rule, due, RecipientKind.PATH_TEAM, team, path or "", ctx)
+
+    def _coordinators(self, rule: Rule, due: datetime) -> None:
+        for coordinator in self.deps.directory.coordinators:
+            self._staff(rule, due, RecipientKind.COORDINATOR, coordinator, coordinator["name"], {})
+
+    def _staff(
+        self,
+        rule: Rule,
+        due: datetime,
+        kind: RecipientKind,
+        entry: dict[str, Any],
+        ref: str,
+        ctx: dict[str, Any],
+    ) -> None:
+        channel = entry.get("channel", "email")
+        address = entry.get("email") if channel == "email" else entry.get("inbox", entry["name"])
+        recipient = Recipient(kind, entry["name"], address, ref)
+        rendered = self.render(rule, "it", self.context(recipient_name=entry["name"], **ctx))
+        self.plan.notifications.append(self.message(rule, recipient, channel, due, rendered))
+
+    def _operator(self, rule: Rule, due: datetime) -> None:
+        operator = self.case.opened_by if self.case else self.data.get("actor")
+        if not operator:
+            return
+        recipient = Recipient(RecipientKind.OPERATOR, operator, operator, operator)
+        rendered = self.render(rule, "it", self.context(recipient_name=operator))
+        self.plan.notifications.append(self.message(rule, recipient, "inbox", due, rendered))
+
+
+def digest_for(item: Notification, policy: Policy, now: datetime) -> Notification:
+    """The daily digest ``item`` joins: one per custodian and digest time."""
+    due = next_digest_at(now, policy.digest_at, policy.quiet.tz)
+    raw = f"{item.recipient.name}|{item.channel}|{due.isoformat()}"
+    digest_id = "dig_" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return Notification(
+        id=digest_id,
+        event_id=digest_id,
+        event_type="riepilogo",
+        rule=DIGEST_TEMPLATE,
+        case_id=None,
+        recipient=item.recipient,
+        channel=item.channel,
+        template=DIGEST_TEMPLATE,
+        created_at=now,
+        due_at=due,
+    )
+
+
+def custodian_tasks(n: Notification, deps: Dependencies, now: datetime) -> list[Notification]:
+    """Last resort: ask the building's custodi sociali, in their inbox, to deliver by hand."""
+    task = n.context.get("task") or {}
+    tasks = []
+    for custodian in deps.buildings.custodians(n.building_id):
+        recipient = Recipient(
+            RecipientKind.CUSTODIAN, custodian.name, custodian.name, custodian.name
+        )
+        tasks.append(
+            replace(
+                n,
+                id=Notification.key(n.event_id, f"{n.rule}:consegna", recipient, "inbox"),
+                rule=f"{n.rule}:consegna",
+                recipient=recipient,
+                channel=Channel.INBOX,
+                template=TASK_TEMPLATE,
+                status=Status.CREATED,
+                subject=task.get("subject", ""),
+                text=task.get("text", ""),
+                html=task.get("html", ""),
+                reason=f"inquilino non raggiungibile: {n.reason}",
+                task=True,
+                fallbacks=[],
+                due_at=now,
+                created_at=now,
+                attempts=0,
+                history=[],
+                context={},
+            )
+        )
+    if not tasks:
+        log.warning("no custodian to deliver by hand", extra={"notification_id": n.id})
+    return tasks
+
+
+def on_event(event: Event, deps: Dependencies) -> None:
+    """Apply one consumed event: read models, then every rule it matches (exactly once each)."""
+    update_read_models(event, deps)
+    now = deps.clock()
+    plan = Planner(event, deps, now).build()  # renders everything first: a bad event stores nothing
+    for appointment_id, rules in plan.cancellations:
+        deps.notifications.cancel_pending(appointment_id, rules, now, event.id)
+    for n in plan.notifications:
+        if deps.notifications.add_once(n):
             log.info(
                 "notification recorded",
-                extra={"notification_id": notification.id, "case_id": event.subject},
+                extra={"notification_id": n.id, "case_id": n.case_id, "status": n.status.value},
             )
+    for item, digest in plan.digest_items:
+        summary = {"id": item.id, "subject": item.subject, "at": item.created_at.isoformat()}
+        if deps.notifications.add_to_digest(digest, summary):
+            item.status, item.digest_id = Status.IN_DIGEST, digest.id
+        deps.notifications.add_once(item)
 
 
-EVENT_HANDLERS = {
-    CASE_OPENED: on_case_opened,
+# --- commands ---------------------------------------------------------------------------------
+
+
+def mark_read(cmd: commands.MarkRead, deps: Dependencies) -> Notification:
+    """Mark an inbox message read."""
+    return deps.notifications.mark_read(cmd.recipient, cmd.notification_id, deps.clock())
+
+
+def set_custodian_preference(cmd: commands.SetCustodianPreference, deps: Dependencies) -> dict:
+    """Record a custodian's choice between immediate messages and a daily digest."""
+    deps.preferences.set(cmd.custodian, cmd.mode, cmd.actor, deps.clock())
+    return {"custodian": cmd.custodian, "mode": cmd.mode}
+
+
+COMMAND_HANDLERS: dict[type, Callable[[Any, Dependencies], Any]] = {
+    commands.MarkRead: mark_read,
+    commands.SetCustodianPreference: set_custodian_preference,
+}
+
+
+# Every event of the services notifications listens to goes to ``on_event``: the rules decide.
+EVENT_HANDLERS: dict[str, Callable[[Event, Dependencies], None]] = {
+    c.type: on_event for c in contracts() if c.producer in ("intake", "casework")
 }
