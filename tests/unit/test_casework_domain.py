@@ -493,7 +493,7 @@ def test_a_path_naming_an_unknown_data_category_is_refused() -> None:
 
 def test_a_full_case_file_survives_the_store_codec() -> None:
     case, ref_id = referral_in(ReferralState.ACCEPTED)
-    case.assess(Classification.PRECARITY, Evidence(isee_band=IseeBand.UP_TO_20000), "op", NOW)
+    case.assess(Classification.PRECARITY, Evidence(isee_band=IseeBand.UP_TO_15000), "op", NOW)
     case.record_visit(
         NOW,
         [energy.RoomReading("sala", 19, 55)],
@@ -510,3 +510,14 @@ def test_a_full_case_file_survives_the_store_codec() -> None:
     doc = to_doc(case)
     assert doc["referrals"][0]["due_date"] == "2026-11-30"
     assert from_doc(CaseFile, doc) == case
+
+
+def test_lasting_signs_with_a_low_isee_propose_poverty_and_temporary_ones_precarity() -> None:
+    lasting = Evidence(isee_band=IseeBand.UP_TO_15000, hardship_signals=["casa_fredda"])
+    assert propose(lasting).classification == Classification.POVERTY
+    both = Evidence(
+        isee_band=IseeBand.UP_TO_15000, hardship_signals=["casa_fredda", "perdita_lavoro"]
+    )
+    assert propose(both).classification == Classification.PRECARITY
+    rich = Evidence(isee_band=IseeBand.ABOVE_30000, hardship_signals=["casa_fredda"])
+    assert propose(rich).classification == Classification.PRECARITY

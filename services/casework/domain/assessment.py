@@ -28,13 +28,21 @@ class IseeBand(StrEnum):
     """ISEE bands used by the bonus sociale and the Comune's measures."""
 
     UP_TO_9530 = "fino_9530"
-    UP_TO_20000 = "9530_20000"
+    UP_TO_15000 = "9530_15000"
+    UP_TO_20000 = "15000_20000"
     UP_TO_30000 = "20000_30000"
     ABOVE_30000 = "oltre_30000"
+    UNKNOWN = "non_disponibile"
+
+
+# Bands within the bonus sociale's reach (9,530 €, 20,000 € for large families).
+LOW_ISEE_BANDS = (IseeBand.UP_TO_9530, IseeBand.UP_TO_15000, IseeBand.UP_TO_20000)
 
 
 # Temporary events that make a difficulty "precarietà" rather than lasting "povertà".
-TEMPORARY_HARDSHIPS = {"perdita_lavoro", "malattia", "separazione", "lutto", "cassa_integrazione"}
+TEMPORARY_HARDSHIPS = {"perdita_lavoro", "malattia", "separazione", "lutto", "calo_reddito"}
+# Signs of a lasting condition.
+LASTING_HARDSHIPS = {"morosita_ripetute", "casa_fredda", "rinuncia_riscaldamento"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def propose(evidence: Evidence) -> Proposal:
             f"quota del reddito spesa in energia {share * 100:.1f}% "
             f"({comparison} {ENERGY_SHARE_THRESHOLD * 100:.0f}%)"
         )
-    low_isee = evidence.isee_band in (IseeBand.UP_TO_9530, IseeBand.UP_TO_20000)
+    low_isee = evidence.isee_band in LOW_ISEE_BANDS
     if evidence.isee_band is not None:
         reasons.append(f"fascia ISEE {evidence.isee_band.value}" + (" (bassa)" if low_isee else ""))
     paying_trouble = evidence.arrears_cents > 0 or evidence.disconnection_risk
@@ -89,16 +97,22 @@ def propose(evidence: Evidence) -> Proposal:
     temporary = sorted(TEMPORARY_HARDSHIPS & set(evidence.hardship_signals))
     if temporary:
         reasons.append("evento temporaneo: " + ", ".join(temporary))
+    lasting = sorted(LASTING_HARDSHIPS & set(evidence.hardship_signals))
+    if lasting:
+        reasons.append("segnali di condizione persistente: " + ", ".join(lasting))
     poor_dwelling = bool(evidence.home_visit_findings)
     if poor_dwelling:
         reasons.append(f"sopralluogo: {len(evidence.home_visit_findings)} criticità di comfort")
 
-    # Lasting inability: low ISEE together with a heavy energy burden or a cold/damp home,
-    # and no temporary event explaining it.
-    if low_isee and (burdened or poor_dwelling) and not temporary:
-        reasons.append("regola P1: ISEE basso con onere energetico o abitazione critica → povertà")
+    # Lasting inability: low ISEE together with a heavy energy burden, a cold/damp home or
+    # lasting signs, and no temporary event explaining it.
+    if low_isee and (burdened or poor_dwelling or lasting) and not temporary:
+        reasons.append(
+            "regola P1: ISEE basso con onere energetico, abitazione critica o segnali persistenti"
+            " → povertà"
+        )
         return Proposal(Classification.POVERTY, reasons)
-    if paying_trouble or burdened or temporary:
+    if paying_trouble or burdened or temporary or lasting:
         reasons.append(
             "regola R1: difficoltà di pagamento, onere energetico o evento temporaneo → precarietà"
         )

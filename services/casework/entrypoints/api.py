@@ -1,4 +1,4 @@
-"""casework's REST API under ``/api/v1``."""
+"""casework's REST API under ``/api/v1``: views load, build a command, hand it to the bus."""
 
 from __future__ import annotations
 
@@ -8,44 +8,388 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.casework.domain import commands
+from services.casework.domain.model import CaseFile
 from services.casework.entrypoints import schemas
 from services.casework.service_layer.handlers import Dependencies
 from shared.domain import NotFound
+from shared.messagebus import MessageBus
 
 case_files = Blueprint(
     "case_files",
     __name__,
     url_prefix="/api/v1/case-files",
-    description="Fascicoli dei casi e loro percorsi di invio.",
+    description="Fascicoli dei casi: stato, valutazione, invii, sopralluoghi, diario, esiti.",
 )
+queues = Blueprint(
+    "queues",
+    __name__,
+    url_prefix="/api/v1/queues",
+    description="Code di lavoro: invii scaduti, conteggi per il cruscotto.",
+)
+reports = Blueprint(
+    "reports", __name__, url_prefix="/api/v1/reports", description="Esiti misurati, sommati."
+)
+paths = Blueprint(
+    "referral_paths",
+    __name__,
+    url_prefix="/api/v1/referral-paths",
+    description="Percorsi di invio configurati (Welfare, Casa, AMAT…).",
+)
+
+NOT_FOUND = "Fascicolo, invio o attività non trovati."
+CONFLICT = "Transizione non consentita (indica stato attuale e stati ammessi) o caso chiuso."
+RULE = "Regola del dominio non rispettata."
+
+
+def bus() -> MessageBus[Dependencies]:
+    """The command bus of this application."""
+    return current_app.extensions["sportello.bus"]
 
 
 def deps() -> Dependencies:
-    """The dependencies of this application."""
-    return current_app.extensions["sportello.deps"]
+    """The dependencies of this application (read-only views use them directly)."""
+    return bus().deps
+
+
+def case_file(case_id: str) -> CaseFile:
+    """The case file ``case_id`` or 404."""
+    found = deps().case_files.get(case_id)
+    if found is None:
+        raise NotFound("Fascicolo non trovato.", id=case_id)
+    return found
+
+
+# --- case files and work queues -------------------------------------------------------------
 
 
 @case_files.route("")
 class CaseFiles(MethodView):
     @case_files.arguments(schemas.CaseFileListQuery, location="query")
-    @case_files.response(200, schemas.CaseFileSchema(many=True))
-    def get(self, query: dict[str, Any]) -> list:
-        """Case files, newest first."""
+    @case_files.response(200, schemas.CaseFileSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Work queue: case files by state, assignee («i miei casi»), path, building, counter,
+        overdue referrals; newest first, paginated."""
         state = query.get("state")
-        return deps().case_files.list(
-            state.value if state else None, query["limit"], query["offset"]
+        today = deps().clock().date() if query.get("overdue") else None
+        found, total = deps().case_files.list(
+            state=state.value if state else None,
+            assignee=query.get("assignee"),
+            path=query.get("path"),
+            building_id=query.get("building_id"),
+            counter_id=query.get("counter_id"),
+            overdue_on=today,
+            limit=query["limit"],
+            offset=query["offset"],
         )
+        return found, 200, {"X-Total-Count": str(total)}
 
 
 @case_files.route("/<case_id>")
 class CaseFileById(MethodView):
     @case_files.response(200, schemas.CaseFileSchema)
+    @case_files.alt_response(404, description="Fascicolo non trovato.")
     def get(self, case_id: str) -> Any:
         """One case file."""
-        case_file = deps().case_files.get(case_id)
-        if case_file is None:
-            raise NotFound("Fascicolo non trovato.", id=case_id)
-        return case_file
+        return case_file(case_id)
 
 
-BLUEPRINTS = (case_files,)
+@case_files.route("/<case_id>/transitions")
+class Transitions(MethodView):
+    @case_files.arguments(schemas.TransitionInSchema)
+    @case_files.response(200, schemas.CaseFileSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description=CONFLICT)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """Move the case along its lifecycle; closing needs an outcome and no open referral."""
+        return bus().handle(commands.ChangeState(case_id=case_id, **body))
+
+
+@case_files.route("/<case_id>/assignee")
+class Assignee(MethodView):
+    @case_files.arguments(schemas.AssignInSchema)
+    @case_files.response(200, schemas.CaseFileSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description=CONFLICT)
+    def put(self, body: dict[str, Any], case_id: str) -> Any:
+        """Put an operator in charge of the case."""
+        return bus().handle(commands.AssignCase(case_id=case_id, **body))
+
+
+@case_files.route("/<case_id>/timeline")
+class Timeline(MethodView):
+    @case_files.response(200, schemas.TimelineItemSchema(many=True))
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """Every change, assessment, referral step, visit, reading, note and task, in order."""
+        return case_file(case_id).timeline()
+
+
+# --- assessment -----------------------------------------------------------------------------
+
+
+@case_files.route("/<case_id>/assessment-proposal")
+class AssessmentProposal(MethodView):
+    @case_files.arguments(schemas.ProposalInSchema)
+    @case_files.response(200, schemas.ProposalSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """What the rule set proposes on this evidence (nothing is recorded)."""
+        evidence, proposal = case_file(case_id).proposal(body["evidence"])
+        return {
+            "classification": proposal.classification,
+            "reasons": proposal.reasons,
+            "ruleset_version": proposal.ruleset_version,
+            "evidence": evidence,
+        }
+
+
+@case_files.route("/<case_id>/assessments")
+class Assessments(MethodView):
+    @case_files.response(200, schemas.AssessmentSchema(many=True))
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """Every assessment of the case, oldest first (the history)."""
+        return case_file(case_id).assessments
+
+    @case_files.arguments(schemas.AssessmentInSchema)
+    @case_files.response(201, schemas.AssessmentSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description=CONFLICT)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """Record the person's classification; the rule set's proposal is kept beside it."""
+        return bus().handle(commands.AssessCase(case_id=case_id, **body))
+
+
+# --- referrals ------------------------------------------------------------------------------
+
+
+@case_files.route("/<case_id>/referrals")
+class Referrals(MethodView):
+    @case_files.response(200, schemas.ReferralSchema(many=True))
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """The case's referrals."""
+        return case_file(case_id).referrals
+
+    @case_files.arguments(schemas.ReferralInSchema)
+    @case_files.response(201, schemas.ReferralSchema)
+    @case_files.alt_response(404, description="Fascicolo o percorso non trovati.")
+    @case_files.alt_response(409, description=CONFLICT)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """Propose a referral to a configured path."""
+        return bus().handle(commands.ProposeReferral(case_id=case_id, **body))
+
+
+@case_files.route("/<case_id>/referrals/<referral_id>")
+class ReferralById(MethodView):
+    @case_files.response(200, schemas.ReferralSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str, referral_id: str) -> Any:
+        """One referral, with the data shared with its path."""
+        return case_file(case_id).referral(referral_id)
+
+
+def _referral_step(name: str, schema: type, command: type, doc: str) -> None:
+    """Register ``POST /<case_id>/referrals/<referral_id>/<name>``."""
+
+    def post(self: MethodView, body: dict[str, Any], case_id: str, referral_id: str) -> Any:
+        return bus().handle(command(case_id=case_id, referral_id=referral_id, **body))
+
+    post.__doc__ = doc
+    # The same order as stacked decorators: arguments outermost, alternative responses inside.
+    post = case_files.alt_response(422, description=RULE)(post)
+    post = case_files.alt_response(409, description=CONFLICT)(post)
+    post = case_files.alt_response(404, description=NOT_FOUND)(post)
+    post = case_files.response(200, schemas.ReferralSchema)(post)
+    post = case_files.arguments(schema)(post)
+    view = type(f"Referral{name.title()}", (MethodView,), {"post": post})
+    case_files.route(f"/<case_id>/referrals/<referral_id>/{name}")(view)
+
+
+_referral_step(
+    "send",
+    schemas.SendInSchema,
+    commands.SendReferral,
+    "Send the referral: only what the path needs is shared; the deadline starts.",
+)
+_referral_step(
+    "accept", schemas.ActorInSchema, commands.AcceptReferral, "The path takes the referral."
+)
+_referral_step(
+    "decline",
+    schemas.ReasonInSchema,
+    commands.DeclineReferral,
+    "The path declines the referral, with a reason.",
+)
+_referral_step(
+    "complete",
+    schemas.CompleteInSchema,
+    commands.CompleteReferral,
+    "The path reports its outcome (and a plain-language text for the tenant).",
+)
+_referral_step(
+    "cancel", schemas.ReasonInSchema, commands.CancelReferral, "Cancel the referral, with a reason."
+)
+_referral_step(
+    "reassign",
+    schemas.ReassignInSchema,
+    commands.ReassignReferral,
+    "Hand a sent referral to someone else: its response deadline starts again.",
+)
+
+
+@case_files.route("/<case_id>/disclosures")
+class Disclosures(MethodView):
+    @case_files.response(200, schemas.DisclosureSchema(many=True))
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """What was shared with whom, by which referral."""
+        return case_file(case_id).disclosures
+
+
+# --- home visits, diary, outcomes, notes, tasks ----------------------------------------------
+
+
+@case_files.route("/<case_id>/home-visits")
+class HomeVisits(MethodView):
+    @case_files.response(200, schemas.HomeVisitSchema(many=True))
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """The case's home visits."""
+        return case_file(case_id).visits
+
+    @case_files.arguments(schemas.HomeVisitInSchema)
+    @case_files.response(201, schemas.HomeVisitSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description=CONFLICT)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """Record a home visit: rooms, appliances, recommendations; savings are computed."""
+        return bus().handle(commands.RecordHomeVisit(case_id=case_id, **body))
+
+
+@case_files.route("/<case_id>/diary")
+class Diary(MethodView):
+    @case_files.response(200, schemas.DiarySchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """The energy diary, its consumption per period and the anomalies flagged."""
+        found = case_file(case_id)
+        share = deps().anomaly_share
+        entries = sorted(found.diary, key=lambda d: (d.read_on, d.at))
+        return {"entries": entries, "periods": found.consumption(share), "anomaly_share": share}
+
+    @case_files.arguments(schemas.DiaryInSchema)
+    @case_files.response(201, schemas.DiaryEntrySchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description=CONFLICT)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """A dated meter reading (luce kWh, gas Smc) and/or a note."""
+        return bus().handle(commands.AddDiaryEntry(case_id=case_id, **body))
+
+
+@case_files.route("/<case_id>/outcomes")
+class Outcomes(MethodView):
+    @case_files.response(200, schemas.OutcomeSchema(many=True))
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """The measured outcomes of the case."""
+        return case_file(case_id).outcomes
+
+    @case_files.arguments(schemas.OutcomeInSchema)
+    @case_files.response(201, schemas.OutcomeSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description=CONFLICT)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """Record what the help achieved, as a figure."""
+        return bus().handle(commands.RecordOutcome(case_id=case_id, **body))
+
+
+@case_files.route("/<case_id>/notes")
+class Notes(MethodView):
+    @case_files.response(200, schemas.NoteSchema(many=True))
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """The case's notes."""
+        return case_file(case_id).notes
+
+    @case_files.arguments(schemas.NoteInSchema)
+    @case_files.response(201, schemas.NoteSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description=CONFLICT)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """Add a note."""
+        return bus().handle(commands.AddNote(case_id=case_id, **body))
+
+
+@case_files.route("/<case_id>/tasks")
+class Tasks(MethodView):
+    @case_files.response(200, schemas.TaskSchema(many=True))
+    @case_files.alt_response(404, description=NOT_FOUND)
+    def get(self, case_id: str) -> Any:
+        """The case's tasks, by due date."""
+        return sorted(case_file(case_id).tasks, key=lambda t: t.due_date)
+
+    @case_files.arguments(schemas.TaskInSchema)
+    @case_files.response(201, schemas.TaskSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description=CONFLICT)
+    def post(self, body: dict[str, Any], case_id: str) -> Any:
+        """Add a task with a due date."""
+        return bus().handle(commands.AddTask(case_id=case_id, **body))
+
+
+@case_files.route("/<case_id>/tasks/<task_id>/complete")
+class TaskDone(MethodView):
+    @case_files.arguments(schemas.ActorInSchema)
+    @case_files.response(200, schemas.TaskSchema)
+    @case_files.alt_response(404, description=NOT_FOUND)
+    @case_files.alt_response(409, description="Attività già completata o caso chiuso.")
+    def post(self, body: dict[str, Any], case_id: str, task_id: str) -> Any:
+        """Mark a task done."""
+        return bus().handle(commands.CompleteTask(case_id=case_id, task_id=task_id, **body))
+
+
+# --- queues, reports, paths -----------------------------------------------------------------
+
+
+@queues.route("/overdue-referrals")
+class OverdueReferrals(MethodView):
+    @queues.arguments(schemas.PageQuery, location="query")
+    @queues.response(200, schemas.OverdueReferralSchema(many=True))
+    @queues.alt_response(422, description="Parametri non validi.")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Referrals sent and unanswered past their deadline, oldest deadline first."""
+        today = deps().clock().date()
+        return deps().case_files.overdue_referrals(today, query["limit"], query["offset"])
+
+
+@queues.route("/counts")
+class Counts(MethodView):
+    @queues.response(200, schemas.CountsSchema)
+    @queues.alt_response(503, description="Archivio non raggiungibile.")
+    def get(self) -> Any:
+        """Cases per state and referrals per path and state, for the dashboard."""
+        return deps().case_files.counts()
+
+
+@reports.route("/outcomes")
+class OutcomeTotals(MethodView):
+    @reports.arguments(schemas.OutcomeReportQuery, location="query")
+    @reports.response(200, schemas.OutcomeTotalSchema(many=True))
+    @reports.alt_response(422, description="Parametri non validi.")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Measured outcomes summed per building, counter or path, and kind."""
+        return deps().case_files.outcome_totals(query["group_by"])
+
+
+@paths.route("")
+class ReferralPaths(MethodView):
+    @paths.response(200, schemas.ReferralPathSchema(many=True))
+    @paths.alt_response(503, description="Servizio non disponibile.")
+    def get(self) -> Any:
+        """The configured referral paths, their deadlines and the data each may see."""
+        return sorted(deps().paths.values(), key=lambda p: p.name)
+
+
+BLUEPRINTS = (case_files, queues, reports, paths)

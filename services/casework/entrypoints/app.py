@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask
 
 from services.casework.adapters.documents import ALIAS
-from services.casework.bootstrap import bootstrap
+from services.casework.bootstrap import bootstrap, message_bus
 from services.casework.config import load_settings
 from services.casework.entrypoints.api import BLUEPRINTS
 from shared.config import Settings
@@ -24,5 +24,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         description="Fascicoli, valutazioni, invii a Welfare, Casa e AMAT fino all'esito.",
         blueprints=BLUEPRINTS,
         db_alias=ALIAS,
-        extensions={"sportello.deps": bootstrap(settings)},
+        extensions={"sportello.bus": message_bus(bootstrap(settings))},
     )
