@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from services.intake.domain import commands
 from services.intake.domain.model import Bill, Custodian, Schedule
@@ -64,7 +65,7 @@ def paged(page: Any) -> tuple[list, int, dict[str, str]]:
 
 @buildings.route("")
 class Buildings(MethodView):
-    @buildings.arguments(schemas.BuildingListQuery, location="query")
+    @buildings.arguments(schemas.BuildingListQuery, location="query", unknown=RAISE)
     @buildings.response(200, schemas.BuildingSchema(many=True))
     @buildings.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> list:
@@ -99,7 +100,7 @@ class BuildingById(MethodView):
 
 @counters.route("")
 class Counters(MethodView):
-    @counters.arguments(schemas.CounterListQuery, location="query")
+    @counters.arguments(schemas.CounterListQuery, location="query", unknown=RAISE)
     @counters.response(200, schemas.CounterSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @counters.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -134,7 +135,7 @@ class CounterById(MethodView):
 
 @counters.route("/<counter_id>/slots")
 class CounterSlots(MethodView):
-    @counters.arguments(schemas.SlotQuery, location="query")
+    @counters.arguments(schemas.SlotQuery, location="query", unknown=RAISE)
     @counters.response(200, schemas.SlotSchema(many=True))
     @counters.alt_response(404, description="Sportello non trovato.")
     @counters.alt_response(422, description="Intervallo non valido (massimo 92 giorni).")
@@ -148,7 +149,7 @@ class CounterSlots(MethodView):
 
 @tenants.route("")
 class Tenants(MethodView):
-    @tenants.arguments(schemas.TenantListQuery, location="query")
+    @tenants.arguments(schemas.TenantListQuery, location="query", unknown=RAISE)
     @tenants.response(200, schemas.TenantSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @tenants.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -215,7 +216,7 @@ class TenantConsents(MethodView):
 
 @appointments.route("")
 class Appointments(MethodView):
-    @appointments.arguments(schemas.AppointmentListQuery, location="query")
+    @appointments.arguments(schemas.AppointmentListQuery, location="query", unknown=RAISE)
     @appointments.response(
         200, schemas.AppointmentSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER
     )
@@ -294,7 +295,7 @@ class AppointmentCancel(MethodView):
 
 @cases.route("")
 class Cases(MethodView):
-    @cases.arguments(schemas.CaseListQuery, location="query")
+    @cases.arguments(schemas.CaseListQuery, location="query", unknown=RAISE)
     @cases.response(200, schemas.CaseSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @cases.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:

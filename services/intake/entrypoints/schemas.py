@@ -354,9 +354,14 @@ class BillSchema(StrictSchema):
         load_default=None, allow_none=True, validate=validate.OneOf(sorted(UNITS.values()))
     )
     amount_cents = fields.Integer(
-        required=True, validate=validate.Range(min=0, max=100_000_000), metadata={"example": 18450}
+        required=True,
+        strict=True,
+        validate=validate.Range(min=0, max=100_000_000),
+        metadata={"example": 18450},
     )
-    arrears_cents = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000_000))
+    arrears_cents = fields.Integer(
+        load_default=0, strict=True, validate=validate.Range(min=0, max=100_000_000)
+    )
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **_: Any) -> None:
