@@ -57,12 +57,11 @@ class CaseFileRepository:
         doc = self._document(case_file)
         doc.update(_id=case_file.id, outbox=[], outbox_seq=0, version=0)
         try:
-            result = self.collection.update_one(
-                {"_id": case_file.id}, {"$setOnInsert": doc}, upsert=True
-            )
-        except DuplicateKeyError:  # two consumers raced on the same event: the other won
+            # A plain insert: FerretDB drops null fields from an upsert's $setOnInsert.
+            self.collection.insert_one(doc)
+        except DuplicateKeyError:  # already opened (redelivery, or another consumer won)
             return False
-        return result.upserted_id is not None
+        return True
 
     def get(self, case_id: str) -> CaseFile | None:
         """The case file of ``case_id``, if any."""
@@ -155,52 +154,42 @@ class CaseFileRepository:
             row["_id"]: row["n"]
             for row in self.collection.aggregate([{"$group": {"_id": "$state", "n": {"$sum": 1}}}])
         }
+        # Referrals per path and state are counted here, not in an $unwind + $group: FerretDB
+        # 1.24 returns 0 for {$sum: 1} after $unwind and drops top-level keys from a
+        # compound group key, so the store only projects the two fields needed.
         by_path: dict[str, dict[str, int]] = {}
-        for row in self.collection.aggregate(
-            [
-                {"$project": {"referrals.path": 1, "referrals.state": 1}},
-                {"$unwind": "$referrals"},
-                {
-                    "$group": {
-                        "_id": {"path": "$referrals.path", "state": "$referrals.state"},
-                        "n": {"$sum": 1},
-                    }
-                },
-            ]
-        ):
-            by_path.setdefault(row["_id"]["path"], {})[row["_id"]["state"]] = row["n"]
+        cursor = self.collection.find(
+            {"referral_paths.0": {"$exists": True}}, {"referrals.path": 1, "referrals.state": 1}
+        )
+        for doc in cursor:
+            for r in doc.get("referrals", []):
+                states = by_path.setdefault(r["path"], {})
+                states[r["state"]] = states.get(r["state"], 0) + 1
         return {"cases_by_state": by_state, "referrals_by_path": by_path}
 
     def outcome_totals(self, group_by: str) -> list[dict[str, Any]]:
-        """Measured outcomes summed per building, counter or path, and kind."""
-        key = {"building": "$building.id", "counter": "$counter_id", "path": "$outcomes.path"}[
-            group_by
-        ]
-        rows = self.collection.aggregate(
-            [
-                {"$match": {"outcomes.0": {"$exists": True}}},
-                {"$project": {"building.id": 1, "counter_id": 1, "outcomes": 1}},
-                {"$unwind": "$outcomes"},
-                {
-                    "$group": {
-                        "_id": {"key": key, "kind": "$outcomes.kind", "unit": "$outcomes.unit"},
-                        "total": {"$sum": "$outcomes.value"},
-                        "count": {"$sum": 1},
-                    }
-                },
-            ]
+        """Measured outcomes summed per building, counter or path, and kind.
+
+        Summed here rather than in an aggregation, for the FerretDB limits noted in ``counts``.
+        """
+        totals: dict[tuple, dict[str, Any]] = {}
+        cursor = self.collection.find(
+            {"outcomes.0": {"$exists": True}}, {"building.id": 1, "counter_id": 1, "outcomes": 1}
         )
-        result = [
-            {
-                group_by: row["_id"].get("key"),
-                "kind": row["_id"]["kind"],
-                "unit": row["_id"]["unit"],
-                "total": row["total"],
-                "count": row["count"],
-            }
-            for row in rows
-        ]
-        return sorted(result, key=lambda r: (str(r[group_by]), r["kind"]))
+        for doc in cursor:
+            for o in doc.get("outcomes", []):
+                key = {
+                    "building": doc.get("building", {}).get("id"),
+                    "counter": doc.get("counter_id"),
+                    "path": o.get("path"),
+                }[group_by]
+                row = totals.setdefault(
+                    (key, o["kind"]),
+                    {group_by: key, "kind": o["kind"], "unit": o["unit"], "total": 0.0, "count": 0},
+                )
+                row["total"] += o["value"]
+                row["count"] += 1
+        return sorted(totals.values(), key=lambda r: (str(r[group_by]), r["kind"]))
 
     def due_for_scan(self, today: date, limit: int = 200) -> list[str]:
         """Ids of open cases with a referral breach or a disconnection alert to announce."""

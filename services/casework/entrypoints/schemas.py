@@ -16,6 +16,7 @@ from marshmallow import (
 
 from services.casework.domain import energy
 from services.casework.domain.assessment import Classification, Evidence, IseeBand
+from services.casework.domain.commands import MeasuredFigure
 from services.casework.domain.model import (
     CASE_TRANSITIONS,
     CaseState,
@@ -294,6 +295,10 @@ class MeasuredFigureSchema(StrictSchema):
     kind = fields.Enum(OutcomeKind, by_value=True, required=True)
     value = fields.Float(required=True, validate=validate.Range(min=0, max=10**9))
     note = fields.String(load_default="", validate=validate.Length(max=500))
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> MeasuredFigure:
+        return MeasuredFigure(**data)
 
 
 class CompleteInSchema(StrictSchema):
