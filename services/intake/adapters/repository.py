@@ -14,7 +14,7 @@ from typing import Any
 
 from mongoengine import Document
 from mongoengine.errors import NotUniqueError
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.intake.adapters.documents import (
     AppointmentDoc,
@@ -158,6 +158,11 @@ class TenantRepository:
                 {"_id": tenant.id, "version": previous_version}, operations
             )
         except DuplicateKeyError:
+            raise self._duplicate(tenant.fiscal_code) from None
+        except OperationFailure as exc:
+            # FerretDB reports a unique violation on update as a generic failure.
+            if "UNIQUE constraint" not in str(exc):
+                raise
             raise self._duplicate(tenant.fiscal_code) from None
         if not result.matched_count:
             raise Conflict(
