@@ -184,7 +184,6 @@ class NotificationRepository:
                 "$push": {"history": _history(Status.SENDING, now, "")},
             },
             sort=[("due_at", 1)],
-            projection={"outbox": 0},
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
