@@ -130,7 +130,7 @@ class ScheduleSchema(StrictSchema):
     starts_on = fields.Date(load_default=None, allow_none=True)
     ends_on = fields.Date(load_default=None, allow_none=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _alternate_weeks_need_a_start(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("every_weeks", 1) > 1 and not data.get("starts_on"):
             raise ValidationError("Indicare la prima data della serie.", "starts_on")
