@@ -90,6 +90,8 @@ class System:
             metrics_dir = self.run_dir / "metrics" / proc.name.rsplit("-", 1)[0]
             metrics_dir.mkdir(parents=True, exist_ok=True)
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+            # Static membership: a restarted worker takes its partitions back without a rebalance.
+            env["KAFKA_GROUP_INSTANCE_ID"] = f"{proc.name}-1"
             log = open(self.log_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 - owned by child
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
                 proc.argv,

@@ -66,6 +66,11 @@ def _traces_exporter(raw: str) -> str:
     return value
 
 
+def _optional_name(raw: str) -> str:
+    """A name, or ``-`` for none (an empty variable falls back to the default)."""
+    return raw if raw == "-" else _name(raw)
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -135,6 +140,14 @@ VARIABLES: tuple[Variable, ...] = (
         "kafka_fetch_max_wait_ms",
     ),
     Variable(
+        "KAFKA_GROUP_INSTANCE_ID",
+        "-",
+        _optional_name,
+        "Static group membership id of this worker (`-`: dynamic). A restarted worker with the"
+        " same id gets its partitions back at once, without a rebalance.",
+        "kafka_group_instance_id",
+    ),
+    Variable(
         "CONSUMER_MAX_ATTEMPTS",
         "3",
         _positive_int,
@@ -201,6 +214,7 @@ class Settings:
     kafka_partitions: int
     kafka_linger_ms: int
     kafka_fetch_max_wait_ms: int
+    kafka_group_instance_id: str
     consumer_max_attempts: int
     outbox_poll_ms: int
     outbox_sweep_s: int

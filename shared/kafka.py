@@ -187,6 +187,7 @@ class ConsumerLoop:
         client_id: str = "sportello-worker",
         stop_event: threading.Event | None = None,
         service: str = "unknown",
+        group_instance_id: str | None = None,
     ) -> None:
         self.service = service
         self.group_id = group_id
@@ -211,6 +212,8 @@ class ConsumerLoop:
             # A batch may wait long for a store outage to end; stay in the group meanwhile.
             max_poll_interval_ms=600_000,
         )
+        if group_instance_id:
+            self._consumer_config["group_instance_id"] = group_instance_id
 
     def install_signal_handlers(self) -> None:
         """Stop gracefully on SIGTERM (containers, process managers) and SIGINT (Ctrl-C)."""

@@ -105,6 +105,9 @@ class Worker:
                     client_id=f"sportello-{s.service}-worker",
                     stop_event=self.stop_event,
                     service=s.service,
+                    group_instance_id=(
+                        None if s.kafka_group_instance_id == "-" else s.kafka_group_instance_id
+                    ),
                 )
                 self.consumer.run()
             else:
