@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 
-from services.intake.adapters.documents import AppointmentDoc
+from services.intake.adapters.documents import IntakeAppointmentDoc
 from shared.events import decode
 from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
     app,
@@ -84,7 +84,7 @@ def meeting(tenant: str, counter_id: str, starts_at: str, **overrides: object) -
 
 
 def outbox(appointment_id: str) -> list:
-    doc = AppointmentDoc.objects.get(id=appointment_id)
+    doc = IntakeAppointmentDoc.objects.get(id=appointment_id)
     return [(r["key"], decode(r["value"].encode())) for r in doc.outbox]
 
 
@@ -174,7 +174,7 @@ def test_booking_a_slot_publishes_and_a_second_booking_is_409(
     )
     assert again.status_code == 409
     assert again.json["code"] == "slot_taken"
-    assert AppointmentDoc.objects.count() == 1
+    assert IntakeAppointmentDoc.objects.count() == 1
 
 
 def test_concurrent_bookings_of_one_slot_give_it_to_exactly_one(
@@ -197,7 +197,7 @@ def test_concurrent_bookings_of_one_slot_give_it_to_exactly_one(
     for t in threads:
         t.join()
     assert sorted(statuses) == [201] + [409] * 5
-    assert AppointmentDoc.objects.count() == 1
+    assert IntakeAppointmentDoc.objects.count() == 1
 
 
 def test_a_time_that_is_not_a_slot_is_422(client, counter, tenant_id) -> None:

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from services.intake.adapters.documents import CaseDoc
+from services.intake.adapters.documents import IntakeCaseDoc
 from services.intake.domain.identifiers import fiscal_check_character
 from services.intake.entrypoints.app import create_app
 from shared import mongo
@@ -121,7 +121,7 @@ def test_opening_a_case_stores_it_with_its_case_opened_event(
     assert case["status"] == "aperto"
     assert [b["unit"] for b in case["bills"]] == ["kWh", "Smc"]
 
-    doc = CaseDoc.objects.get(id=case["id"])
+    doc = IntakeCaseDoc.objects.get(id=case["id"])
     assert len(doc.outbox) == 1
     event = decode(doc.outbox[0]["value"].encode())
     assert event.type == CASE_OPENED
@@ -177,7 +177,7 @@ def test_a_second_open_case_for_the_same_need_is_409_with_the_existing_id(
         "/api/v1/cases", json=case_body(tenant_id, building_id, needs=["morosita"])
     )
     assert other_need.status_code == 201, other_need.json
-    assert CaseDoc.objects.count() == 2
+    assert IntakeCaseDoc.objects.count() == 2
 
 
 def test_an_explicitly_linked_case_is_opened_and_says_so(client, building_id, tenant_id) -> None:
@@ -187,7 +187,7 @@ def test_an_explicitly_linked_case_is_opened_and_says_so(client, building_id, te
     )
     assert linked.status_code == 201, linked.json
     assert linked.json["linked_case_id"] == first["id"]
-    event = decode(CaseDoc.objects.get(id=linked.json["id"]).outbox[0]["value"].encode())
+    event = decode(IntakeCaseDoc.objects.get(id=linked.json["id"]).outbox[0]["value"].encode())
     assert event.data["linked_case_id"] == first["id"]
     missing = client.post(
         "/api/v1/cases", json=case_body(tenant_id, building_id, linked_case_id="case_nope")
@@ -213,7 +213,7 @@ def test_concurrent_duplicates_open_exactly_one_case(app, building_id, tenant_id
     for t in threads:
         t.join()
     assert sorted(statuses) == [201] + [409] * 5
-    assert CaseDoc.objects.count() == 1
+    assert IntakeCaseDoc.objects.count() == 1
 
 
 def test_a_replayed_idempotency_key_returns_the_first_result(
@@ -227,13 +227,13 @@ def test_a_replayed_idempotency_key_returns_the_first_result(
     assert again.status_code == 201
     assert again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert CaseDoc.objects.count() == 1
+    assert IntakeCaseDoc.objects.count() == 1
     # Same key, another request: refused, not mistaken for a retry.
     other = client.post("/api/v1/cases", json={**body, "description": "Altro"}, headers=headers)
     assert other.status_code == 422
     assert other.json["code"] == "idempotency_key_reused"
     assert "Idempotency-Key" in other.json["errors"]["headers"]
-    assert CaseDoc.objects.count() == 1
+    assert IntakeCaseDoc.objects.count() == 1
 
 
 def test_a_failed_request_gives_its_idempotency_key_back(client, building_id, tenant_id) -> None:
@@ -265,8 +265,8 @@ def test_concurrent_retries_with_one_key_open_one_case(app, building_id, tenant_
         t.start()
     for t in threads:
         t.join()
-    assert CaseDoc.objects.count() == 1
-    case_id = CaseDoc.objects.get().id
+    assert IntakeCaseDoc.objects.count() == 1
+    case_id = IntakeCaseDoc.objects.get().id
     for status, body in results:
         # The first answer, or "in progress": never a second case, never a duplicate-case 409.
         assert (status, body.get("id")) == (201, case_id) or body[

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from services.intake.adapters.documents import TenantDoc
+from services.intake.adapters.documents import IntakeTenantDoc
 from shared.events import decode
 from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
     app,
@@ -26,7 +26,7 @@ CONSENT = "it.mm.sportello.intake.tenant.consent_changed.v1"
 
 def outbox(tenant_id: str) -> list:
     """The tenant's pending events, decoded and schema-checked, with their Kafka keys."""
-    doc = TenantDoc.objects.get(id=tenant_id)
+    doc = IntakeTenantDoc.objects.get(id=tenant_id)
     return [(r["key"], decode(r["value"].encode())) for r in doc.outbox]
 
 
@@ -235,4 +235,4 @@ def test_a_replayed_registration_returns_the_first_tenant(client, building_id) -
     again = client.post("/api/v1/tenants", json=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json == first.json
-    assert TenantDoc.objects.count() == 1
+    assert IntakeTenantDoc.objects.count() == 1

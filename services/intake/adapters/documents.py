@@ -3,6 +3,10 @@
 Uniqueness that must hold under concurrent requests is kept by the store's unique ``_id`` of
 small *claim* documents (FerretDB has no partial indexes): a booked slot, an open case per tenant
 and need, an idempotency key. Inserting the claim is taking it.
+
+Class names start with ``Intake``: mongoengine keeps one registry of document classes by class
+name for the whole process, and a name another service also uses (``CaseDoc``, ``TenantDoc``…)
+makes ``disconnect`` forget one of the two, leaving it on a closed client.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from shared.outbox import OutboxDocument
 ALIAS = "intake"
 
 
-class CustodianDoc(EmbeddedDocument):
+class IntakeCustodianDoc(EmbeddedDocument):
     """A custode sociale inside a building document."""
 
     name = StringField(required=True)
@@ -34,7 +38,7 @@ class CustodianDoc(EmbeddedDocument):
     channel = StringField(required=True, default="email")
 
 
-class BuildingDoc(Document):
+class IntakeBuildingDoc(Document):
     """A housing complex."""
 
     meta = {"collection": "buildings", "db_alias": ALIAS, "indexes": ["municipio", "name"]}
@@ -43,12 +47,12 @@ class BuildingDoc(Document):
     name = StringField(required=True)
     address = StringField(required=True)
     municipio = IntField(required=True, min_value=1, max_value=9)
-    custodians = EmbeddedDocumentListField(CustodianDoc, default=list)
+    custodians = EmbeddedDocumentListField(IntakeCustodianDoc, default=list)
     committee_contact = StringField(null=True)
     works_notes = StringField(null=True)
 
 
-class ScheduleDoc(EmbeddedDocument):
+class IntakeScheduleDoc(EmbeddedDocument):
     """A counter's recurring opening (times as ``HH:MM``, local)."""
 
     weekday = IntField(required=True)
@@ -60,7 +64,7 @@ class ScheduleDoc(EmbeddedDocument):
     ends_on = DateField(null=True)
 
 
-class CounterDoc(Document):
+class IntakeCounterDoc(Document):
     """A counter (sportello)."""
 
     meta = {
@@ -74,11 +78,11 @@ class CounterDoc(Document):
     kind = StringField(required=True)
     building_id = StringField(required=True)
     room = StringField(required=True)
-    schedules = EmbeddedDocumentListField(ScheduleDoc, default=list)
+    schedules = EmbeddedDocumentListField(IntakeScheduleDoc, default=list)
     operators = ListField(StringField(), default=list)
 
 
-class ConsentDoc(EmbeddedDocument):
+class IntakeConsentDoc(EmbeddedDocument):
     """A tenant's consent for one channel."""
 
     channel = StringField(required=True)
@@ -87,7 +91,7 @@ class ConsentDoc(EmbeddedDocument):
     recorded_at = DateTimeField(required=True)
 
 
-class TenantDoc(OutboxDocument):
+class IntakeTenantDoc(OutboxDocument):
     """A tenant with its unpublished events. ``search_name`` is ``last first``, lower case."""
 
     meta = {
@@ -111,12 +115,12 @@ class TenantDoc(OutboxDocument):
     email = StringField(null=True)
     preferred_language = StringField(required=True, default="it")
     household_size = IntField(null=True)
-    consents = EmbeddedDocumentListField(ConsentDoc, default=list)
+    consents = EmbeddedDocumentListField(IntakeConsentDoc, default=list)
     version = IntField(required=True)
     registered_at = DateTimeField(required=True)
 
 
-class AppointmentDoc(OutboxDocument):
+class IntakeAppointmentDoc(OutboxDocument):
     """An appointment with its unpublished events."""
 
     meta = {
@@ -147,7 +151,7 @@ class AppointmentDoc(OutboxDocument):
     version = IntField(required=True, default=1)
 
 
-class SlotClaimDoc(Document):
+class IntakeSlotClaimDoc(Document):
     """A taken counter slot: ``_id`` is ``<counter_id>:<slot start, UTC ISO>``."""
 
     meta = {"collection": "slot_bookings", "db_alias": ALIAS, "indexes": []}
@@ -157,7 +161,7 @@ class SlotClaimDoc(Document):
     claimed_at = DateTimeField(required=True)
 
 
-class OpenCaseClaimDoc(Document):
+class IntakeOpenCaseClaimDoc(Document):
     """A tenant's open case for one need: ``_id`` is ``<tenant_id>:<need>``."""
 
     meta = {"collection": "open_case_claims", "db_alias": ALIAS, "indexes": []}
@@ -167,7 +171,7 @@ class OpenCaseClaimDoc(Document):
     claimed_at = DateTimeField(required=True)
 
 
-class IdempotencyDoc(Document):
+class IntakeIdempotencyDoc(Document):
     """The first answer to a POST under an ``Idempotency-Key`` (``_id``: ``<route>|<key>``)."""
 
     meta = {"collection": "idempotency_keys", "db_alias": ALIAS, "indexes": ["created_at"]}
@@ -181,7 +185,7 @@ class IdempotencyDoc(Document):
     created_at = DateTimeField(required=True)
 
 
-class BillDoc(EmbeddedDocument):
+class IntakeBillDoc(EmbeddedDocument):
     """An energy bill inside a case."""
 
     supplier = StringField(required=True)
@@ -197,7 +201,7 @@ class BillDoc(EmbeddedDocument):
     arrears_cents = IntField(required=True, default=0)
 
 
-class CaseDoc(OutboxDocument):
+class IntakeCaseDoc(OutboxDocument):
     """A case as intake keeps it, with its unpublished events (embedded outbox)."""
 
     meta = {
@@ -226,7 +230,7 @@ class CaseDoc(OutboxDocument):
     opened_at = DateTimeField(required=True)
     hardship_signals = ListField(StringField(), default=list)
     hardship_kind = StringField(default="da_valutare")
-    bills = EmbeddedDocumentListField(BillDoc, default=list)
+    bills = EmbeddedDocumentListField(IntakeBillDoc, default=list)
     isee_band = StringField(null=True)
     receives_bonus_sociale = BooleanField(null=True)
     linked_case_id = StringField(null=True)
@@ -234,17 +238,17 @@ class CaseDoc(OutboxDocument):
 
 
 DOCUMENTS: tuple[type[Document], ...] = (
-    BuildingDoc,
-    CounterDoc,
-    TenantDoc,
-    AppointmentDoc,
-    SlotClaimDoc,
-    OpenCaseClaimDoc,
-    IdempotencyDoc,
-    CaseDoc,
+    IntakeBuildingDoc,
+    IntakeCounterDoc,
+    IntakeTenantDoc,
+    IntakeAppointmentDoc,
+    IntakeSlotClaimDoc,
+    IntakeOpenCaseClaimDoc,
+    IntakeIdempotencyDoc,
+    IntakeCaseDoc,
 )
 OUTBOX_COLLECTIONS = [
-    CaseDoc._meta["collection"],
-    TenantDoc._meta["collection"],
-    AppointmentDoc._meta["collection"],
+    IntakeCaseDoc._meta["collection"],
+    IntakeTenantDoc._meta["collection"],
+    IntakeAppointmentDoc._meta["collection"],
 ]

@@ -17,18 +17,18 @@ from mongoengine.errors import NotUniqueError
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.intake.adapters.documents import (
-    AppointmentDoc,
-    BillDoc,
-    BuildingDoc,
-    CaseDoc,
-    ConsentDoc,
-    CounterDoc,
-    CustodianDoc,
-    IdempotencyDoc,
-    OpenCaseClaimDoc,
-    ScheduleDoc,
-    SlotClaimDoc,
-    TenantDoc,
+    IntakeAppointmentDoc,
+    IntakeBillDoc,
+    IntakeBuildingDoc,
+    IntakeCaseDoc,
+    IntakeConsentDoc,
+    IntakeCounterDoc,
+    IntakeCustodianDoc,
+    IntakeIdempotencyDoc,
+    IntakeOpenCaseClaimDoc,
+    IntakeScheduleDoc,
+    IntakeSlotClaimDoc,
+    IntakeTenantDoc,
 )
 from services.intake.domain.identifiers import search_key
 from services.intake.domain.model import (
@@ -76,19 +76,23 @@ class BuildingRepository:
 
     def get(self, building_id: str) -> Building | None:
         """The building with ``building_id``, if any."""
-        doc = BuildingDoc.objects(id=building_id).first()
+        doc = IntakeBuildingDoc.objects(id=building_id).first()
         return _building(doc) if doc else None
 
     def list(
         self, municipio: int | None = None, limit: int = 100, offset: int = 0
     ) -> list[Building]:
         """Buildings sorted by name."""
-        query = BuildingDoc.objects(municipio=municipio) if municipio else BuildingDoc.objects
+        query = (
+            IntakeBuildingDoc.objects(municipio=municipio)
+            if municipio
+            else IntakeBuildingDoc.objects
+        )
         return [_building(d) for d in query.order_by("name").skip(offset).limit(limit)]
 
     def count(self) -> int:
         """How many buildings there are."""
-        return BuildingDoc.objects.count()
+        return IntakeBuildingDoc.objects.count()
 
 
 class CounterRepository:
@@ -96,14 +100,14 @@ class CounterRepository:
 
     def add(self, counter: Counter) -> None:
         """Insert a new counter."""
-        CounterDoc(
+        IntakeCounterDoc(
             id=counter.id,
             name=counter.name,
             kind=counter.kind.value,
             building_id=counter.building_id,
             room=counter.room,
             schedules=[
-                ScheduleDoc(
+                IntakeScheduleDoc(
                     weekday=s.weekday,
                     start=s.start.strftime("%H:%M"),
                     end=s.end.strftime("%H:%M"),
@@ -119,12 +123,16 @@ class CounterRepository:
 
     def get(self, counter_id: str) -> Counter | None:
         """The counter with ``counter_id``, if any."""
-        doc = CounterDoc.objects(id=counter_id).first()
+        doc = IntakeCounterDoc.objects(id=counter_id).first()
         return _counter(doc) if doc else None
 
     def list(self, building_id: str | None, limit: int, offset: int) -> Page:
         """Counters sorted by name, optionally of one building."""
-        query = CounterDoc.objects(building_id=building_id) if building_id else CounterDoc.objects
+        query = (
+            IntakeCounterDoc.objects(building_id=building_id)
+            if building_id
+            else IntakeCounterDoc.objects
+        )
         query = query.order_by("name", "id")
         return Page([_counter(d) for d in query.skip(offset).limit(limit)], query.count())
 
@@ -137,7 +145,7 @@ class TenantRepository:
 
     def add(self, tenant: Tenant, events: Iterable[Event]) -> None:
         """Insert a new tenant; ``Conflict`` when the codice fiscale is already registered."""
-        doc = TenantDoc(**_tenant_fields(tenant))
+        doc = IntakeTenantDoc(**_tenant_fields(tenant))
         stage(doc, self.topic, events)
         try:
             doc.save(force_insert=True)
@@ -146,7 +154,7 @@ class TenantRepository:
 
     def update(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
         """Store ``tenant`` if nobody changed it since ``previous_version`` (else ``Conflict``)."""
-        collection = TenantDoc._get_collection()
+        collection = IntakeTenantDoc._get_collection()
         write_hint(collection.database, collection.name, tenant.id)
         fields = _tenant_fields(tenant)
         fields.pop("id")
@@ -172,7 +180,7 @@ class TenantRepository:
             )
 
     def _duplicate(self, fiscal_code: str) -> Conflict:
-        existing = TenantDoc.objects(fiscal_code=fiscal_code).only("id").first()
+        existing = IntakeTenantDoc.objects(fiscal_code=fiscal_code).only("id").first()
         return Conflict(
             "Esiste già un inquilino con questo codice fiscale.",
             code="duplicate_tenant",
@@ -181,12 +189,12 @@ class TenantRepository:
 
     def get(self, tenant_id: str) -> Tenant | None:
         """The tenant with ``tenant_id``, if any."""
-        doc = TenantDoc.objects(id=tenant_id).exclude("outbox").first()
+        doc = IntakeTenantDoc.objects(id=tenant_id).exclude("outbox").first()
         return _tenant(doc) if doc else None
 
     def by_fiscal_code(self, fiscal_code: str) -> Tenant | None:
         """The tenant with this codice fiscale, if any."""
-        doc = TenantDoc.objects(fiscal_code=fiscal_code).exclude("outbox").first()
+        doc = IntakeTenantDoc.objects(fiscal_code=fiscal_code).exclude("outbox").first()
         return _tenant(doc) if doc else None
 
     def search(
@@ -207,7 +215,11 @@ class TenantRepository:
         if name:
             # An anchored, case-sensitive prefix on the normalised name can use the index.
             criteria["search_name"] = {"$regex": "^" + re.escape(search_key(name))}
-        query = TenantDoc.objects(__raw__=criteria).exclude("outbox").order_by("search_name", "id")
+        query = (
+            IntakeTenantDoc.objects(__raw__=criteria)
+            .exclude("outbox")
+            .order_by("search_name", "id")
+        )
         return Page([_tenant(d) for d in query.skip(offset).limit(limit)], query.count())
 
 
@@ -219,7 +231,7 @@ class AppointmentRepository:
 
     def add(self, appointment: Appointment, events: Iterable[Event]) -> None:
         """Insert a new appointment with its events."""
-        doc = AppointmentDoc(**_appointment_fields(appointment))
+        doc = IntakeAppointmentDoc(**_appointment_fields(appointment))
         stage(doc, self.topic, events)
         doc.save(force_insert=True)
 
@@ -227,7 +239,7 @@ class AppointmentRepository:
         self, appointment: Appointment, previous_version: int, events: Iterable[Event]
     ) -> None:
         """Store ``appointment`` if unchanged since ``previous_version`` (else ``Conflict``)."""
-        collection = AppointmentDoc._get_collection()
+        collection = IntakeAppointmentDoc._get_collection()
         write_hint(collection.database, collection.name, appointment.id)
         fields = _appointment_fields(appointment)
         fields.pop("id")
@@ -245,7 +257,7 @@ class AppointmentRepository:
 
     def get(self, appointment_id: str) -> Appointment | None:
         """The appointment with ``appointment_id``, if any."""
-        doc = AppointmentDoc.objects(id=appointment_id).exclude("outbox").first()
+        doc = IntakeAppointmentDoc.objects(id=appointment_id).exclude("outbox").first()
         return _appointment(doc) if doc else None
 
     def list(
@@ -272,7 +284,9 @@ class AppointmentRepository:
                 criteria[name] = value
         _range(criteria, "starts_at", starts_from, starts_to)
         query = (
-            AppointmentDoc.objects(__raw__=criteria).exclude("outbox").order_by("starts_at", "id")
+            IntakeAppointmentDoc.objects(__raw__=criteria)
+            .exclude("outbox")
+            .order_by("starts_at", "id")
         )
         return Page([_appointment(d) for d in query.skip(offset).limit(limit)], query.count())
 
@@ -323,12 +337,12 @@ class Claims:
 
 def slot_claims() -> Claims:
     """Claims on counter slots, owned by appointments."""
-    return Claims(SlotClaimDoc, "appointment_id")
+    return Claims(IntakeSlotClaimDoc, "appointment_id")
 
 
 def open_case_claims() -> Claims:
     """Claims on (tenant, need), owned by open cases."""
-    return Claims(OpenCaseClaimDoc, "case_id")
+    return Claims(IntakeOpenCaseClaimDoc, "case_id")
 
 
 class CaseRepository:
@@ -339,7 +353,7 @@ class CaseRepository:
 
     def add(self, case: Case, events: Iterable[Event]) -> None:
         """Insert a new case with its events in the same document write."""
-        doc = CaseDoc(
+        doc = IntakeCaseDoc(
             id=case.id,
             tenant_id=case.tenant_id,
             building_id=case.building_id,
@@ -354,7 +368,7 @@ class CaseRepository:
             hardship_signals=[s.value for s in case.hardship_signals],
             hardship_kind=case.hardship_kind.value,
             bills=[
-                BillDoc(
+                IntakeBillDoc(
                     supplier=b.supplier,
                     offer=b.offer,
                     commodity=b.commodity.value,
@@ -379,7 +393,7 @@ class CaseRepository:
 
     def get(self, case_id: str) -> Case | None:
         """The case with ``case_id``, if any."""
-        doc = CaseDoc.objects(id=case_id).exclude("outbox").first()
+        doc = IntakeCaseDoc.objects(id=case_id).exclude("outbox").first()
         return _case(doc) if doc else None
 
     def list(
@@ -413,7 +427,9 @@ class CaseRepository:
         start = datetime.combine(opened_from, time(), zone) if opened_from else None
         end = datetime.combine(opened_to + timedelta(days=1), time(), zone) if opened_to else None
         _range(criteria, "opened_at", start, end, end_exclusive=True)
-        query = CaseDoc.objects(__raw__=criteria).exclude("outbox").order_by("-opened_at", "-id")
+        query = (
+            IntakeCaseDoc.objects(__raw__=criteria).exclude("outbox").order_by("-opened_at", "-id")
+        )
         return Page([_case(d) for d in query.skip(offset).limit(limit)], query.count())
 
 
@@ -422,7 +438,7 @@ class IdempotencyStore:
 
     def claim(self, key: str, request_hash: str, now: datetime) -> dict | None:
         """Take ``key``; returns the existing record when the key was already used."""
-        collection = IdempotencyDoc._get_collection()
+        collection = IntakeIdempotencyDoc._get_collection()
         try:
             collection.insert_one(
                 {
@@ -441,7 +457,7 @@ class IdempotencyStore:
 
     def complete(self, key: str, status_code: int, body: str, headers: str) -> None:
         """Store the answer given under ``key``."""
-        IdempotencyDoc._get_collection().update_one(
+        IntakeIdempotencyDoc._get_collection().update_one(
             {"_id": key},
             {
                 "$set": {
@@ -455,7 +471,7 @@ class IdempotencyStore:
 
     def release(self, key: str) -> None:
         """Forget ``key`` (the request failed: a retry may do the work)."""
-        IdempotencyDoc._get_collection().delete_one({"_id": key, "state": "in_corso"})
+        IntakeIdempotencyDoc._get_collection().delete_one({"_id": key, "state": "in_corso"})
 
 
 def _range(
@@ -474,14 +490,14 @@ def _range(
         criteria[name] = bounds
 
 
-def _building_doc(b: Building) -> BuildingDoc:
-    return BuildingDoc(
+def _building_doc(b: Building) -> IntakeBuildingDoc:
+    return IntakeBuildingDoc(
         id=b.id,
         name=b.name,
         address=b.address,
         municipio=b.municipio,
         custodians=[
-            CustodianDoc(name=c.name, email=c.email, phone=c.phone, channel=c.channel.value)
+            IntakeCustodianDoc(name=c.name, email=c.email, phone=c.phone, channel=c.channel.value)
             for c in b.custodians
         ],
         committee_contact=b.committee_contact,
@@ -489,7 +505,7 @@ def _building_doc(b: Building) -> BuildingDoc:
     )
 
 
-def _building(doc: BuildingDoc) -> Building:
+def _building(doc: IntakeBuildingDoc) -> Building:
     return Building(
         id=doc.id,
         name=doc.name,
@@ -504,7 +520,7 @@ def _building(doc: BuildingDoc) -> Building:
     )
 
 
-def _counter(doc: CounterDoc) -> Counter:
+def _counter(doc: IntakeCounterDoc) -> Counter:
     return Counter(
         id=doc.id,
         name=doc.name,
@@ -541,7 +557,7 @@ def _tenant_fields(t: Tenant) -> dict[str, Any]:
         "preferred_language": t.preferred_language,
         "household_size": t.household_size,
         "consents": [
-            ConsentDoc(
+            IntakeConsentDoc(
                 channel=c.channel.value,
                 granted=c.granted,
                 recorded_by=c.recorded_by,
@@ -554,7 +570,7 @@ def _tenant_fields(t: Tenant) -> dict[str, Any]:
     }
 
 
-def _tenant(doc: TenantDoc) -> Tenant:
+def _tenant(doc: IntakeTenantDoc) -> Tenant:
     return Tenant(
         id=doc.id,
         building_id=doc.building_id,
@@ -595,7 +611,7 @@ def _appointment_fields(a: Appointment) -> dict[str, Any]:
     }
 
 
-def _appointment(doc: AppointmentDoc) -> Appointment:
+def _appointment(doc: IntakeAppointmentDoc) -> Appointment:
     return Appointment(
         id=doc.id,
         kind=AppointmentKind(doc.kind),
@@ -615,7 +631,7 @@ def _appointment(doc: AppointmentDoc) -> Appointment:
     )
 
 
-def _case(doc: CaseDoc) -> Case:
+def _case(doc: IntakeCaseDoc) -> Case:
     return Case(
         id=doc.id,
         tenant_id=doc.tenant_id,
