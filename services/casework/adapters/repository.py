@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import DESCENDING
@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from services.casework.adapters.codec import from_doc, to_doc
 from services.casework.adapters.documents import CaseFileDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
+from shared.clock import now_utc
 from shared.events import Event
 from shared.outbox import outbox_record, write_hint
 
@@ -26,6 +27,9 @@ _NOT_DOMAIN = (
     "_id",
 )
 _TERMINAL = [s.value for s in TERMINAL_CASE_STATES]
+WRITE_CLAIMS = "case_file_write_claims"
+# A claim older than this belongs to a writer that died (a write takes milliseconds).
+STALE_CLAIM = timedelta(seconds=30)
 
 
 class CaseFileRepository:
@@ -68,12 +72,40 @@ class CaseFileRepository:
         doc = self.collection.find_one({"_id": case_id}, {"outbox": 0})
         return _case_file(doc) if doc else None
 
+    @property
+    def claims(self) -> Collection:
+        """One short-lived document per write in progress: ``<case id>:<next version>``."""
+        return self.collection.database[WRITE_CLAIMS]
+
+    def _claim(self, claim_id: str) -> bool:
+        """Take the right to write the next version; False when another writer holds it."""
+        try:
+            self.claims.insert_one({"_id": claim_id, "at": now_utc()})
+            return True
+        except DuplicateKeyError:
+            held = self.claims.find_one({"_id": claim_id})
+            if held and _aware(held["at"]) < now_utc() - STALE_CLAIM:
+                # Its writer died between claim and write: free it for the next attempt.
+                self.claims.delete_one({"_id": claim_id, "at": held["at"]})
+            return False
+
     def save(self, case_file: CaseFile, topic: str, events: list[Event]) -> bool:
         """Write ``case_file`` and its events at once, if nobody wrote it since it was read.
 
         Returns False when ``version`` moved on (a concurrent write): the caller reloads and
-        retries.
+        retries. The filter on ``version`` is a compare-and-set on MongoDB; FerretDB 1.24 (SQLite)
+        does not evaluate a conditional update atomically against a concurrent one, so a writer
+        first claims the next version with a unique-key insert, which both serialise.
         """
+        claim_id = f"{case_file.id}:{case_file.version + 1}"
+        if not self._claim(claim_id):
+            return False
+        try:
+            return self._write(case_file, topic, events)
+        finally:
+            self.claims.delete_one({"_id": claim_id})
+
+    def _write(self, case_file: CaseFile, topic: str, events: list[Event]) -> bool:
         if events:
             write_hint(self.collection.database, self.collection.name, case_file.id)
         doc = self._document(case_file)
@@ -208,3 +240,7 @@ def _case_file(doc: dict[str, Any]) -> CaseFile:
     data = {k: v for k, v in doc.items() if k not in _NOT_DOMAIN}
     data["id"] = doc["_id"]
     return from_doc(CaseFile, data)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -45,6 +45,7 @@ class DeadlineScanner:
         self.interval_s = interval_s
         self.stop_event = stop_event
         self.clock = clock
+        self.rounds = 0
 
     def run(self) -> None:
         """Scan every ``interval_s`` until stopped; an outage pauses the scan, never kills it."""
@@ -55,6 +56,7 @@ class DeadlineScanner:
                     log.info("deadline scan announced %d events", written)
             except Exception as exc:  # noqa: BLE001 - the next round retries
                 log.warning("deadline scan failed: %s", exc)
+            self.rounds += 1
             self.stop_event.wait(self.interval_s)
 
 

@@ -8,6 +8,8 @@ one compare-and-set write; a concurrent write makes them reload and decide again
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -98,7 +100,10 @@ def mutate(
 
     ``only_with_events``: skip the write when the change caused no event (the scan's no-op).
     """
-    for _ in range(MAX_WRITE_ATTEMPTS):
+    for attempt in range(MAX_WRITE_ATTEMPTS):
+        if attempt:
+            # Back off a little, at random, so concurrent writers stop colliding.
+            time.sleep(random.uniform(0, 0.02 * attempt))
         case_file = deps.case_files.get(case_id)
         if case_file is None:
             raise NotFound("Fascicolo non trovato.", id=case_id)
