@@ -92,7 +92,9 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
         "The HTTP SMS provider's endpoint (JSON POST with an Idempotency-Key header).",
         "sms_provider_url",
     ),
-    Variable("NOTIFICATIONS_SMS_TOKEN", "", _text, "Bearer token for the SMS provider.", "sms_token"),
+    Variable(
+        "NOTIFICATIONS_SMS_TOKEN", "", _text, "Bearer token for the SMS provider.", "sms_token"
+    ),
     Variable(
         "NOTIFICATIONS_SMS_MAX_SEGMENTS",
         "3",

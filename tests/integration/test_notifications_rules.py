@@ -7,6 +7,7 @@ The fixtures here are reused by the other ``test_notifications_*`` integration t
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -83,8 +84,9 @@ class Mailbox:
         return [m for m in self.messages if address in m["X-Rcpt-To"]]
 
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
+@contextlib.contextmanager
+def running_smtp() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free port, and what it received."""
     box = Mailbox()
     port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
@@ -106,7 +108,7 @@ class SmsProviderStub:
     requests: list[dict] = field(default_factory=list)
     delivered: dict[str, dict] = field(default_factory=dict)
     statuses: list[int] = field(default_factory=list)  # answers to give first, then 200
-    hold: threading.Event | None = None  # while set, requests hang (before being recorded)
+    hold: threading.Event | None = None  # the next request hangs until this is set
     port: int = 0
 
     def sent_to(self, phone: str) -> list[dict]:
@@ -114,7 +116,14 @@ class SmsProviderStub:
 
 
 @pytest.fixture
-def sms() -> Iterator[SmsProviderStub]:
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    with running_smtp() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_sms_stub() -> Iterator[SmsProviderStub]:
+    """The SMS provider stub on a free port."""
     stub = SmsProviderStub()
     lock = threading.Lock()
 
@@ -124,13 +133,21 @@ def sms() -> Iterator[SmsProviderStub]:
             key = self.headers.get("Idempotency-Key", "")
             with lock:
                 stub.requests.append({"key": key, **body})
+                hold = stub.hold
+                stub.hold = None  # only the first request hangs
+            if hold is not None:
+                hold.wait(timeout=120)  # the caller may be killed meanwhile
+            with lock:
                 status = stub.statuses.pop(0) if stub.statuses else 200
                 if status == 200:
                     stub.delivered.setdefault(key, body)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(json.dumps({"id": f"sms-{key[:8]}"}).encode())
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(json.dumps({"id": f"sms-{key[:8]}"}).encode())
+            except OSError:
+                pass  # the caller is gone (killed mid-call)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -144,6 +161,12 @@ def sms() -> Iterator[SmsProviderStub]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def sms() -> Iterator[SmsProviderStub]:
+    with running_sms_stub() as stub:
+        yield stub
 
 
 # --- the worker and the broker -------------------------------------------------------------------
@@ -204,24 +227,19 @@ def start_world(settings: Settings, clock: Clock, mailbox: Mailbox, stub: SmsPro
     thread.start()
     producer = EventProducer(settings.kafka_bootstrap_servers)
     w = World(settings, clock, worker, producer, mailbox, stub)
-    # Warm up: an event no rule matches, applied once the consumer has joined its group (the
-    # first join can be slow on a busy broker; the tests' own waits then measure only their work).
-    w.publish(
-        cw.CASE_ASSESSED,
-        {
-            "case_id": "warmup",
-            "actor": "t",
-            "at": DAY.isoformat(),
-            "classification": "non_vulnerabile",
-        },
-        subject="warmup",
-    )
+    return w, thread
+
+
+def warm_up(w: World) -> None:
+    """Publish an event no rule matches and wait until the consumer applied it: the first
+    group join can be slow on a busy broker; the tests' own waits then measure only their work."""
+    data = {"case_id": "warmup", "actor": "t", "at": DAY.isoformat()}
+    w.publish(cw.CASE_ASSESSED, {**data, "classification": "non_vulnerabile"}, subject="warmup")
     wait_for(
-        lambda: worker.consumer is not None and worker.consumer.stats.applied >= 1,
+        lambda: w.worker.consumer is not None and w.worker.consumer.stats.applied >= 1,
         timeout_s=90,
         what="the worker's consumer to apply a first event",
     )
-    return w, thread
 
 
 @pytest.fixture
@@ -239,6 +257,7 @@ def world(settings_for, smtp, sms, clock, request, tmp_path) -> Iterator[World]:
     settings = settings_with(settings_for, smtp[1], sms.port, **extra)
     w, thread = start_world(settings, clock, smtp[0], sms)
     try:
+        warm_up(w)
         yield w
     finally:
         w.worker.stop()
