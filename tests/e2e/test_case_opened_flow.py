@@ -26,10 +26,21 @@ BUILDING = {
 def open_case(intake: Api) -> str:
     building = intake.post("/api/v1/buildings", json=BUILDING)
     assert building.status_code == 201, building.text
+    # A case is opened for a registered tenant.
+    tenant = intake.post(
+        "/api/v1/tenants",
+        json={
+            "building_id": building.json()["id"],
+            "first_name": "Mario",
+            "last_name": "Rossi",
+            "fiscal_code": "RSSMRA85T10A562S",
+        },
+    )
+    assert tenant.status_code == 201, tenant.text
     case = intake.post(
         "/api/v1/cases",
         json={
-            "tenant_id": "ten_42",
+            "tenant_id": tenant.json()["id"],
             "building_id": building.json()["id"],
             "channel": "sportello",
             "needs": ["lettura_bollette", "morosita"],
