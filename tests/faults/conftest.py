@@ -41,16 +41,20 @@ class Tally:
 TALLIES: list[Tally] = []
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest hook
+def pytest_terminal_summary(terminalreporter) -> None:
     if not TALLIES:
         return
     tr = terminalreporter
     tr.section("fault-injection tally")
-    tr.write_line(f"{'scenario':44} {'produced':>9} {'unique':>7} {'consumed':>9} "
-                  f"{'dup.supp.':>9} {'dlq':>5} {'lost':>5}")
+    tr.write_line(
+        f"{'scenario':44} {'produced':>9} {'unique':>7} {'consumed':>9} "
+        f"{'dup.supp.':>9} {'dlq':>5} {'lost':>5}"
+    )
     for t in TALLIES:
-        tr.write_line(f"{t.scenario:44} {t.produced:>9} {t.unique_events:>7} {t.consumed:>9} "
-                      f"{t.duplicates_suppressed:>9} {t.dead_lettered:>5} {t.lost:>5}")
+        tr.write_line(
+            f"{t.scenario:44} {t.produced:>9} {t.unique_events:>7} {t.consumed:>9} "
+            f"{t.duplicates_suppressed:>9} {t.dead_lettered:>5} {t.lost:>5}"
+        )
 
 
 def free_port() -> int:
@@ -67,8 +71,9 @@ def local_infra(infra) -> None:
 
 def infra_command(command: str, what: str) -> None:
     """Stop or start the local broker or store (infra.sh acts only without the env overrides)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")
+    }
     subprocess.run([str(ROOT / "deploy" / "infra.sh"), command, what], check=True, env=env)
 
 
@@ -84,20 +89,25 @@ class World:
     def prefix(self) -> str:
         return self.env["SPORTELLO_DB_PREFIX"]
 
-    def db(self, service: str):  # noqa: ANN201 - pymongo Database
+    def db(self, service: str):
         return self.mongo[f"{self.prefix}_{service}"]
 
     def topic(self, service: str) -> str:
         return f"{self.prefix}.{service}"
 
     def dead_letters(self, consumer: str) -> list:
-        return read_dead_letters(self.env["KAFKA_BOOTSTRAP_SERVERS"], f"{self.prefix}.{consumer}.dlq")
+        return read_dead_letters(
+            self.env["KAFKA_BOOTSTRAP_SERVERS"], f"{self.prefix}.{consumer}.dlq"
+        )
 
     def intake_events(self, case_ids: set[str]) -> tuple[int, int]:
         """(records, distinct event ids) of ``case.opened`` for ``case_ids`` on the intake topic."""
-        records = read_topic(self.env["KAFKA_BOOTSTRAP_SERVERS"], self.topic("intake"),
-                             lambda rs: len({r.key for r in rs} & {c.encode() for c in case_ids})
-                             >= len(case_ids), timeout_s=120)
+        records = read_topic(
+            self.env["KAFKA_BOOTSTRAP_SERVERS"],
+            self.topic("intake"),
+            lambda rs: len({r.key for r in rs} & {c.encode() for c in case_ids}) >= len(case_ids),
+            timeout_s=120,
+        )
         ids = []
         for r in records:
             if r.key and r.key.decode() in case_ids:

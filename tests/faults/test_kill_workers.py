@@ -27,8 +27,11 @@ def chaos(world: World, stop: threading.Event, kills: dict[str, int], seed: int)
         world.system.signal(victim, signal.SIGKILL)
         kills[victim] += 1
         stop.wait(rng.uniform(0, 1.0))
-        wait_for(lambda victim=victim: world.system.pid(victim) is None, timeout_s=10,
-                 what=f"{victim} dead")
+        wait_for(
+            lambda victim=victim: world.system.pid(victim) is None,
+            timeout_s=10,
+            what=f"{victim} dead",
+        )
         world.system.start(only=[victim])
 
 
@@ -40,8 +43,13 @@ def test_killing_workers_loses_nothing_and_doubles_nothing(world: World) -> None
     chaos_thread = threading.Thread(target=chaos, args=(world, stop, kills, 20261122))
     chaos_thread.start()
     try:
-        load = closed_loop(lambda s, i: workload.open_case(s, intake, ctx), clients=8,
-                           duration_s=600, max_requests=CASES, keep_bodies=True)
+        load = closed_loop(
+            lambda s, i: workload.open_case(s, intake, ctx),
+            clients=8,
+            duration_s=600,
+            max_requests=CASES,
+            keep_bodies=True,
+        )
         # Keep killing a little after the last case, while the backlog drains.
         stop.wait(3)
     finally:
@@ -55,15 +63,23 @@ def test_killing_workers_loses_nothing_and_doubles_nothing(world: World) -> None
     case_ids = {body["id"] for body in load.bodies}
     assert len(case_ids) == CASES
     case_files = world.db("casework").case_files
-    wait_for(lambda: case_files.count_documents({}) >= CASES, timeout_s=300,
-             interval_s=0.5, what="every case file")
+    wait_for(
+        lambda: case_files.count_documents({}) >= CASES,
+        timeout_s=300,
+        interval_s=0.5,
+        what="every case file",
+    )
     stored = [d["_id"] for d in case_files.find({}, {"_id": 1})]
     assert len(stored) == len(set(stored)) == CASES
     assert set(stored) == case_ids
 
     notifications = world.db("notifications").notifications
-    wait_for(lambda: notifications.count_documents({"case_id": {"$in": list(case_ids)}})
-             >= CASES, timeout_s=300, interval_s=0.5, what="every custode notification")
+    wait_for(
+        lambda: notifications.count_documents({"case_id": {"$in": list(case_ids)}}) >= CASES,
+        timeout_s=300,
+        interval_s=0.5,
+        what="every custode notification",
+    )
     per_case: dict[str, int] = {}
     for doc in notifications.find({"case_id": {"$in": list(case_ids)}}, {"case_id": 1}):
         per_case[doc["case_id"]] = per_case.get(doc["case_id"], 0) + 1
@@ -75,13 +91,15 @@ def test_killing_workers_loses_nothing_and_doubles_nothing(world: World) -> None
     assert world.dead_letters("notifications") == []
 
     produced, unique = world.intake_events(case_ids)
-    TALLIES.append(Tally(
-        scenario=f"kill workers ({sum(kills.values())} SIGKILLs)",
-        produced=produced,
-        unique_events=unique,
-        consumed=len(stored),
-        duplicates_suppressed=world.log_count("casework-worker", "already open (redelivery)"),
-        dead_lettered=0,
-        lost=CASES - len(set(stored)),
-    ))
+    TALLIES.append(
+        Tally(
+            scenario=f"kill workers ({sum(kills.values())} SIGKILLs)",
+            produced=produced,
+            unique_events=unique,
+            consumed=len(stored),
+            duplicates_suppressed=world.log_count("casework-worker", "already open (redelivery)"),
+            dead_lettered=0,
+            lost=CASES - len(set(stored)),
+        )
+    )
     assert unique == CASES
