@@ -1,0 +1,148 @@
+"""``import-tenants``: a building's tenants from CSV into the real store, safe to run twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.intake.adapters.documents import IntakeTenantDoc
+from services.intake.bootstrap import bootstrap
+from services.intake.domain import commands
+from services.intake.entrypoints.cli import main
+from shared import mongo
+from shared.events import decode
+
+HEADER = "nome;cognome;codice_fiscale;alloggio;telefono;email;lingua;componenti_nucleo;"
+CSV = (
+    HEADER
+    + """consenso_sms;consenso_email
+Mario;Rossi;RSSMRA85T10A562S;Scala A int. 3;+39 333 1234567;mario@example.org;it;3;sì;no
+Laura;Bianchi;BNCLRA70C41F205I;Scala B int. 1;;;;2;;si
+Pietro;Verdi;RSSMRA85T10A562T;Scala C int. 9;;;;;;
+Gina;Neri;RSSMRA85T10A56NH;Scala C int. 2;;non-una-email;;;forse;
+Mario;Rossi;RSSMRA85T10A562S;Scala A int. 3;;;;;;
+;Gialli;RSSMRA85T10A5RNS;;;;;;;
+"""
+)
+
+
+@pytest.fixture
+def building_id(settings_for, environ, monkeypatch) -> Iterator[str]:
+    settings = settings_for("intake")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    bus = bootstrap(settings)
+    building = bus.handle(
+        commands.RegisterBuilding(name="Saint Bon", address="via Saint Bon 6", municipio=7)
+    )
+    yield building.id
+    mongo.disconnect("intake")
+
+
+def run(*args: str) -> int:
+    try:
+        return main(["import-tenants", *args])
+    finally:
+        mongo.disconnect("intake")
+
+
+def test_valid_rows_are_imported_invalid_ones_reported_and_a_rerun_changes_nothing(
+    building_id: str, tmp_path: Path, capsys
+) -> None:
+    path = tmp_path / "inquilini.csv"
+    path.write_text(CSV, encoding="utf-8")
+    report_path = tmp_path / "esito.json"
+
+    assert run(str(path), "--building", building_id, "--report", str(report_path)) == 1
+    output = capsys.readouterr().err
+    assert "importati: 2, già presenti: 0, non validi: 4" in output
+    assert "RSSMRA85T10A562T" not in output  # the report names rows, not personal data
+
+    rows = {r["line"]: r for r in json.loads(report_path.read_text())}
+    assert [rows[n]["status"] for n in range(2, 8)] == [
+        "importato",
+        "importato",
+        "non valido",
+        "non valido",
+        "non valido",
+        "non valido",
+    ]
+    assert rows[4]["errors"]["codice_fiscale"] == [
+        "Carattere di controllo del codice fiscale errato."
+    ]
+    assert set(rows[5]["errors"]) == {"email", "consenso_sms"}  # every problem of the row
+    assert rows[6]["errors"]["codice_fiscale"] == ["Già presente alla riga 2."]
+    assert "nome" in rows[7]["errors"]
+
+    mongo.connect("intake", *_db())
+    try:
+        tenants = {t.fiscal_code: t for t in IntakeTenantDoc.objects}
+        assert set(tenants) == {"RSSMRA85T10A562S", "BNCLRA70C41F205I"}  # never half a row
+        rossi = tenants["RSSMRA85T10A562S"]
+        assert (rossi.household_size, rossi.phone) == (3, "+39 333 1234567")
+        assert [(c.channel, c.granted, c.recorded_by) for c in rossi.consents] == [
+            ("sms", True, "importazione-csv")
+        ]
+        events = [decode(r["value"].encode()) for r in rossi.outbox]
+        assert [e.type.split(".")[-2] for e in events] == ["registered", "consent_changed"]
+        published_before = sum(len(t.outbox) for t in IntakeTenantDoc.objects)
+    finally:
+        mongo.disconnect("intake")
+
+    # Safe to run twice: nothing registered again, nothing published again.
+    assert run(str(path), "--building", building_id, "--report", str(report_path)) == 1
+    assert "importati: 0, già presenti: 2, non validi: 4" in capsys.readouterr().err
+    mongo.connect("intake", *_db())
+    try:
+        assert IntakeTenantDoc.objects.count() == 2
+        assert sum(len(t.outbox) for t in IntakeTenantDoc.objects) == published_before
+    finally:
+        mongo.disconnect("intake")
+
+
+def test_a_known_codice_fiscale_with_other_data_is_reported_not_overwritten(
+    building_id: str, tmp_path: Path, capsys
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("nome,cognome,codice_fiscale\nMario,Rossi,RSSMRA85T10A562S\n", encoding="utf-8")
+    assert run(str(path), "--building", building_id) == 0
+    path.write_text("nome,cognome,codice_fiscale\nMarco,Rossi,RSSMRA85T10A562S\n", encoding="utf-8")
+    assert run(str(path), "--building", building_id) == 1
+    assert "in conflitto: 1" in capsys.readouterr().err
+    mongo.connect("intake", *_db())
+    try:
+        assert IntakeTenantDoc.objects.get().first_name == "Mario"
+    finally:
+        mongo.disconnect("intake")
+
+
+def test_an_unreadable_file_or_unknown_building_imports_nothing(
+    building_id: str, tmp_path: Path, capsys
+) -> None:
+    missing_column = tmp_path / "b.csv"
+    missing_column.write_text("nome;codice_fiscale\nMario;RSSMRA85T10A562S\n", encoding="utf-8")
+    assert run(str(missing_column), "--building", building_id) == 2
+    assert "colonne obbligatorie mancanti: cognome" in capsys.readouterr().err
+    unknown_column = tmp_path / "c.csv"
+    unknown_column.write_text("nome;cognome;codice_fiscale;iban\n", encoding="utf-8")
+    assert run(str(unknown_column), "--building", building_id) == 2
+    assert "colonne sconosciute: iban" in capsys.readouterr().err
+    good = tmp_path / "d.csv"
+    good.write_text("nome;cognome;codice_fiscale\nMario;Rossi;RSSMRA85T10A562S\n", encoding="utf-8")
+    assert run(str(good), "--building", "bld_nope") == 2
+    assert run(str(tmp_path / "nope.csv"), "--building", building_id) == 2
+    mongo.connect("intake", *_db())
+    try:
+        assert IntakeTenantDoc.objects.count() == 0
+    finally:
+        mongo.disconnect("intake")
+
+
+def _db() -> tuple[str, str]:
+    from services.intake.config import load_settings
+
+    settings = load_settings()
+    return settings.mongodb_uri, settings.database
