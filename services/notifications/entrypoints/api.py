@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from services.notifications.domain import commands
 from services.notifications.entrypoints import schemas
@@ -40,7 +41,7 @@ def bus() -> MessageBus[Dependencies]:
 
 @notifications.route("")
 class Notifications(MethodView):
-    @notifications.arguments(schemas.NotificationListQuery, location="query")
+    @notifications.arguments(schemas.NotificationListQuery, location="query", unknown=RAISE)
     @notifications.response(200, schemas.NotificationSchema(many=True))
     @notifications.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> list:
@@ -67,7 +68,7 @@ class NotificationDetail(MethodView):
 
 @inbox.route("/<recipient>")
 class Inbox(MethodView):
-    @inbox.arguments(schemas.InboxQuery, location="query")
+    @inbox.arguments(schemas.InboxQuery, location="query", unknown=RAISE)
     @inbox.response(200, schemas.NotificationDetailSchema(many=True))
     @inbox.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any], recipient: str) -> list:
