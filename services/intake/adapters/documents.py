@@ -235,6 +235,7 @@ class IntakeCaseDoc(OutboxDocument):
     receives_bonus_sociale = BooleanField(null=True)
     linked_case_id = StringField(null=True)
     status = StringField(required=True, default="aperto")
+    closed_at = DateTimeField(null=True)  # when casework closed it (``casework.case.closed``)
 
 
 DOCUMENTS: tuple[type[Document], ...] = (

@@ -391,6 +391,14 @@ class CaseRepository:
         stage(doc, self.topic, events)
         doc.save(force_insert=True)
 
+    def mark_closed(self, case_id: str, at: datetime) -> bool:
+        """Record that casework closed the case; False when it already was."""
+        result = IntakeCaseDoc._get_collection().update_one(
+            {"_id": case_id, "status": CaseStatus.OPEN.value},
+            {"$set": {"status": CaseStatus.CLOSED.value, "closed_at": at}},
+        )
+        return bool(result.modified_count)
+
     def get(self, case_id: str) -> Case | None:
         """The case with ``case_id``, if any."""
         doc = IntakeCaseDoc.objects(id=case_id).exclude("outbox").first()

@@ -1,23 +1,34 @@
-"""intake's worker: publishes the outbox (intake consumes no events). ``python -m`` this module."""
+"""intake's worker: publishes the outbox and applies casework's ``case.closed`` (which frees the
+tenant's needs for a new case). ``python -m services.intake.entrypoints.worker``.
+"""
 
 from __future__ import annotations
 
-from services.intake.adapters.documents import ALIAS, DOCUMENTS, OUTBOX_COLLECTIONS
+from services.intake.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
+from services.intake.bootstrap import bootstrap
 from services.intake.config import load_settings
+from services.intake.service_layer.handlers import EVENT_HANDLERS
 from shared import mongo
 from shared.config import Settings
-from shared.worker import Worker, serve
+from shared.kafka import dispatcher
+from shared.worker import Consumption, Worker, serve
 
 
 def build_worker(settings: Settings) -> Worker:
-    """intake's worker (the outbox relay), wired to the real store and broker."""
-    db = mongo.connect(ALIAS, settings.mongodb_uri, settings.database)
-    mongo.ensure_indexes(*DOCUMENTS)
-    return Worker(settings, db, OUTBOX_COLLECTIONS)
+    """intake's worker (outbox relay and consumer of casework's events), wired to the real ones."""
+    bus = bootstrap(settings)
+    return Worker(
+        settings,
+        mongo.database(ALIAS),
+        OUTBOX_COLLECTIONS,
+        Consumption(
+            topics=[settings.topic("casework")], handler=dispatcher(EVENT_HANDLERS, bus.deps)
+        ),
+    )
 
 
 def main() -> None:
-    """Run the outbox relay until SIGTERM."""
+    """Relay and consume until SIGTERM."""
     serve(load_settings(), build_worker)
 
 

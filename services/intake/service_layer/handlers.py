@@ -38,6 +38,7 @@ from services.intake.domain.model import (
 )
 from shared.domain import Conflict, DomainError, NotFound
 from shared.events import Event, make_event
+from shared.events.casework import CASE_CLOSED
 from shared.events.intake import (
     APPOINTMENT_BOOKED,
     APPOINTMENT_CANCELLED,
@@ -443,6 +444,19 @@ def _stale_case_claim(
     return stale and deps.open_case_claims.take_over(key, holder, case_id, now)
 
 
+def case_closed(event: Event, deps: Dependencies) -> None:
+    """casework closed a case: intake marks it closed and frees its (tenant, need) claims.
+
+    Idempotent: a redelivered event finds the case already closed and no claim left to free.
+    """
+    case = deps.cases.get(event.data["case_id"])
+    if case is None:  # not a case opened here
+        return
+    deps.cases.mark_closed(case.id, event.data["at"])
+    for need in case.needs:
+        deps.open_case_claims.release(f"{case.tenant_id}:{need.value}", case.id)
+
+
 # --- events ---
 
 
@@ -603,6 +617,9 @@ def _appointment(deps: Dependencies, appointment_id: str) -> Appointment:
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
+
+# Events from other services that intake applies (consumed by its worker).
+EVENT_HANDLERS: dict[str, Callable[[Event, Dependencies], None]] = {CASE_CLOSED: case_closed}
 
 HANDLERS: dict[type, Callable[[Any, Dependencies], Any]] = {
     commands.RegisterBuilding: register_building,
