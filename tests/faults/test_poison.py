@@ -35,9 +35,18 @@ def test_poison_events_are_dead_lettered_listed_and_replayable(world: World) -> 
     unknown_version["type"] = unknown_version["type"].replace(".v1", ".v9")
     invalid_data = json.loads(encode(workload.case_opened_event(4)))
     del invalid_data["data"]["tenant_id"]
-    # Valid by its schema, refused by the store (an empty primary key): the handler raises.
+    # Valid by its schema, refused by casework's domain (a bill that ends before it starts):
+    # the handler raises, is retried, and the event is dead-lettered.
     refused = json.loads(encode(workload.case_opened_event(5)))
-    refused["data"]["case_id"] = ""
+    refused["data"]["bills"] = [
+        {
+            "supplier": "Fornitore",
+            "commodity": "luce",
+            "amount_cents": 100,
+            "period_start": "2026-05-01",
+            "period_end": "2026-01-31",
+        }
+    ]
 
     producer = EventProducer(world.env["KAFKA_BOOTSTRAP_SERVERS"])
     key = good_before.subject  # one key: one partition, so order is kept and proven
