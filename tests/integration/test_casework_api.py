@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from flask.testing import FlaskClient
 
-from services.casework.adapters.documents import CaseFileDoc
+from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
 from services.casework.entrypoints.app import create_app
 from services.casework.service_layer.handlers import EVENT_HANDLERS
 from shared import mongo
@@ -51,14 +51,22 @@ def deliver_case_opened(app, case_id: str, **overrides: object) -> None:
     handle(event, [])
 
 
+def outbox_records(case_id: str) -> list[dict]:
+    """The events this case's writes handed to the relay (no relay runs here), in order."""
+    versions = CaseFileVersionDoc._get_collection().find({"case_id": case_id}).sort("version", 1)
+    return [r for v in versions for r in v["outbox"]]
+
+
 def outbox_types(case_id: str) -> list[str]:
-    doc = CaseFileDoc._get_collection().find_one({"_id": case_id})
-    return [r["type"].split("sportello.casework.")[1] for r in doc["outbox"]]
+    return [r["type"].split("sportello.casework.")[1] for r in outbox_records(case_id)]
 
 
 def outbox_data(case_id: str, suffix: str) -> list[dict]:
-    doc = CaseFileDoc._get_collection().find_one({"_id": case_id})
-    return [json.loads(r["value"])["data"] for r in doc["outbox"] if r["type"].endswith(suffix)]
+    return [
+        json.loads(r["value"])["data"]
+        for r in outbox_records(case_id)
+        if r["type"].endswith(suffix)
+    ]
 
 
 def post(client: FlaskClient, url: str, body: dict, status: int = 200) -> dict:

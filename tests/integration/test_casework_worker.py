@@ -6,7 +6,7 @@ import json
 import threading
 from datetime import UTC, datetime
 
-from services.casework.adapters.documents import CaseFileDoc
+from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
 from services.casework.bootstrap import bootstrap, message_bus
 from services.casework.domain import commands
 from services.casework.entrypoints.worker import CaseworkWorker
@@ -22,10 +22,11 @@ SENT_ON = datetime(2026, 11, 23, 9, tzinfo=UTC)  # Monday: AMAT's 5 working days
 
 
 def overdue_in_outbox(case_id: str) -> list[dict]:
-    doc = CaseFileDoc._get_collection().find_one({"_id": case_id})
+    versions = CaseFileVersionDoc._get_collection().find({"case_id": case_id}).sort("version", 1)
     return [
         json.loads(r["value"])["data"]
-        for r in doc["outbox"]
+        for v in versions
+        for r in v["outbox"]
         if r["type"].endswith("referral.overdue.v1")
     ]
 
@@ -113,7 +114,9 @@ def test_the_worker_opens_once_dead_letters_what_it_cannot_apply_and_announces_o
         rounds = worker.scanner.rounds
         wait_for(lambda: worker.scanner.rounds >= rounds + 3, what="three more scan rounds")
         wait_for(
-            lambda: not CaseFileDoc._get_collection().find_one({"_id": "case_w"})["outbox"],
+            lambda: not CaseFileVersionDoc._get_collection().count_documents(
+                {"case_id": "case_w", "outbox.0": {"$exists": True}}
+            ),
             what="outbox relayed",
         )
         records = read_topic(s.kafka_bootstrap_servers, topic, lambda rs: bool(overdue(rs)))

@@ -1,9 +1,14 @@
 """casework's MongoDB documents (database ``<prefix>_casework``, alias ``casework``).
 
 A case file is one document: its lifecycle, assessments, referrals, visits, diary, outcomes,
-notes and tasks are embedded, so every change and its events are one atomic write, guarded by a
-compare-and-set on ``version``. The top-level fields declared here are the ones queries and
+notes and tasks are embedded. The top-level fields declared here are the ones queries and
 indexes use; the embedded records are written by the repository through ``adapters.codec``.
+
+Each write of a case file first inserts its *version document* (``case_file_versions``,
+``_id = <case id>:<version>``): the unique insert makes writers take turns, and the document
+carries that write's events, moved into its outbox for the relay once the case file is stored.
+The relay only ever updates version documents, never the case file itself (see the repository
+for why).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from mongoengine import (
     BooleanField,
     DateTimeField,
+    DictField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
@@ -31,7 +37,7 @@ class BuildingSnapshotDoc(EmbeddedDocument):
     municipio = IntField(required=True)
 
 
-class CaseFileDoc(OutboxDocument):
+class CaseFileDoc(Document):
     """A case file. ``_id`` is intake's case id: a redelivered ``case.opened`` cannot double it."""
 
     meta = {
@@ -71,5 +77,23 @@ class CaseFileDoc(OutboxDocument):
     disconnection_alert_from = StringField(null=True)
 
 
-DOCUMENTS: tuple[type[Document], ...] = (CaseFileDoc,)
-OUTBOX_COLLECTIONS = [CaseFileDoc._meta["collection"]]
+class CaseFileVersionDoc(OutboxDocument):
+    """One write of a case file: the turn it took, and the events it caused."""
+
+    meta = {
+        "collection": "case_file_versions",
+        "db_alias": ALIAS,
+        "indexes": [{"fields": ["published", "at"]}],
+    }
+
+    id = StringField(primary_key=True)  # <case id>:<version>
+    case_id = StringField(required=True)
+    version = IntField(required=True)
+    at = DateTimeField(required=True)
+    staged = ListField(DictField(), default=list)
+    # False until the case file is stored and ``staged`` moved into ``outbox``.
+    published = BooleanField(required=True, default=False)
+
+
+DOCUMENTS: tuple[type[Document], ...] = (CaseFileDoc, CaseFileVersionDoc)
+OUTBOX_COLLECTIONS = [CaseFileVersionDoc._meta["collection"]]

@@ -10,7 +10,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from services.casework.adapters.codec import from_doc, to_doc
-from services.casework.adapters.documents import CaseFileDoc
+from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
 from shared.clock import now_utc
 from shared.events import Event
@@ -18,8 +18,6 @@ from shared.outbox import outbox_record, write_hint
 
 # Fields never read back into the domain object.
 _NOT_DOMAIN = (
-    "outbox",
-    "outbox_seq",
     "referral_paths",
     "next_due",
     "unannounced_due",
@@ -27,9 +25,8 @@ _NOT_DOMAIN = (
     "_id",
 )
 _TERMINAL = [s.value for s in TERMINAL_CASE_STATES]
-WRITE_CLAIMS = "case_file_write_claims"
-# A claim older than this belongs to a writer that died (a write takes milliseconds).
-STALE_CLAIM = timedelta(seconds=30)
+# A write unfinished after this long belongs to a writer that died (a write takes milliseconds).
+STALE_WRITE = timedelta(seconds=30)
 
 
 class CaseFileRepository:
@@ -59,7 +56,7 @@ class CaseFileRepository:
     def add_once(self, case_file: CaseFile) -> bool:
         """Insert ``case_file`` unless it exists; False when it was already there (redelivery)."""
         doc = self._document(case_file)
-        doc.update(_id=case_file.id, outbox=[], outbox_seq=0, version=0)
+        doc.update(_id=case_file.id, version=0)
         try:
             # A plain insert: FerretDB drops null fields from an upsert's $setOnInsert.
             self.collection.insert_one(doc)
@@ -69,59 +66,94 @@ class CaseFileRepository:
 
     def get(self, case_id: str) -> CaseFile | None:
         """The case file of ``case_id``, if any."""
-        doc = self.collection.find_one({"_id": case_id}, {"outbox": 0})
+        doc = self.collection.find_one({"_id": case_id})
         return _case_file(doc) if doc else None
 
     @property
-    def claims(self) -> Collection:
-        """One short-lived document per write in progress: ``<case id>:<next version>``."""
-        return self.collection.database[WRITE_CLAIMS]
-
-    def _claim(self, claim_id: str) -> bool:
-        """Take the right to write the next version; False when another writer holds it."""
-        try:
-            self.claims.insert_one({"_id": claim_id, "at": now_utc()})
-            return True
-        except DuplicateKeyError:
-            held = self.claims.find_one({"_id": claim_id})
-            if held and _aware(held["at"]) < now_utc() - STALE_CLAIM:
-                # Its writer died between claim and write: free it for the next attempt.
-                self.claims.delete_one({"_id": claim_id, "at": held["at"]})
-            return False
+    def versions(self) -> Collection:
+        """One document per write: ``<case id>:<version>``, with that write's events."""
+        return CaseFileVersionDoc._get_collection()
 
     def save(self, case_file: CaseFile, topic: str, events: list[Event]) -> bool:
-        """Write ``case_file`` and its events at once, if nobody wrote it since it was read.
+        """Store ``case_file`` and its events, if nobody wrote it since it was read.
 
-        Returns False when ``version`` moved on (a concurrent write): the caller reloads and
-        retries. The filter on ``version`` is a compare-and-set on MongoDB; FerretDB 1.24 (SQLite)
-        does not evaluate a conditional update atomically against a concurrent one, so a writer
-        first claims the next version with a unique-key insert, which both serialise.
+        Returns False when another write took this version first: the caller reloads and
+        retries. Why not one conditional update carrying the events (an embedded outbox on the
+        case file)? FerretDB 1.24 on SQLite evaluates an update's filter apart from its write and
+        replaces the whole document, so two concurrent updates of one document lose one of
+        them — and the relay updates the outboxes it publishes. So:
+
+        1. insert ``<case id>:<version + 1>`` with the events staged: a unique insert is atomic
+           on both stores, so exactly one writer gets each version (the compare-and-set);
+        2. store the case file (only the holder of the version writes it);
+        3. move the staged events into that version document's outbox for the relay, which
+           never touches the case file.
+
+        A writer dying between 1 and 2 leaves a version nobody stored: after ``STALE_WRITE`` it
+        is discarded (events never published). Dying between 2 and 3 leaves stored state with
+        staged events: ``publish_stranded`` moves them (the worker's scan calls it).
         """
-        claim_id = f"{case_file.id}:{case_file.version + 1}"
-        if not self._claim(claim_id):
-            return False
+        version = case_file.version + 1
+        version_id = f"{case_file.id}:{version}"
+        records = [outbox_record(topic, e) for e in events]
         try:
-            return self._write(case_file, topic, events)
-        finally:
-            self.claims.delete_one({"_id": claim_id})
-
-    def _write(self, case_file: CaseFile, topic: str, events: list[Event]) -> bool:
-        if events:
-            write_hint(self.collection.database, self.collection.name, case_file.id)
+            self.versions.insert_one(
+                {
+                    "_id": version_id,
+                    "case_id": case_file.id,
+                    "version": version,
+                    "at": now_utc(),
+                    "staged": records,
+                    "published": False,
+                    "outbox": [],
+                    "outbox_seq": 0,
+                }
+            )
+        except DuplicateKeyError:
+            self._discard_if_abandoned(version_id, case_file.id, version)
+            return False
         doc = self._document(case_file)
-        doc["version"] = case_file.version + 1
-        update: dict[str, Any] = {"$set": doc}
-        if events:
-            records = [outbox_record(topic, e) for e in events]
-            update["$push"] = {"outbox": {"$each": records}}
-            update["$inc"] = {"outbox_seq": len(records)}
-        result = self.collection.update_one(
-            {"_id": case_file.id, "version": case_file.version}, update
+        doc["version"] = version
+        self.collection.update_one(
+            {"_id": case_file.id, "version": case_file.version}, {"$set": doc}
         )
-        if result.matched_count:
-            case_file.version += 1
-            return True
-        return False
+        case_file.version = version
+        if records:
+            self._publish(version_id, records)
+        else:
+            self.versions.delete_one({"_id": version_id})  # a turn with nothing to publish
+        return True
+
+    def _publish(self, version_id: str, records: list[dict[str, Any]]) -> None:
+        write_hint(self.versions.database, self.versions.name, version_id)
+        self.versions.update_one(
+            {"_id": version_id, "published": False},
+            {"$set": {"outbox": records, "outbox_seq": len(records), "published": True}},
+        )
+
+    def _discard_if_abandoned(self, version_id: str, case_id: str, version: int) -> None:
+        """Free a version whose writer died before storing the case file."""
+        held = self.versions.find_one({"_id": version_id}, {"at": 1, "published": 1})
+        if held is None or held.get("published") or _aware(held["at"]) > now_utc() - STALE_WRITE:
+            return
+        stored = self.collection.find_one({"_id": case_id}, {"version": 1})
+        if stored is not None and stored.get("version", 0) < version:
+            self.versions.delete_one({"_id": version_id, "published": False})
+
+    def publish_stranded(self) -> int:
+        """Move events of stored writes whose writer died before publishing them."""
+        moved = 0
+        cutoff = now_utc() - STALE_WRITE
+        for held in self.versions.find({"published": False, "at": {"$lt": cutoff}}).limit(200):
+            stored = self.collection.find_one({"_id": held["case_id"]}, {"version": 1})
+            if stored is None or stored.get("version", 0) < held["version"]:
+                continue  # not stored: _discard_if_abandoned frees it for the next writer
+            if held["staged"]:
+                self._publish(held["_id"], held["staged"])
+                moved += 1
+            else:
+                self.versions.delete_one({"_id": held["_id"], "published": False})
+        return moved
 
     def list(
         self,
@@ -149,19 +181,14 @@ class CaseFileRepository:
             query["counter_id"] = counter_id
         if overdue_on:
             query["next_due"] = {"$lt": overdue_on.isoformat(), "$ne": None}
-        cursor = (
-            self.collection.find(query, {"outbox": 0})
-            .sort("opened_at", DESCENDING)
-            .skip(offset)
-            .limit(limit)
-        )
+        cursor = self.collection.find(query).sort("opened_at", DESCENDING).skip(offset).limit(limit)
         return [_case_file(d) for d in cursor], self.collection.count_documents(query)
 
     def overdue_referrals(self, today: date, limit: int, offset: int) -> list[dict[str, Any]]:
         """Sent referrals past their due date, oldest deadline first."""
         query = {"next_due": {"$lt": today.isoformat(), "$ne": None}}
         rows = []
-        for doc in self.collection.find(query, {"outbox": 0}).sort("next_due", 1):
+        for doc in self.collection.find(query).sort("next_due", 1):
             case = _case_file(doc)
             for r in case.referrals:
                 if r.overdue_on(today):

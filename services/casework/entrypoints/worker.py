@@ -51,6 +51,7 @@ class DeadlineScanner:
         """Scan every ``interval_s`` until stopped; an outage pauses the scan, never kills it."""
         while not self.stop_event.is_set():
             try:
+                self.deps.case_files.publish_stranded()
                 written = scan_deadlines(self.deps, self.clock().date())
                 if written:
                     log.info("deadline scan announced %d events", written)
