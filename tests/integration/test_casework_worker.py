@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
 from services.casework.bootstrap import bootstrap, message_bus
@@ -138,3 +138,24 @@ def test_the_worker_opens_once_dead_letters_what_it_cannot_apply_and_announces_o
         producer.close()
         mongo.disconnect("casework")
     assert not thread.is_alive()
+
+
+def test_an_approaching_disconnection_escalates_once_per_threshold(settings_for) -> None:
+    deps = bootstrap(settings_for("casework"))
+    try:
+        data = case_opened_data(case_id="case_dis", disconnection_date="2026-12-10")
+        event = decode(encode(make_event(CASE_OPENED, "case_dis", data)))
+        dispatcher(EVENT_HANDLERS, deps)(event, [])
+        for day in (date(2026, 11, 29), date(2026, 11, 30), date(2026, 12, 1)):
+            scan_deadlines(deps, day)
+        versions = CaseFileVersionDoc._get_collection().find({"case_id": "case_dis"})
+        alerts = [
+            json.loads(r["value"])["data"]
+            for v in versions
+            for r in v["outbox"]
+            if r["type"].endswith("disconnection_deadline_approaching.v1")
+        ]
+        assert [(a["days_left"], a["disconnection_date"]) for a in alerts] == [(10, "2026-12-10")]
+        assert deps.case_files.get("case_dis").urgent
+    finally:
+        mongo.disconnect("casework")
