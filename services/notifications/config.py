@@ -73,7 +73,10 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
         "NOTIFICATIONS_RULES_FILE",
         "rules.yaml",
         _rules_file,
-        "Rules, teams and coordinators (relative paths are under services/notifications/).",
+        (
+            "Rules, teams and coordinators (relative to services/notifications/; the rules table"
+            " is in docs/notifications.md)."
+        ),
         "rules_file",
     ),
     Variable("NOTIFICATIONS_SMTP_HOST", "127.0.0.1", _text, "SMTP server for emails.", "smtp_host"),

@@ -304,3 +304,12 @@ def test_a_tenant_is_reachable_only_on_consented_channels_with_an_address() -> N
     assert reasons == ["sms: consenso revocato (2026-11-01)", "email: recapito mancante"]
     tenant.consents.pop("sms")
     assert tenant.reachable(["sms"]) == ([], ["sms: nessun consenso registrato"])
+
+
+def test_the_docs_list_every_rule(renderer: Renderer) -> None:
+    docs = (ROOT / "docs" / "notifications.md").read_text()
+    rules, _ = load_rules(RULES, renderer)
+    for rule in rules:
+        assert f"| `{rule.id}` | `{rule.event.split('.', 3)[-1].rsplit('.', 1)[0]}`" in docs, (
+            rule.id
+        )
