@@ -202,6 +202,8 @@ class TenantById(MethodView):
 
 @tenants.route("/<tenant_id>/consents")
 class TenantConsents(MethodView):
+    @idempotent("tenants.consents")
+    @tenants.doc(parameters=[PARAMETER])
     @tenants.arguments(schemas.ConsentInSchema)
     @tenants.response(200, schemas.TenantSchema)
     @tenants.alt_response(404, description="Inquilino non trovato.")
