@@ -138,3 +138,10 @@ def world(environ: dict[str, str], tmp_path: Path, local_infra) -> Iterator[Worl
     finally:
         system.stop(timeout_s=30)
         client.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Fault scenarios move thousands of events through real processes: give them room."""
+    for item in items:
+        if "tests/faults/" in str(item.fspath):
+            item.add_marker(pytest.mark.timeout(900))
