@@ -521,3 +521,24 @@ def test_lasting_signs_with_a_low_isee_propose_poverty_and_temporary_ones_precar
     assert propose(both).classification == Classification.PRECARITY
     rich = Evidence(isee_band=IseeBand.ABOVE_30000, hardship_signals=["casa_fredda"])
     assert propose(rich).classification == Classification.PRECARITY
+
+
+def test_paths_come_from_configuration_and_a_bad_file_names_the_variable(tmp_path) -> None:
+    from services.casework.config import load_settings
+    from shared.config import ConfigError
+
+    settings = load_settings({})
+    assert settings.extra["paths"]["amat"].response_working_days == 5
+    assert "storia_sociale" not in settings.extra["paths"]["amat"].shares
+    extra = tmp_path / "paths.json"
+    extra.write_text(
+        '{"sindacato": {"label": "Sindacato inquilini", "response_working_days": 3,'
+        ' "shares": ["anagrafica", "bisogni"]}}'
+    )
+    custom = load_settings({"CASEWORK_PATHS_FILE": str(extra)})
+    assert list(custom.extra["paths"]) == ["sindacato"]
+    extra.write_text('{"x": {"response_working_days": 3, "shares": ["tutto"]}}')
+    with pytest.raises(ConfigError, match="CASEWORK_PATHS_FILE"):
+        load_settings({"CASEWORK_PATHS_FILE": str(extra)})
+    with pytest.raises(ConfigError, match="CASEWORK_DISCONNECTION_ALERT_DAYS"):
+        load_settings({"CASEWORK_DISCONNECTION_ALERT_DAYS": "dieci"})

@@ -68,6 +68,8 @@ def from_doc(tp: Any, data: Any) -> Any:
     if tp is datetime:
         return data
     if tp is date:
+        if isinstance(data, datetime):  # files written before dates were stored as strings
+            return data.date()
         return date.fromisoformat(data) if isinstance(data, str) else data
     if tp is float:
         return float(data)
