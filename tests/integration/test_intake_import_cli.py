@@ -146,3 +146,33 @@ def _db() -> tuple[str, str]:
 
     settings = load_settings()
     return settings.mongodb_uri, settings.database
+
+
+def test_seed_demo_loads_buildings_counters_and_tenants_once(
+    building_id: str, settings_for, capsys
+) -> None:
+    # The fixture's building makes the store non-empty: seeding must add nothing.
+    try:
+        assert main(["seed-demo"]) == 0
+    finally:
+        mongo.disconnect("intake")
+    assert "non carico nulla" in capsys.readouterr().out
+    mongo.connect("intake", *_db())
+    try:
+        mongo.database("intake").drop_collection("buildings")
+    finally:
+        mongo.disconnect("intake")
+    try:
+        assert main(["seed-demo"]) == 0
+    finally:
+        mongo.disconnect("intake")
+    assert "Complesso Giuffrè-Villani" in capsys.readouterr().out
+    mongo.connect("intake", *_db())
+    try:
+        assert IntakeTenantDoc.objects.count() == 3
+        db = mongo.database("intake")
+        assert db.counters.count_documents({}) == 3
+        giuffre = db.counters.find_one({"name": "Sportello Giuffrè-Villani"})
+        assert giuffre["schedules"][0]["every_weeks"] == 2
+    finally:
+        mongo.disconnect("intake")

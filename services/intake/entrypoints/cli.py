@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -14,7 +15,13 @@ from rich.table import Table
 from services.intake.bootstrap import bootstrap
 from services.intake.config import load_settings
 from services.intake.domain import commands
-from services.intake.domain.model import ContactChannel, Custodian
+from services.intake.domain.model import (
+    ConsentChannel,
+    ContactChannel,
+    CounterKind,
+    Custodian,
+    Schedule,
+)
 from services.intake.entrypoints.tenant_import import (
     ImportFileError,
     ImportReport,
@@ -64,15 +71,52 @@ DEMO_BUILDINGS = (
 
 
 def seed_demo() -> int:
-    """Load the demo buildings named in the brief, only into an empty store."""
+    """Load the demo buildings named in the brief, their counters and a demo tenant each, only
+    into an empty store."""
     bus = bootstrap(load_settings())
     if bus.deps.buildings.count():
         print("dati demo: l'archivio contiene già edifici, non carico nulla")
         return 0
-    for command in DEMO_BUILDINGS:
+    today = datetime.now(bus.deps.zone).date()
+    for n, command in enumerate(DEMO_BUILDINGS):
         building = bus.handle(command)
         print(f"dati demo: {building.name} ({building.id})")
+        weekday = (1, 3, 2)[n]  # Tuesday, Thursday, Wednesday
+        first = today + timedelta(days=(weekday - today.weekday()) % 7)
+        counter = bus.handle(
+            commands.RegisterCounter(
+                name=f"Sportello {command.name.removeprefix('Complesso ')}",
+                kind=CounterKind.ITINERANT if n else CounterKind.FIXED,
+                building_id=building.id,
+                room=command.committee_contact or "Sala comune",
+                # Giuffrè-Villani: every second week, as in the seeds.
+                schedules=[Schedule(weekday, time(14), time(17), 30, 2 if n == 1 else 1, first)],
+                operators=["operatore.demo"],
+            )
+        )
+        print(f"dati demo:   {counter.name} ({counter.id})")
+        first_name, last_name, fiscal_code = DEMO_TENANTS[n]
+        tenant = bus.handle(
+            commands.RegisterTenant(
+                building_id=building.id,
+                first_name=first_name,
+                last_name=last_name,
+                fiscal_code=fiscal_code,
+                apartment="Scala A, int. 1",
+                email=f"{first_name.lower()}.{last_name.lower()}@example.org",
+                consents=[commands.ConsentInput(ConsentChannel.EMAIL, True, "operatore.demo")],
+            )
+        )
+        print(f"dati demo:   {tenant.first_name} {tenant.last_name} ({tenant.id})")
     return 0
+
+
+# Synthetic people with valid codici fiscali (check character included).
+DEMO_TENANTS = (
+    ("Mario", "Rossi", "RSSMRA85T10A562S"),
+    ("Laura", "Bianchi", "BNCLRA70C41F205I"),
+    ("Anna", "Verdi", "VRDNNA80A41F205K"),
+)
 
 
 def import_tenants_command(
@@ -128,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.intake.entrypoints.cli")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("seed-demo", help="carica gli edifici demo se l'archivio è vuoto")
+    sub.add_parser(
+        "seed-demo", help="carica edifici, sportelli e inquilini demo se l'archivio è vuoto"
+    )
     imp = sub.add_parser("import-tenants", help="importa gli inquilini di un edificio da CSV")
     imp.add_argument("file", type=Path, help="CSV: nome, cognome, codice_fiscale, alloggio, …")
     imp.add_argument("--building", required=True, help="id dell'edificio")
