@@ -364,8 +364,9 @@ def test_work_queues_filter_paginate_and_count(app_and_client) -> None:
     assert counts["cases_by_state"] == {"aperto": 4, "in_valutazione": 1}
     assert counts["referrals_by_path"] == {"welfare": {"proposta": 1}}
     assert ref["id"]
-    bad = client.get("/api/v1/case-files", query_string={"limit": 0})
-    assert bad.status_code == 422 and "limit" in bad.json["errors"]["query"]
+    for query, field in (({"limit": 0}, "limit"), ({"colour": "red"}, "colour")):
+        bad = client.get("/api/v1/case-files", query_string=query)
+        assert bad.status_code == 422 and field in bad.json["errors"]["query"], bad.json
 
 
 def test_overdue_queue_lists_referrals_past_their_deadline(app_and_client) -> None:

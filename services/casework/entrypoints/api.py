@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from services.casework.domain import commands
 from services.casework.domain.model import CaseFile
@@ -65,7 +66,7 @@ def case_file(case_id: str) -> CaseFile:
 
 @case_files.route("")
 class CaseFiles(MethodView):
-    @case_files.arguments(schemas.CaseFileListQuery, location="query")
+    @case_files.arguments(schemas.CaseFileListQuery, location="query", unknown=RAISE)
     @case_files.response(200, schemas.CaseFileSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     def get(self, query: dict[str, Any]) -> Any:
         """Work queue: case files by state, assignee («i miei casi»), path, building, counter,
@@ -355,7 +356,7 @@ class TaskDone(MethodView):
 
 @queues.route("/overdue-referrals")
 class OverdueReferrals(MethodView):
-    @queues.arguments(schemas.PageQuery, location="query")
+    @queues.arguments(schemas.PageQuery, location="query", unknown=RAISE)
     @queues.response(200, schemas.OverdueReferralSchema(many=True))
     @queues.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -375,7 +376,7 @@ class Counts(MethodView):
 
 @reports.route("/outcomes")
 class OutcomeTotals(MethodView):
-    @reports.arguments(schemas.OutcomeReportQuery, location="query")
+    @reports.arguments(schemas.OutcomeReportQuery, location="query", unknown=RAISE)
     @reports.response(200, schemas.OutcomeTotalSchema(many=True))
     @reports.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
