@@ -413,3 +413,12 @@ def test_case_lists_filter_sort_and_paginate(client, building_id) -> None:
     bad = client.get("/api/v1/cases", query_string={"limit": 0, "urgent": "forse", "x": 1})
     assert bad.status_code == 422
     assert set(bad.json["errors"]["query"]) == {"limit", "urgent", "x"}
+
+
+def test_buildings_are_listed_by_name_with_the_total(client) -> None:
+    for name, municipio in (("Coppin", 7), ("Saint Bon", 7), ("Giuffrè", 9)):
+        client.post("/api/v1/buildings", json={**SAINT_BON, "name": name, "municipio": municipio})
+    page = client.get("/api/v1/buildings", query_string={"municipio": 7, "limit": 1})
+    assert page.headers["X-Total-Count"] == "2"
+    assert [b["name"] for b in page.json] == ["Coppin"]
+    assert client.get("/api/v1/buildings", query_string={"municipio": 10}).status_code == 422

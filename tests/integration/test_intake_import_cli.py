@@ -176,3 +176,27 @@ def test_seed_demo_loads_buildings_counters_and_tenants_once(
         assert giuffre["schedules"][0]["every_weeks"] == 2
     finally:
         mongo.disconnect("intake")
+
+
+def test_old_idempotency_keys_can_be_purged(building_id: str, settings_for, capsys) -> None:
+    from services.intake.entrypoints.app import create_app
+
+    app = create_app(settings_for("intake"))
+    client = app.test_client()
+    body = {"name": "Saint Bon", "address": "via Saint Bon 6", "municipio": 7}
+    headers = {"Idempotency-Key": "k-1"}
+    first = client.post("/api/v1/buildings", json=body, headers=headers).json
+    assert client.post("/api/v1/buildings", json=body, headers=headers).json == first
+    mongo.disconnect("intake")
+    assert main(["purge-idempotency-keys", "--older-than-hours", "1"]) == 0
+    assert "eliminate: 0" in capsys.readouterr().out  # a fresh key is kept
+    assert main(["purge-idempotency-keys", "--older-than-hours", "0"]) == 0
+    assert "eliminate: 1" in capsys.readouterr().out
+    mongo.disconnect("intake")
+    app = create_app(settings_for("intake"))
+    try:
+        # The key is forgotten: the same request is new work again.
+        again = app.test_client().post("/api/v1/buildings", json=body, headers=headers).json
+        assert again["id"] != first["id"]
+    finally:
+        mongo.disconnect("intake")

@@ -90,9 +90,14 @@ class BuildingRepository:
         )
         return [_building(d) for d in query.order_by("name").skip(offset).limit(limit)]
 
-    def count(self) -> int:
-        """How many buildings there are."""
-        return IntakeBuildingDoc.objects.count()
+    def count(self, municipio: int | None = None) -> int:
+        """How many buildings there are (in ``municipio``, if given)."""
+        query = (
+            IntakeBuildingDoc.objects(municipio=municipio)
+            if municipio
+            else IntakeBuildingDoc.objects
+        )
+        return query.count()
 
 
 class CounterRepository:
@@ -480,6 +485,13 @@ class IdempotencyStore:
     def release(self, key: str) -> None:
         """Forget ``key`` (the request failed: a retry may do the work)."""
         IntakeIdempotencyDoc._get_collection().delete_one({"_id": key, "state": "in_corso"})
+
+    def purge(self, before: datetime) -> int:
+        """Forget answers stored before ``before`` (no TTL index on FerretDB); returns how many."""
+        result = IntakeIdempotencyDoc._get_collection().delete_many(
+            {"created_at": {"$lt": before}, "state": "completata"}
+        )
+        return result.deleted_count
 
 
 def _range(

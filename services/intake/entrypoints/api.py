@@ -66,11 +66,14 @@ def paged(page: Any) -> tuple[list, int, dict[str, str]]:
 @buildings.route("")
 class Buildings(MethodView):
     @buildings.arguments(schemas.BuildingListQuery, location="query", unknown=RAISE)
-    @buildings.response(200, schemas.BuildingSchema(many=True))
+    @buildings.response(200, schemas.BuildingSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @buildings.alt_response(422, description="Filtri non validi.")
-    def get(self, query: dict[str, Any]) -> list:
+    def get(self, query: dict[str, Any]) -> Any:
         """List buildings, sorted by name."""
-        return bus().deps.buildings.list(query.get("municipio"), query["limit"], query["offset"])
+        repository = bus().deps.buildings
+        municipio = query.get("municipio")
+        items = repository.list(municipio, query["limit"], query["offset"])
+        return items, 200, {"X-Total-Count": str(repository.count(municipio))}
 
     @idempotent("buildings")
     @buildings.doc(parameters=[PARAMETER])

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from services.intake.adapters.repository import IdempotencyStore
 from services.intake.bootstrap import bootstrap
 from services.intake.config import load_settings
 from services.intake.domain import commands
@@ -168,6 +169,14 @@ def print_report(console: Console, report: ImportReport) -> None:
         console.print(table)
 
 
+def purge_idempotency_keys(older_than_hours: int) -> int:
+    """Forget the answers to Idempotency-Keys older than ``older_than_hours``."""
+    bus = bootstrap(load_settings())
+    before = bus.deps.clock() - timedelta(hours=older_than_hours)
+    print(f"chiavi di idempotenza eliminate: {IdempotencyStore().purge(before)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.intake.entrypoints.cli")
@@ -180,10 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--building", required=True, help="id dell'edificio")
     imp.add_argument("--operator", default="importazione-csv", help="chi registra i consensi")
     imp.add_argument("--report", type=Path, default=None, help="scrive l'esito per riga in JSON")
+    purge = sub.add_parser(
+        "purge-idempotency-keys", help="dimentica le risposte alle Idempotency-Key più vecchie"
+    )
+    purge.add_argument("--older-than-hours", type=int, default=72)
     args = parser.parse_args(argv)
     configure_logging("intake", load_settings().log_level)
     if args.command == "seed-demo":
         return seed_demo()
+    if args.command == "purge-idempotency-keys":
+        return purge_idempotency_keys(args.older_than_hours)
     if args.command == "import-tenants":
         return import_tenants_command(args.file, args.building, args.operator, args.report)
     return 2
