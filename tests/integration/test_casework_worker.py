@@ -97,8 +97,25 @@ def test_the_worker_opens_once_dead_letters_what_it_cannot_apply_and_announces_o
         del bad["data"]["building"]
         producer.send(s.topic("intake"), "case_bad", json.dumps(bad).encode())
 
-        dlq = read_topic(s.kafka_bootstrap_servers, s.dead_letter_topic, lambda r: len(r) >= 1)
-        assert "building" in header(dlq[0].headers, "dlq.reason")
+        impossible_bill = {
+            "supplier": "Fornitore",
+            "commodity": "luce",
+            "amount_cents": 100,
+            "period_start": "2026-05-01",
+            "period_end": "2026-01-31",
+        }
+        refused = make_event(
+            CASE_OPENED,
+            "case_refused",
+            case_opened_data(case_id="case_refused", bills=[impossible_bill]),
+        )
+        producer.publish(s.topic("intake"), refused)
+
+        dlq = read_topic(s.kafka_bootstrap_servers, s.dead_letter_topic, lambda r: len(r) >= 2)
+        reasons = [header(r.headers, "dlq.reason") for r in dlq]
+        assert "building" in reasons[0]
+        assert "periodo non valido" in reasons[1]
+        assert not CaseFileDoc.objects(id="case_refused").count()
         wait_for(lambda: CaseFileDoc.objects(id="case_w").count(), what="case file")
 
         bus = message_bus(worker.scanner.deps)

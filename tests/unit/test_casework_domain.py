@@ -542,3 +542,16 @@ def test_paths_come_from_configuration_and_a_bad_file_names_the_variable(tmp_pat
         load_settings({"CASEWORK_PATHS_FILE": str(extra)})
     with pytest.raises(ConfigError, match="CASEWORK_DISCONNECTION_ALERT_DAYS"):
         load_settings({"CASEWORK_DISCONNECTION_ALERT_DAYS": "dieci"})
+
+
+def test_a_bill_ending_before_it_starts_is_refused_when_the_case_file_opens() -> None:
+    bill = {
+        "supplier": "Fornitore",
+        "commodity": "luce",
+        "amount_cents": 100,
+        "period_start": date(2026, 5, 1),
+        "period_end": date(2026, 1, 31),
+    }
+    with pytest.raises(DomainError) as err:
+        new_case(bills=[bill])
+    assert err.value.code == "invalid_bill_period"

@@ -319,6 +319,15 @@ class CaseFile:
         Only what casework needs is kept: no custodian contacts, no tenant's personal details.
         """
         b = data["building"]
+        for bill in data.get("bills") or []:
+            if bill["period_end"] < bill["period_start"]:
+                # Valid by the contract, impossible in fact: the event is refused (and the
+                # consumer dead-letters it after its retries) rather than stored half-true.
+                raise DomainError(
+                    "Bolletta con periodo non valido: la fine precede l'inizio.",
+                    code="invalid_bill_period",
+                    supplier=bill["supplier"],
+                )
         case = cls(
             id=data["case_id"],
             tenant_id=data["tenant_id"],
