@@ -422,3 +422,23 @@ def test_buildings_are_listed_by_name_with_the_total(client) -> None:
     assert page.headers["X-Total-Count"] == "2"
     assert [b["name"] for b in page.json] == ["Coppin"]
     assert client.get("/api/v1/buildings", query_string={"municipio": 10}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "payload"),
+    [
+        ("get", "/api/v1/cases?from=9999-12-30&to=9999-12-31", None),
+        ("get", "/api/v1/counters/ctr_x/slots?from=9999-12-30&to=9999-12-31", None),
+        (
+            "post",
+            "/api/v1/appointments",
+            {"kind": "sopralluogo", "starts_at": "9999-12-31T23:30:00Z", "booked_by": "op"},
+        ),
+    ],
+)
+def test_dates_out_of_any_plausible_range_are_422_not_an_overflow(
+    client, method, url, payload
+) -> None:
+    response = getattr(client, method)(url, json=payload)
+    assert response.status_code == 422, response.json
+    assert "2000–2100" in str(response.json["errors"])

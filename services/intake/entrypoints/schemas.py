@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -32,6 +33,15 @@ from services.intake.domain.model import (
 ID = validate.Length(min=1, max=100)
 ACTOR = validate.Length(min=1, max=100)
 REASON = validate.Length(min=3, max=500)
+# Dates and times far outside the service's life are typos, and would overflow date arithmetic.
+DAYS = validate.Range(
+    min=date(2000, 1, 1), max=date(2100, 12, 31), error="Data fuori dall'intervallo 2000–2100."
+)
+MOMENTS = validate.Range(
+    min=datetime(2000, 1, 1, tzinfo=UTC),
+    max=datetime(2100, 12, 31, tzinfo=UTC),
+    error="Data e ora fuori dall'intervallo 2000–2100.",
+)
 
 
 def checked_by(check: Callable[[str], str | None]) -> Callable[[str], None]:
@@ -127,8 +137,8 @@ class ScheduleSchema(StrictSchema):
         validate=validate.Range(min=1, max=8),
         metadata={"description": "2 = a settimane alterne, contando da starts_on."},
     )
-    starts_on = fields.Date(load_default=None, allow_none=True)
-    ends_on = fields.Date(load_default=None, allow_none=True)
+    starts_on = fields.Date(validate=DAYS, load_default=None, allow_none=True)
+    ends_on = fields.Date(validate=DAYS, load_default=None, allow_none=True)
 
     @validates_schema(skip_on_field_errors=False)
     def _alternate_weeks_need_a_start(self, data: dict[str, Any], **_: Any) -> None:
@@ -162,8 +172,8 @@ class CounterListQuery(PageQuery):
 
 
 class SlotQuery(StrictSchema):
-    date_from = fields.Date(required=True, data_key="from")
-    date_to = fields.Date(required=True, data_key="to")
+    date_from = fields.Date(validate=DAYS, required=True, data_key="from")
+    date_to = fields.Date(validate=DAYS, required=True, data_key="to")
 
 
 class SlotSchema(Schema):
@@ -280,16 +290,16 @@ class AppointmentInSchema(StrictSchema):
     case_id = fields.String(load_default=None, allow_none=True, validate=ID)
     counter_id = fields.String(load_default=None, allow_none=True, validate=ID)
     building_id = fields.String(load_default=None, allow_none=True, validate=ID)
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    starts_at = fields.AwareDateTime(validate=MOMENTS, required=True)
+    ends_at = fields.AwareDateTime(validate=MOMENTS, load_default=None, allow_none=True)
     location = fields.String(load_default="", validate=validate.Length(max=300))
     notes = fields.String(load_default="", validate=validate.Length(max=2000))
     booked_by = fields.String(required=True, validate=ACTOR)
 
 
 class RescheduleSchema(StrictSchema):
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    starts_at = fields.AwareDateTime(validate=MOMENTS, required=True)
+    ends_at = fields.AwareDateTime(validate=MOMENTS, load_default=None, allow_none=True)
     reason = fields.String(required=True, validate=REASON)
     actor = fields.String(required=True, validate=ACTOR)
 
@@ -322,8 +332,8 @@ class AppointmentListQuery(PageQuery):
     tenant_id = fields.String(validate=ID)
     case_id = fields.String(validate=ID)
     building_id = fields.String(validate=ID)
-    starts_from = fields.AwareDateTime(data_key="from")
-    starts_to = fields.AwareDateTime(data_key="to")
+    starts_from = fields.AwareDateTime(validate=MOMENTS, data_key="from")
+    starts_to = fields.AwareDateTime(validate=MOMENTS, data_key="to")
 
 
 # --- cases ---
@@ -333,8 +343,8 @@ class BillSchema(StrictSchema):
     supplier = fields.String(required=True, validate=validate.Length(min=1, max=200))
     offer = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     commodity = fields.Enum(Commodity, by_value=True, required=True)
-    period_start = fields.Date(required=True)
-    period_end = fields.Date(required=True)
+    period_start = fields.Date(validate=DAYS, required=True)
+    period_end = fields.Date(validate=DAYS, required=True)
     pod = fields.String(
         load_default=None,
         allow_none=True,
@@ -397,6 +407,7 @@ class CaseInSchema(StrictSchema):
     )
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     disconnection_date = fields.Date(
+        validate=DAYS,
         load_default=None,
         allow_none=True,
         metadata={"description": "Data del preavviso di distacco: rende il caso urgente."},
@@ -463,5 +474,5 @@ class CaseListQuery(PageQuery):
     tenant_id = fields.String(validate=ID)
     urgent = fields.Boolean()
     status = fields.Enum(CaseStatus, by_value=True)
-    opened_from = fields.Date(data_key="from")
-    opened_to = fields.Date(data_key="to")
+    opened_from = fields.Date(validate=DAYS, data_key="from")
+    opened_to = fields.Date(validate=DAYS, data_key="to")
