@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 
-from services.intake.adapters.documents import IntakeAppointmentDoc
+from services.intake.adapters.documents import IntakeAppointmentDoc, IntakeSlotClaimDoc
 from shared.events import decode
 from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
     app,
@@ -369,3 +369,41 @@ def test_unknown_people_and_things_are_404_and_bad_bodies_422(client, counter, t
     assert client.get("/api/v1/appointments/apt_nope").status_code == 404
     huge = client.post("/api/v1/appointments", json={"notes": "x" * 70_000})
     assert huge.status_code == 413
+
+
+@pytest.mark.parametrize(("age_s", "status"), [(5, 409), (600, 201)])
+def test_a_claim_whose_booking_never_landed_is_taken_over_after_the_grace(
+    client, counter, tenant_id, age_s: int, status: int
+) -> None:
+    # A process took the slot and died before storing its appointment (INTAKE_CLAIM_GRACE_S=60).
+    slot = slots(client, counter["id"])[0]["starts_at"]
+    key = f"{counter['id']}:{datetime.fromisoformat(slot).astimezone(UTC).isoformat()}"
+    IntakeSlotClaimDoc._get_collection().insert_one(
+        {
+            "_id": key,
+            "appointment_id": "apt_lost",
+            "claimed_at": datetime.now(UTC) - timedelta(seconds=age_s),
+        }
+    )
+    response = client.post("/api/v1/appointments", json=meeting(tenant_id, counter["id"], slot))
+    assert response.status_code == status, response.json
+    holder = IntakeSlotClaimDoc._get_collection().find_one({"_id": key})["appointment_id"]
+    assert holder == (response.json["id"] if status == 201 else "apt_lost")
+
+
+def test_a_claim_left_by_a_cancelled_appointment_is_taken_over_at_once(
+    client, building_id, counter, tenant_id
+) -> None:
+    slot = slots(client, counter["id"])[0]["starts_at"]
+    first = client.post("/api/v1/appointments", json=meeting(tenant_id, counter["id"], slot)).json
+    key = f"{counter['id']}:{datetime.fromisoformat(slot).astimezone(UTC).isoformat()}"
+    claim = IntakeSlotClaimDoc._get_collection().find_one({"_id": key})
+    cancelled = client.post(
+        f"/api/v1/appointments/{first['id']}/cancel", json={"reason": "trasloco", "actor": "op"}
+    )
+    assert cancelled.status_code == 200
+    # As if the process had died after cancelling and before freeing the slot.
+    IntakeSlotClaimDoc._get_collection().insert_one(claim)
+    other = register_tenant(client, building_id, n=11)["id"]
+    response = client.post("/api/v1/appointments", json=meeting(other, counter["id"], slot))
+    assert response.status_code == 201, response.json

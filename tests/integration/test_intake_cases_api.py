@@ -442,3 +442,24 @@ def test_dates_out_of_any_plausible_range_are_422_not_an_overflow(
     response = getattr(client, method)(url, json=payload)
     assert response.status_code == 422, response.json
     assert "2000–2100" in str(response.json["errors"])
+
+
+@pytest.mark.parametrize(("age_s", "status"), [(5, 409), (600, 201)])
+def test_an_open_case_claim_whose_case_never_landed_is_taken_over_after_the_grace(
+    client, building_id, tenant_id, age_s: int, status: int
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from services.intake.adapters.documents import IntakeOpenCaseClaimDoc
+
+    IntakeOpenCaseClaimDoc._get_collection().insert_one(
+        {
+            "_id": f"{tenant_id}:lettura_bollette",
+            "case_id": "case_lost",
+            "claimed_at": datetime.now(UTC) - timedelta(seconds=age_s),
+        }
+    )
+    response = client.post("/api/v1/cases", json=case_body(tenant_id, building_id))
+    assert response.status_code == status, response.json
+    if status == 409:
+        assert response.json["details"]["existing_case_id"] == "case_lost"
