@@ -134,7 +134,7 @@ def test_tenant_meeting_and_case_reach_kafka_with_their_keys(
         timeout_s=30,
     )
     events = {decode(r.value).type: decode(r.value) for r in records}
-    assert events[PREFIX + "tenant.registered.v1"].data["phone"] == "+39 333 7654321"
+    assert events[PREFIX + "tenant.registered.v1"].data["phone"] == "+393337654321"
     assert events[PREFIX + "tenant.registered.v1"].data["consents"][0]["channel"] == "sms"
     assert events[PREFIX + "appointment.booked.v1"].data["appointment_id"] == meeting["id"]
     opened = events[PREFIX + "case.opened.v1"].data

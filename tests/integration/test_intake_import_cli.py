@@ -82,7 +82,7 @@ def test_valid_rows_are_imported_invalid_ones_reported_and_a_rerun_changes_nothi
         tenants = {t.fiscal_code: t for t in IntakeTenantDoc.objects}
         assert set(tenants) == {"RSSMRA85T10A562S", "BNCLRA70C41F205I"}  # never half a row
         rossi = tenants["RSSMRA85T10A562S"]
-        assert (rossi.household_size, rossi.phone) == (3, "+39 333 1234567")
+        assert (rossi.household_size, rossi.phone) == (3, "+393331234567")
         assert [(c.channel, c.granted, c.recorded_by) for c in rossi.consents] == [
             ("sms", True, "importazione-csv")
         ]

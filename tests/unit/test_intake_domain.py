@@ -221,6 +221,7 @@ def test_updates_bump_the_version_only_when_something_changes() -> None:
     assert not t.update({"email": "mario.rossi@example.org"})
     assert t.version == 1 and t.events == []
     assert t.update({"phone": "+39 333 1234567"})
+    assert t.phone == "+393331234567"
     assert t.version == 2 and t.events == [TenantUpdated(t.id)]
     with pytest.raises(DomainError):
         t.update({"id": "ten_other"})

@@ -18,6 +18,7 @@ from services.intake.domain.identifiers import (
     check_pdr,
     check_pod,
     normalize_fiscal_code,
+    normalize_phone,
     normalize_pod,
 )
 from shared.domain import Conflict, DomainError
@@ -352,6 +353,8 @@ class Tenant:
         problem = check_fiscal_code(fiscal_code)
         if problem:
             raise DomainError(problem, code="invalid_fiscal_code", field="fiscal_code")
+        if data.get("phone"):
+            data["phone"] = normalize_phone(data["phone"])  # one form for the SMS provider
         tenant = cls(
             id=new_id("ten"),
             fiscal_code=fiscal_code,
@@ -383,6 +386,8 @@ class Tenant:
             problem = check_fiscal_code(changes["fiscal_code"])
             if problem:
                 raise DomainError(problem, code="invalid_fiscal_code", field="fiscal_code")
+        if changes.get("phone"):
+            changes = {**changes, "phone": normalize_phone(changes["phone"])}
         changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
         if not changed:
             return False

@@ -19,7 +19,7 @@ from typing import Any
 from marshmallow import ValidationError
 
 from services.intake.domain import commands
-from services.intake.domain.identifiers import normalize_fiscal_code
+from services.intake.domain.identifiers import normalize_fiscal_code, normalize_phone
 from services.intake.domain.model import ConsentChannel, Tenant
 from services.intake.entrypoints.schemas import TenantInSchema
 from shared.domain import Conflict, DomainError
@@ -114,8 +114,10 @@ def _body(row: dict[str, str], building_id: str, operator: str) -> tuple[dict, d
 
 
 def _same(tenant: Tenant, loaded: dict[str, Any]) -> bool:
-    fields = ("building_id", "first_name", "last_name", "apartment", "phone", "email")
+    fields = ("building_id", "first_name", "last_name", "apartment", "email")
     if any(getattr(tenant, f) != loaded.get(f) for f in fields):
+        return False
+    if tenant.phone != (normalize_phone(loaded["phone"]) if loaded.get("phone") else None):
         return False
     granted = {c.channel for c in tenant.consents if c.granted}
     return granted == {c["channel"] for c in loaded["consents"]}
