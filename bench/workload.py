@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import requests
 
+from services.intake.domain.identifiers import fiscal_check_character
 from shared.events import Event, make_event
 from shared.events.intake import CASE_OPENED
 
@@ -79,64 +80,7 @@ def fiscal_code(i: int) -> str:
     letters = "BCDFGHJKLMNPQRSTVWXZ"
     surname = "".join(letters[(i // 20**k) % 20] for k in range(3))
     body = f"{surname}MRA{80 + i % 20:02d}A{(i % 28) + 1:02d}F205"
-    return body + check_character(body)
-
-
-_ODD = dict(
-    zip(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        [
-            1,
-            0,
-            5,
-            7,
-            9,
-            13,
-            15,
-            17,
-            19,
-            21,
-            1,
-            0,
-            5,
-            7,
-            9,
-            13,
-            15,
-            17,
-            19,
-            21,
-            2,
-            4,
-            18,
-            20,
-            11,
-            3,
-            6,
-            8,
-            12,
-            14,
-            16,
-            10,
-            22,
-            25,
-            24,
-            23,
-        ],
-        strict=True,
-    )
-)
-
-
-def check_character(body: str) -> str:
-    """The check character of the first 15 characters of a codice fiscale."""
-    total = 0
-    for position, char in enumerate(body, start=1):
-        if position % 2:
-            total += _ODD[char]
-        else:
-            total += int(char) if char.isdigit() else ord(char) - ord("A")
-    return chr(ord("A") + total % 26)
+    return body + fiscal_check_character(body)
 
 
 def open_case(session: requests.Session, intake: str, ctx: Context) -> requests.Response:
