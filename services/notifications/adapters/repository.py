@@ -171,13 +171,18 @@ class NotificationRepository:
 
         A message whose sender died mid-send is taken again once its lease has expired.
         """
+        due = {
+            "$or": [
+                {"status": {"$in": [s.value for s in PENDING]}, "due_at": {"$lte": now}},
+                {"status": Status.SENDING.value, "lease_until": {"$lte": now}},
+            ]
+        }
+        # An idle sender only reads: a write per poll would contend with the consumer's writes
+        # (FerretDB's SQLite backend locks the whole database for a write).
+        if self._coll.find_one(due, {"_id": 1}) is None:
+            return None
         doc = self._coll.find_one_and_update(
-            {
-                "$or": [
-                    {"status": {"$in": [s.value for s in PENDING]}, "due_at": {"$lte": now}},
-                    {"status": Status.SENDING.value, "lease_until": {"$lte": now}},
-                ]
-            },
+            due,
             {
                 "$set": {"status": Status.SENDING.value, "lease_until": now + lease},
                 "$inc": {"attempts": 1},
