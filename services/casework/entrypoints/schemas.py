@@ -31,6 +31,13 @@ TEXT = validate.Length(min=1, max=2000)
 NAME = validate.Length(min=1, max=120)
 PATH_NAME = validate.Regexp(r"^[a-z][a-z0-9_]{1,40}$", error="Nome di percorso non valido.")
 
+
+def plausible_year(value: Any) -> None:
+    """Dates of casework's records lie between 2000 and 2100 (and stay storable in UTC)."""
+    if not 2000 <= value.year <= 2100:
+        raise ValidationError("Data fuori dall'intervallo ammesso (anni 2000-2100).")
+
+
 TOTAL_COUNT_HEADER = {
     "X-Total-Count": {
         "description": "Quanti elementi corrispondono ai filtri (tutte le pagine).",
@@ -359,7 +366,7 @@ class RecommendationInSchema(StrictSchema):
 
 
 class HomeVisitInSchema(StrictSchema):
-    visited_at = fields.AwareDateTime(required=True)
+    visited_at = fields.AwareDateTime(required=True, validate=plausible_year)
     rooms = fields.List(
         fields.Nested(RoomInSchema), load_default=list, validate=validate.Length(max=30)
     )
@@ -430,7 +437,7 @@ class HomeVisitSchema(Schema):
 
 
 class DiaryInSchema(StrictSchema):
-    read_on = fields.Date(required=True)
+    read_on = fields.Date(required=True, validate=plausible_year)
     commodity = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(["luce", "gas"])
     )
@@ -513,7 +520,7 @@ class NoteSchema(Schema):
 
 class TaskInSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=3, max=300))
-    due_date = fields.Date(required=True)
+    due_date = fields.Date(required=True, validate=plausible_year)
     assignee = fields.String(load_default=None, allow_none=True, validate=ACTOR)
     actor = actor_field()
 
