@@ -19,7 +19,10 @@ from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 
-from shared.config import SERVICES, Settings
+from shared.config import Settings
+
+# Every service whose worker consumes events has a dead-letter topic.
+CONSUMERS = ("intake", "casework", "notifications")
 from shared.kafka import EventProducer, Headers, header
 
 
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m shared.dlq", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("service", choices=[s for s in SERVICES if s != "intake"])
+    parser.add_argument("service", choices=CONSUMERS, help="il servizio che consuma")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="elenca gli eventi nel dead-letter topic")
     show = sub.add_parser("show", help="mostra un evento (partizione:offset)")
