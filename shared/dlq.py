@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from kafka import KafkaConsumer, TopicPartition
 
 from shared.config import Settings
+from shared.kafka import EventProducer, Headers, header
 
 # Every service whose worker consumes events has a dead-letter topic.
 CONSUMERS = ("intake", "casework", "notifications")
-from shared.kafka import EventProducer, Headers, header
 
 
 @dataclass(frozen=True)
