@@ -74,7 +74,8 @@ class EmailChannel:
         except (smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(f"server SMTP non disponibile: {exc}") from None
         if refused:
-            raise PermanentFailure(f"destinatari rifiutati: {list(refused)}")
+            # The reason is stored and published: codes only, never the address.
+            raise PermanentFailure(f"destinatario rifiutato: {[c for c, _ in refused.values()]}")
         return "accettata dal server SMTP"
 
 
