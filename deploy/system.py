@@ -47,6 +47,9 @@ def processes(python: str = sys.executable) -> list[Process]:
         procs.append(
             Process(f"{service}-worker", [python, "-m", f"services.{service}.entrypoints.worker"])
         )
+    # The web app: pages for people, calling the three APIs over HTTP (no worker, no store).
+    web_conf = str(ROOT / "services" / "web" / "gunicorn_conf.py")
+    procs.append(Process("web-api", [python, "-m", "gunicorn", "-c", web_conf]))
     return procs
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-SERVICES = ("intake", "casework", "notifications")
+SERVICES = ("intake", "casework", "notifications", "web")
 
 
 class ConfigError(ValueError):

@@ -1,0 +1,1 @@
+"""HTTP clients of the three APIs: one small module per API, so each is easy to adapt."""

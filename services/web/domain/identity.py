@@ -1,0 +1,108 @@
+"""Demo identities: who is using the web app until authentication (JWT) lands.
+
+"Signing in" is choosing a role and what it works on (a counter, a referral path, a building's
+custodian); the identity lives in the signed session cookie. Each role has its own home page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+ROLES: dict[str, str] = {
+    "operatore": "Operatore di sportello",
+    "percorso": "Operatore di un percorso (AMAT, Welfare, Casa)",
+    "custode": "Custode sociale",
+    "coordinatore": "Coordinamento Gestione Socialità",
+}
+
+# The page each role lands on (Flask endpoint names).
+HOME: dict[str, str] = {
+    "operatore": "counter.day",
+    "percorso": "team.inbox",
+    "custode": "custode.inbox",
+    "coordinatore": "dashboard.overview",
+}
+
+# What each role needs chosen at sign-in, besides a user name.
+SCOPE: dict[str, str] = {
+    "operatore": "counter_id",
+    "percorso": "path",
+    "custode": "custodian",
+    "coordinatore": "",
+}
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
+
+
+class IdentityError(ValueError):
+    """A sign-in choice that cannot be an identity; ``field`` names the form field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is signed in: a user name, a role and what the role works on."""
+
+    username: str
+    role: str
+    counter_id: str = ""
+    path: str = ""
+    custodian: str = ""
+
+    @property
+    def role_label(self) -> str:
+        """The role in Italian."""
+        return ROLES[self.role]
+
+    @property
+    def home(self) -> str:
+        """The endpoint of this role's home page."""
+        return HOME[self.role]
+
+    def to_session(self) -> dict[str, str]:
+        """What the session cookie keeps."""
+        return asdict(self)
+
+    @classmethod
+    def from_session(cls, data: Any) -> Identity | None:
+        """The identity in a session cookie, or None when there is none (or it is not valid)."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            return make_identity(
+                data.get("username", ""),
+                data.get("role", ""),
+                {k: data.get(k, "") for k in ("counter_id", "path", "custodian")},
+            )
+        except IdentityError:
+            return None
+
+
+def make_identity(username: str, role: str, scope: dict[str, str]) -> Identity:
+    """An identity from the sign-in form, or IdentityError naming the wrong field."""
+    username = (username or "").strip().lower()
+    if not USERNAME.match(username):
+        raise IdentityError(
+            "username",
+            "Nome utente non valido: 2-60 caratteri tra lettere minuscole, cifre, '.', '-', '_'.",
+        )
+    if role not in ROLES:
+        raise IdentityError("role", "Scegli un ruolo.")
+    needed = SCOPE[role]
+    values = {k: (scope.get(k) or "").strip() for k in ("counter_id", "path", "custodian")}
+    if needed and not values[needed]:
+        what = {
+            "counter_id": "lo sportello",
+            "path": "il percorso",
+            "custodian": "l'edificio di cui sei custode",
+        }[needed]
+        raise IdentityError(needed, f"Scegli {what}.")
+    # Only the scope of the chosen role is kept.
+    kept = {k: (v if k == needed else "") for k, v in values.items()}
+    return Identity(username=username, role=role, **kept)

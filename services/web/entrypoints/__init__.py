@@ -1,0 +1,1 @@
+"""The web app's Flask factory and its pages."""

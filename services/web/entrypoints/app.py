@@ -1,0 +1,95 @@
+"""The web app's Flask application factory.
+
+Served by ``gunicorn -c services/web/gunicorn_conf.py``. Pages are server-rendered (Jinja2, in
+Italian); a small script queues the counter's forms in the browser while the connection is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from services.web.bootstrap import bootstrap
+from services.web.config import load_settings, secret_key
+from services.web.entrypoints import auth, cases, counter, custode, dashboard, team
+from services.web.entrypoints.common import identity
+from shared.config import Settings
+from shared.logs import bind_correlation_id, configure_logging
+
+log = logging.getLogger(__name__)
+
+BLUEPRINTS = (
+    auth.blp,
+    counter.blp,
+    cases.blp,
+    team.blp,
+    custode.blp,
+    dashboard.blp,
+)
+
+HTTP_TITLES = {
+    400: "Richiesta non valida",
+    404: "Pagina non trovata",
+    405: "Operazione non consentita su questa pagina",
+    413: "Richiesta troppo grande",
+}
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app. Nothing is contacted until a page needs it."""
+    settings = settings or load_settings()
+    configure_logging("web", settings.log_level)
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.update(
+        SECRET_KEY=secret_key(settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+    )
+    app.extensions["sportello.web.clients"] = bootstrap(settings)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _correlation() -> None:
+        g.correlation_id = bind_correlation_id(request.headers.get("X-Correlation-ID"))
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["X-Correlation-ID"] = g.get("correlation_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {"me": g.get("identity") or identity(), "unavailable": g.get("unavailable", [])}
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> Any:
+        # No store of its own: ready as soon as it serves; pages say which API is down.
+        return jsonify(status="ok")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        title = HTTP_TITLES.get(status, "Errore")
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(status=status, message=title), status
+        return render_template("error.html", title=title, status=status), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unexpected error in a page", exc_info=exc)
+        title = "Errore interno: l'operazione non è stata completata."
+        return render_template("error.html", title=title, status=500), 500
+
+    return app
