@@ -227,6 +227,12 @@ class ConsumerLoop:
     def run(self) -> None:
         """Poll, apply, commit; until ``stop()``."""
         consumer = KafkaConsumer(**self._consumer_config)
+        # Know every topic's partitions before joining: a group leader that assigns with missing
+        # metadata gives its members nothing until the next rebalance.
+        while not self.stop_event.is_set() and not all(
+            consumer.partitions_for_topic(t) for t in self.topics
+        ):
+            self.stop_event.wait(0.2)
         consumer.subscribe(self.topics)
         log.info("consumer started", extra={"group": self.group_id, "topics": self.topics})
         try:
