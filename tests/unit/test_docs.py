@@ -23,3 +23,12 @@ def test_the_readme_configuration_table_lists_every_variable() -> None:
     readme = (ROOT / "README.md").read_text()
     for var in (*VARIABLES, *INTAKE, *CASEWORK, *NOTIFICATIONS):
         assert f"| `{var.name}` | `{var.default}` |" in readme, var.name
+
+
+def test_the_readme_lists_every_notification_rule() -> None:
+    import yaml
+
+    readme = (ROOT / "README.md").read_text()
+    rules = yaml.safe_load((ROOT / "services/notifications/rules.yaml").read_text())["rules"]
+    for rule in rules:
+        assert f"| `{rule['id']}` | `{rule['event']}` |" in readme, rule["id"]
