@@ -58,6 +58,11 @@ class BackgroundLoad:
         assert not self._thread.is_alive(), "the load did not finish in time"
 
 
+def custode_query(case_ids: set[str]) -> dict:
+    """The custode's notification of each new case (rule ``caso_aperto`` or ``caso_urgente``)."""
+    return {"case_id": {"$in": list(case_ids)}, "rule": {"$in": ["caso_aperto", "caso_urgente"]}}
+
+
 def assert_each_case_once(world: World, case_ids: set[str], timeout_s: float = 300) -> int:
     """Every case has exactly one case file and one custode notification; returns the count."""
     case_files = world.db("casework").case_files
@@ -72,14 +77,13 @@ def assert_each_case_once(world: World, case_ids: set[str], timeout_s: float = 3
 
     notifications = world.db("notifications").notifications
     wait_for(
-        lambda: notifications.count_documents({"case_id": {"$in": list(case_ids)}})
-        >= len(case_ids),
+        lambda: notifications.count_documents(custode_query(case_ids)) >= len(case_ids),
         timeout_s=timeout_s,
         interval_s=0.5,
         what="every custode notification",
     )
     per_case: dict[str, int] = {}
-    for doc in notifications.find({"case_id": {"$in": list(case_ids)}}, {"case_id": 1}):
+    for doc in notifications.find(custode_query(case_ids), {"case_id": 1}):
         per_case[doc["case_id"]] = per_case.get(doc["case_id"], 0) + 1
     assert set(per_case) == case_ids, "a custode was never told"
     doubled = {c: n for c, n in per_case.items() if n != 1}

@@ -13,6 +13,7 @@ import threading
 from bench import workload
 from bench.load import closed_loop
 from tests.faults.conftest import TALLIES, Tally, World
+from tests.faults.support import custode_query
 from tests.support import wait_for
 
 CASES = 2000
@@ -75,13 +76,13 @@ def test_killing_workers_loses_nothing_and_doubles_nothing(world: World) -> None
 
     notifications = world.db("notifications").notifications
     wait_for(
-        lambda: notifications.count_documents({"case_id": {"$in": list(case_ids)}}) >= CASES,
+        lambda: notifications.count_documents(custode_query(case_ids)) >= CASES,
         timeout_s=300,
         interval_s=0.5,
         what="every custode notification",
     )
     per_case: dict[str, int] = {}
-    for doc in notifications.find({"case_id": {"$in": list(case_ids)}}, {"case_id": 1}):
+    for doc in notifications.find(custode_query(case_ids), {"case_id": 1}):
         per_case[doc["case_id"]] = per_case.get(doc["case_id"], 0) + 1
     assert set(per_case) == case_ids, "a case's custode was never told"
     doubled = {c: n for c, n in per_case.items() if n != 1}
