@@ -69,6 +69,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _globals() -> dict[str, Any]:
         return {"me": g.get("identity") or identity(), "unavailable": g.get("unavailable", [])}
 
+    @app.template_filter("labels")
+    def _labels(values: Any, names: dict[str, str]) -> str:
+        """Codes as their Italian names, comma separated (an unknown code stays as it is)."""
+        return ", ".join(names.get(str(v), str(v)) for v in values or [])
+
     @app.get("/healthz")
     def healthz() -> Any:
         return jsonify(status="ok")

@@ -1,0 +1,127 @@
+"""In a real browser: an operator opens a case at the counter, the AMAT team accepts and completes
+the referral, the custode sees the notification, the coordinator's dashboard counts it. Every page
+is screenshotted (test-artifacts/browser/) and checked with axe-core."""
+
+from __future__ import annotations
+
+import re
+
+from tests.browser.conftest import check_accessibility, shoot
+from tests.browser.support import cases_of, seed
+from tests.support import wait_for
+
+
+def sign_in(page, web: str, username: str, role: str, **scope: str) -> None:
+    page.goto(f"{web}/accesso")
+    page.get_by_label("Nome utente").fill(username)
+    page.locator(f"#role-{role}").check()
+    for field, value in scope.items():
+        page.locator(f"#{field}").select_option(value)
+    page.get_by_role("button", name="Entra").click()
+
+
+def reload_until(page, check, what: str, timeout_s: float = 30) -> None:
+    """Reload the page until ``check()`` holds (events travel through Kafka meanwhile)."""
+
+    def attempt() -> bool:
+        page.reload()
+        return bool(check())
+
+    wait_for(attempt, timeout_s=timeout_s, interval_s=0.3, what=what)
+
+
+def test_case_from_the_counter_to_the_amat_team_the_custode_and_the_dashboard(
+    site, context, axe_source
+) -> None:
+    web = site["web"]
+    data = seed(site["intake"])
+    page = context.new_page()
+
+    # Sign-in page.
+    page.goto(f"{web}/accesso")
+    shoot(page, "01-accesso")
+    check_accessibility(page, axe_source, "accesso")
+
+    # The operator at the counter: find the tenant, try without needs, then open the case.
+    sign_in(page, web, "operatore.rossi", "operatore", counter_id=data["counter"]["id"])
+    assert page.url.endswith("/sportello")
+    page.get_by_label("Cognome (almeno due lettere)").fill("bian")
+    page.get_by_role("button", name="Cerca").click()
+    page.get_by_role("link", name="Scegli Bianchi Laura").click()
+    page.get_by_role("button", name="Apri il caso").click()
+    # intake's 422 message, in Italian, next to the needs checkboxes.
+    needs_error = page.locator("#form-caso .field-error")
+    needs_error.wait_for()
+    assert needs_error.inner_text().strip()
+    shoot(page, "02-sportello-errore")
+    check_accessibility(page, axe_source, "sportello")
+    page.get_by_label("Lettura delle bollette").check()
+    page.get_by_label("Morosità").check()
+    page.get_by_label("Descrizione").fill("Conguaglio elevato, preavviso di distacco.")
+    page.get_by_role("button", name="Apri il caso").click()
+    page.wait_for_url(re.compile(r"/casi/[^/?]+\?nuovo=1"))
+    [case] = cases_of(site["intake"], data["tenant"]["id"])
+    assert case["id"] in page.url
+
+    # The case file appears when casework has consumed case.opened; refer it to AMAT.
+    reload_until(page, lambda: page.locator("#r-path").count(), "the case file in casework")
+    page.get_by_label("Percorso").select_option("amat")
+    page.get_by_label("Motivo dell'invio").fill("Lettura bollette e analisi fornitori")
+    page.get_by_role("button", name="Invia", exact=True).click()
+    page.get_by_text("inviata").first.wait_for()
+    shoot(page, "03-fascicolo")
+    check_accessibility(page, axe_source, "fascicolo")
+
+    # The AMAT team: the referral is new; accept it, then complete it with an outcome.
+    team = context.browser.new_context(viewport={"width": 1280, "height": 900}, locale="it-IT")
+    try:
+        amat = team.new_page()
+        sign_in(amat, web, "amat.bianchi", "percorso", path="amat")
+        assert amat.url.endswith("/percorso")
+        new = amat.locator("section", has=amat.get_by_role("heading", name="Nuovi"))
+        new.get_by_text(f"Caso {case['id']}").wait_for()
+        shoot(amat, "04-percorso-nuovi")
+        check_accessibility(amat, axe_source, "percorso")
+        new.get_by_role("button", name="Prendi in carico").click()
+        progress = amat.locator("section", has=amat.get_by_role("heading", name="In carico"))
+        progress.get_by_label("Esito", exact=True).fill("Offerta più conveniente individuata")
+        progress.get_by_label("Esito per l'inquilino, in parole semplici").fill(
+            "Abbiamo trovato un'offerta che le fa risparmiare."
+        )
+        progress.get_by_role("button", name="Completa").click()
+        done = amat.locator("section", has=amat.get_by_role("heading", name="Conclusi"))
+        done.get_by_text("completata").wait_for()
+        shoot(amat, "05-percorso-concluso")
+
+        # The custode of the building: the new case is in the inbox, unread first.
+        custode = team.new_page()
+        team.clear_cookies()
+        sign_in(
+            custode, web, "custode.giuffre", "custode", custodian="Custodia Sociale Giuffrè-Villani"
+        )
+        assert custode.url.endswith("/custode")
+        reload_until(
+            custode,
+            lambda: custode.locator("article.message.unread").count(),
+            "the custode's notification",
+        )
+        first = custode.locator("article.message").first
+        assert case["id"] in first.inner_text()
+        shoot(custode, "06-custode")
+        check_accessibility(custode, axe_source, "custode")
+        first.get_by_role("button", name="Segna come letto").click()
+        custode.locator("article.message").first.wait_for()
+        assert custode.locator("article.message.unread").count() == 0
+
+        # The coordinator: the completed AMAT referral is counted.
+        team.clear_cookies()
+        coordinator = team.new_page()
+        sign_in(coordinator, web, "coord.neri", "coordinatore")
+        assert coordinator.url.endswith("/coordinamento")
+        row = coordinator.locator("#invii-per-percorso tr", has_text="completata")
+        assert row.inner_text().split() == ["amat", "completata", "1"]
+        assert "Casi nel fascicolo: 1" in coordinator.locator("#totale-casi").inner_text()
+        shoot(coordinator, "07-coordinamento")
+        check_accessibility(coordinator, axe_source, "coordinamento")
+    finally:
+        team.close()
