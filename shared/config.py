@@ -162,13 +162,6 @@ VARIABLES: tuple[Variable, ...] = (
         "outbox_poll_ms",
     ),
     Variable(
-        "OUTBOX_SWEEP_S",
-        "30",
-        _positive_int,
-        "How often the relay also scans every aggregate for unpublished events (safety net).",
-        "outbox_sweep_s",
-    ),
-    Variable(
         "MAX_BODY_BYTES",
         "65536",
         _positive_int,
@@ -217,7 +210,6 @@ class Settings:
     kafka_group_instance_id: str
     consumer_max_attempts: int
     outbox_poll_ms: int
-    outbox_sweep_s: int
     max_body_bytes: int
     log_level: str
     traces_exporter: str

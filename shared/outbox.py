@@ -1,28 +1,30 @@
 """The embedded outbox: a state change and its events are written in one document write.
 
-An aggregate document carries its unpublished events in ``outbox`` (a list of ready-to-send
-records) and a counter ``outbox_seq`` that every write adding events increments. A single-document
-write is atomic on MongoDB and FerretDB alike, so an event exists if and only if its state change
-does. The relay publishes them with the acknowledged, idempotent producer and then removes them.
+An aggregate document carries its events in ``outbox`` (ready-to-send records, in order), added by
+the same single-document write that changes its state, so an event exists if and only if its state
+change does. The relay publishes them with the acknowledged, idempotent producer.
 
-Finding pending events fast without scanning every aggregate: before the aggregate write, the
-writer upserts a small *hint* (``outbox_hints``: collection + id), and the relay polls the hints,
-which stay few. Because the hint is written first, a written event always has a hint; a hint may
-point at nothing (the writer failed after it) and is then dropped after a grace period. As a safety
-net the relay also sweeps every registered collection for non-empty outboxes every
-``sweep_interval_s``.
+What is still to publish is said by *hints*: one small document per event in ``outbox_hints``
+(``_id`` = the event id), inserted *before* the aggregate write. The relay reads the hints (few),
+publishes the hinted events of each aggregate in outbox order, and deletes their hints. So:
 
-Removing published events uses compare-and-set on ``outbox_seq`` (``$pull`` of sub-documents by
-condition is not reliable on FerretDB): if a write added events meanwhile, the relay re-reads and
-removes only what it published. Publishing twice (relay killed after send, before removal) is
-possible; consumers are idempotent by event id.
+- a written event always has a hint (the hint went first), so nothing is left unpublished;
+- a hint whose event never landed (the writer died between the two writes) is dropped after a
+  grace period, with a warning;
+- the relay only *reads* aggregates and only deletes hints: it never rewrites a document that the
+  services write. That matters on FerretDB 1.24 (SQLite), where two concurrent updates of one
+  document can lose one of them; on MongoDB it is simply cheaper;
+- a relay killed after sending and before deleting the hints sends again: delivery is at least
+  once and consumers are idempotent by event id.
+
+Published records stay in the aggregate's ``outbox`` as its event history; they are never sent
+again because their hints are gone.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +32,7 @@ from typing import Any
 from mongoengine import Document, IntField, ListField
 from mongoengine.fields import DictField
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from shared import metrics, tracing
 from shared.events import Event, encode
@@ -39,8 +42,8 @@ from shared.logs import current_correlation_id
 log = logging.getLogger(__name__)
 
 HINTS = "outbox_hints"
-# A hint whose aggregate has no pending events is kept this long: the aggregate write that
-# follows the hint may not have landed yet.
+# A hint whose event is not in its aggregate is kept this long: the aggregate write that follows
+# the hint may still be on its way.
 HINT_GRACE = timedelta(seconds=30)
 
 
@@ -69,13 +72,23 @@ def outbox_record(topic: str, event: Event) -> dict[str, Any]:
     }
 
 
-def write_hint(db: Database, collection: str, doc_id: Any) -> None:
-    """Tell the relay that ``collection/doc_id`` is about to have events. Call before the write."""
-    db[HINTS].update_one(
-        {"_id": f"{collection}:{doc_id}"},
-        {"$set": {"collection": collection, "doc_id": doc_id, "at": datetime.now(UTC)}},
-        upsert=True,
-    )
+def write_hints(db: Database, collection: str, doc_id: Any, records: list[dict[str, Any]]) -> None:
+    """Tell the relay that these records are about to be in ``collection/doc_id``.
+
+    Call it *before* the write that adds them to the aggregate's outbox.
+    """
+    if not records:
+        return
+    now = datetime.now(UTC)
+    hints = [
+        {"_id": r["id"], "collection": collection, "doc_id": doc_id, "at": now} for r in records
+    ]
+    try:
+        db[HINTS].insert_many(hints, ordered=False)
+    except BulkWriteError as exc:
+        # A retried write re-hints the same event ids: those hints already exist, which is fine.
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise
 
 
 def stage(doc: OutboxDocument, topic: str, events: Iterable[Event]) -> None:
@@ -83,19 +96,22 @@ def stage(doc: OutboxDocument, topic: str, events: Iterable[Event]) -> None:
     records = [outbox_record(topic, e) for e in events]
     if not records:
         return
-    write_hint(doc._get_db(), doc._get_collection_name(), doc.pk)
+    write_hints(doc._get_db(), doc._get_collection_name(), doc.pk, records)
     doc.outbox = list(doc.outbox or []) + records
     doc.outbox_seq = (doc.outbox_seq or 0) + len(records)
 
 
-def outbox_update(topic: str, events: Iterable[Event]) -> dict[str, Any]:
-    """The update operators that append ``events`` to an outbox within a larger update."""
+def outbox_update(
+    topic: str, events: Iterable[Event], *, db: Database, collection: str, doc_id: Any
+) -> dict[str, Any]:
+    """Hint the relay, and return the operators that append ``events`` within a larger update."""
     records = [outbox_record(topic, e) for e in events]
+    write_hints(db, collection, doc_id, records)
     return {"$push": {"outbox": {"$each": records}}, "$inc": {"outbox_seq": len(records)}}
 
 
 class OutboxRelay:
-    """Publishes the outboxes of ``collections`` in ``db``, in order per aggregate."""
+    """Publishes the hinted events of ``collections`` in ``db``, in order per aggregate."""
 
     def __init__(
         self,
@@ -103,28 +119,24 @@ class OutboxRelay:
         collections: list[str],
         producer: EventProducer,
         poll_interval_s: float = 0.05,
-        sweep_interval_s: float = 30,
         stop_event: threading.Event | None = None,
         service: str = "unknown",
+        batch: int = 1000,
     ) -> None:
         self.service = service
         self.db = db
         self.collections = collections
         self.producer = producer
         self.poll_interval_s = poll_interval_s
-        self.sweep_interval_s = sweep_interval_s
         self.stop_event = stop_event or threading.Event()
+        self.batch = batch
         self.published = 0
 
     def run(self) -> None:
         """Relay until ``stop()``; outages of the store or the broker are waited out."""
-        next_sweep = 0.0
         wait = self.poll_interval_s
         while not self.stop_event.is_set():
             try:
-                if time.monotonic() >= next_sweep:
-                    self.sweep()
-                    next_sweep = time.monotonic() + self.sweep_interval_s
                 sent = self.run_once()
                 wait = self.poll_interval_s
             except Exception as exc:  # noqa: BLE001 - an outage pauses the relay, never kills it
@@ -139,66 +151,54 @@ class OutboxRelay:
         self.stop_event.set()
 
     def run_once(self) -> int:
-        """Publish every hinted aggregate's outbox once; returns the number of events sent."""
-        sent = 0
-        hints = list(self.db[HINTS].find({}).limit(500))
+        """Publish what the oldest hints point at; returns the number of events sent."""
+        hints = list(
+            self.db[HINTS].find({"collection": {"$in": self.collections}}).limit(self.batch)
+        )
         metrics.OUTBOX_BACKLOG.labels(self.service).set(len(hints))
+        by_aggregate: dict[tuple[str, Any], list[dict[str, Any]]] = {}
         for hint in hints:
+            by_aggregate.setdefault((hint["collection"], hint["doc_id"]), []).append(hint)
+        sent = 0
+        for (collection, doc_id), aggregate_hints in by_aggregate.items():
             if self.stop_event.is_set():
                 break
-            coll = hint.get("collection")
-            if coll not in self.collections:
-                continue
-            published, pending = self._flush(coll, hint["doc_id"])
-            sent += published
-            at = hint.get("at")
-            stale = at is None or _aware(at) < datetime.now(UTC) - HINT_GRACE
-            if not pending and (published or stale):
-                # Only this hint: a writer that re-hinted meanwhile (new ``at``) keeps its own.
-                self.db[HINTS].delete_one({"_id": hint["_id"], "at": at})
+            sent += self._flush(collection, doc_id, aggregate_hints)
         return sent
 
-    def sweep(self) -> int:
-        """Publish every non-empty outbox of every collection (finds what a lost hint hides)."""
-        sent = 0
-        for coll in self.collections:
-            for doc in self.db[coll].find({"outbox.0": {"$exists": True}}, {"_id": 1}):
-                sent += self._flush(coll, doc["_id"])[0]
-        return sent
-
-    def _flush(self, coll: str, doc_id: Any) -> tuple[int, bool]:
-        """Publish one aggregate's outbox; returns (events published, events still pending)."""
-        doc = self.db[coll].find_one({"_id": doc_id}, {"outbox": 1, "outbox_seq": 1})
-        if not doc or not doc.get("outbox"):
-            return 0, False
-        records = doc["outbox"]
-        self.producer.send_many(
-            (
-                r["topic"],
-                r["key"],
-                r["value"].encode(),
-                [(k, str(v).encode()) for k, v in (r.get("headers") or {}).items()],
+    def _flush(self, collection: str, doc_id: Any, hints: list[dict[str, Any]]) -> int:
+        """Publish one aggregate's hinted events in outbox order, then drop their hints."""
+        pending = {h["_id"]: h for h in hints}
+        doc = self.db[collection].find_one({"_id": doc_id}, {"outbox": 1}) or {}
+        records = [r for r in doc.get("outbox") or [] if r.get("id") in pending]
+        if records:
+            self.producer.send_many(
+                (
+                    r["topic"],
+                    r["key"],
+                    r["value"].encode(),
+                    [(k, str(v).encode()) for k, v in (r.get("headers") or {}).items()],
+                )
+                for r in records
             )
-            for r in records
-        )
-        sent_ids = {r["id"] for r in records}
-        seq = doc.get("outbox_seq", 0)
-        while True:
-            remaining = [r for r in doc.get("outbox", []) if r["id"] not in sent_ids]
-            result = self.db[coll].update_one(
-                {"_id": doc_id, "outbox_seq": seq}, {"$set": {"outbox": remaining}}
+            self.db[HINTS].delete_many({"_id": {"$in": [r["id"] for r in records]}})
+            self.published += len(records)
+            for r in records:
+                metrics.EVENTS_PRODUCED.labels(self.service, r.get("type", "unknown")).inc()
+        found = {r["id"] for r in records}
+        cutoff = datetime.now(UTC) - HINT_GRACE
+        orphans = [
+            event_id
+            for event_id, hint in pending.items()
+            if event_id not in found and _aware(hint["at"]) < cutoff
+        ]
+        if orphans:
+            log.warning(
+                "dropping outbox hints whose write never landed",
+                extra={"collection": collection, "doc_id": str(doc_id), "events": orphans},
             )
-            if result.matched_count:
-                break
-            # A write appended events since we read: re-read and remove only what was sent.
-            doc = self.db[coll].find_one({"_id": doc_id}, {"outbox": 1, "outbox_seq": 1})
-            if doc is None:
-                return len(records), False
-            seq = doc.get("outbox_seq", 0)
-        self.published += len(records)
-        for r in records:
-            metrics.EVENTS_PRODUCED.labels(self.service, r.get("type", "unknown")).inc()
-        return len(records), bool(remaining)
+            self.db[HINTS].delete_many({"_id": {"$in": orphans}})
+        return len(records)
 
 
 def _aware(value: datetime) -> datetime:

@@ -85,7 +85,6 @@ class Worker:
             self.outbox_collections,
             self.producer,
             poll_interval_s=s.outbox_poll_ms / 1000,
-            sweep_interval_s=s.outbox_sweep_s,
             stop_event=self.stop_event,
             service=s.service,
         )

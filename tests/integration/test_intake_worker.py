@@ -14,6 +14,7 @@ from services.intake.service_layer.handlers import EVENT_HANDLERS
 from shared.events import decode, encode, make_event
 from shared.events.casework import CASE_CLOSED
 from shared.kafka import EventProducer, dispatcher
+from shared.outbox import HINTS
 from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
     app,
     building_id,
@@ -71,7 +72,8 @@ def test_the_worker_relays_intake_events_and_consumes_case_closed(
         # case.opened keyed by the case, the tenant's events by the tenant.
         types = {(decode(r.value).type.split(".")[-2], r.key.decode()) for r in records}
         assert ("opened", case["id"]) in types and ("registered", tenant_id) in types
-        wait_for(lambda: not IntakeCaseDoc.objects.get(id=case["id"]).outbox, what="outbox sent")
+        hints = IntakeCaseDoc._get_db()[HINTS]
+        wait_for(lambda: not hints.count_documents({"doc_id": case["id"]}), what="outbox sent")
 
         producer = EventProducer(settings.kafka_bootstrap_servers)
         try:

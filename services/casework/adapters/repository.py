@@ -14,7 +14,7 @@ from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
 from shared.clock import now_utc
 from shared.events import Event
-from shared.outbox import outbox_record, write_hint
+from shared.outbox import outbox_record, write_hints
 
 # Fields never read back into the domain object.
 _NOT_DOMAIN = (
@@ -86,8 +86,8 @@ class CaseFileRepository:
         1. insert ``<case id>:<version + 1>`` with the events staged: a unique insert is atomic
            on both stores, so exactly one writer gets each version (the compare-and-set);
         2. store the case file (only the holder of the version writes it);
-        3. move the staged events into that version document's outbox for the relay, which
-           never touches the case file.
+        3. move the staged events into that version document's outbox for the relay (which only
+           reads outboxes: see ``shared.outbox``).
 
         A writer dying between 1 and 2 leaves a version nobody stored: after ``STALE_WRITE`` it
         is discarded (events never published). Dying between 2 and 3 leaves stored state with
@@ -125,7 +125,7 @@ class CaseFileRepository:
         return True
 
     def _publish(self, version_id: str, records: list[dict[str, Any]]) -> None:
-        write_hint(self.versions.database, self.versions.name, version_id)
+        write_hints(self.versions.database, self.versions.name, version_id, records)
         self.versions.update_one(
             {"_id": version_id, "published": False},
             {"$set": {"outbox": records, "outbox_seq": len(records), "published": True}},

@@ -1,7 +1,7 @@
 """Repositories: turn intake's documents into domain objects and back.
 
 Every write that changes an aggregate stores its events in the same document write (embedded
-outbox): ``stage`` before an insert, ``write_hint`` + ``outbox_update`` merged into an update.
+outbox): ``stage`` before an insert, ``outbox_update`` merged into an update.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from services.intake.domain.model import (
 )
 from shared.domain import Conflict
 from shared.events import Event
-from shared.outbox import outbox_update, stage, write_hint
+from shared.outbox import outbox_update, stage
 
 
 @dataclass(frozen=True)
@@ -160,11 +160,12 @@ class TenantRepository:
     def update(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
         """Store ``tenant`` if nobody changed it since ``previous_version`` (else ``Conflict``)."""
         collection = IntakeTenantDoc._get_collection()
-        write_hint(collection.database, collection.name, tenant.id)
         fields = _tenant_fields(tenant)
         fields.pop("id")
         fields["consents"] = [c.to_mongo().to_dict() for c in fields["consents"]]
-        operations = outbox_update(self.topic, events)
+        operations = outbox_update(
+            self.topic, events, db=collection.database, collection=collection.name, doc_id=tenant.id
+        )
         operations["$set"] = fields
         try:
             result = collection.update_one(
@@ -245,10 +246,15 @@ class AppointmentRepository:
     ) -> None:
         """Store ``appointment`` if unchanged since ``previous_version`` (else ``Conflict``)."""
         collection = IntakeAppointmentDoc._get_collection()
-        write_hint(collection.database, collection.name, appointment.id)
         fields = _appointment_fields(appointment)
         fields.pop("id")
-        operations = outbox_update(self.topic, events)
+        operations = outbox_update(
+            self.topic,
+            events,
+            db=collection.database,
+            collection=collection.name,
+            doc_id=appointment.id,
+        )
         operations["$set"] = fields
         result = collection.update_one(
             {"_id": appointment.id, "version": previous_version}, operations

@@ -35,7 +35,7 @@ from services.notifications.domain.model import (
 from shared.domain import NotFound
 from shared.events import make_event
 from shared.events.notifications import NOTIFICATION_DELIVERED, NOTIFICATION_FAILED
-from shared.outbox import outbox_update, write_hint
+from shared.outbox import outbox_update
 
 
 def _history(status: Status, at: datetime, detail: str = "") -> dict[str, Any]:
@@ -223,10 +223,16 @@ class NotificationRepository:
                     "reason": detail or None,
                 },
             )
-            outbox = outbox_update(self.topic, [event])
+            # Hints the relay before the update that adds the event.
+            outbox = outbox_update(
+                self.topic,
+                [event],
+                db=NotificationDoc._get_db(),
+                collection=NotificationDoc._meta["collection"],
+                doc_id=n.id,
+            )
             update["$push"]["outbox"] = outbox["$push"]["outbox"]
             update["$inc"] = outbox["$inc"]
-            write_hint(NotificationDoc._get_db(), NotificationDoc._meta["collection"], n.id)
         result = self._coll.update_one(
             {"_id": n.id, "status": Status.SENDING.value, "attempts": n.attempts}, update
         )
