@@ -37,6 +37,8 @@ def system(environ: dict[str, str], tmp_path: Path) -> Iterator[System]:
     env = dict(environ)
     env.update({f"{s.upper()}_PORT": str(free_port()) for s in SERVICES})
     env["GUNICORN_WORKERS"] = "1"
+    # The web app runs too (deploy/system.py): its own free port and a session key.
+    env.update({"WEB_PORT": str(free_port()), "WEB_SECRET_KEY": "e2e-test-key"})
     import os
 
     running = System(tmp_path / "run", {**os.environ, **env})

@@ -7,6 +7,7 @@ Italian); a small script queues the counter's forms in the browser while the con
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
@@ -16,7 +17,7 @@ from werkzeug.wrappers import Response
 from services.web.bootstrap import bootstrap
 from services.web.config import load_settings, secret_key
 from services.web.entrypoints import auth, cases, counter, custode, dashboard, team
-from services.web.entrypoints.common import identity
+from services.web.entrypoints.common import ZONE, identity
 from shared.config import Settings
 from shared.logs import bind_correlation_id, configure_logging
 
@@ -73,6 +74,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _labels(values: Any, names: dict[str, str]) -> str:
         """Codes as their Italian names, comma separated (an unknown code stays as it is)."""
         return ", ".join(names.get(str(v), str(v)) for v in values or [])
+
+    @app.template_filter("local")
+    def _local(value: Any, with_time: bool = True) -> str:
+        """An ISO moment from an API as a Milan date (and time), the way people read it."""
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value or "")
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(ZONE)
+        return moment.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
 
     @app.get("/healthz")
     def healthz() -> Any:
