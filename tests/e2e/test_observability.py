@@ -43,12 +43,16 @@ def test_a_correlation_id_and_a_trace_travel_from_intake_to_notifications(
     case_id = open_case(apis["intake"])
 
     # intake: its access log names the correlation id of the request that opened the case.
-    wait_for(lambda: lines_with(system, "intake-api", correlation_id=correlation_id),
-             what="intake log line")
+    wait_for(
+        lambda: lines_with(system, "intake-api", correlation_id=correlation_id),
+        what="intake log line",
+    )
     # The event on Kafka carries both, in headers.
-    records = read_topic(environ["KAFKA_BOOTSTRAP_SERVERS"],
-                         f"{environ['SPORTELLO_TOPIC_PREFIX']}.intake",
-                         lambda rs: any(r.key == case_id.encode() for r in rs))
+    records = read_topic(
+        environ["KAFKA_BOOTSTRAP_SERVERS"],
+        f"{environ['SPORTELLO_TOPIC_PREFIX']}.intake",
+        lambda rs: any(r.key == case_id.encode() for r in rs),
+    )
     record = next(r for r in records if r.key == case_id.encode())
     assert header(record.headers, "correlation_id") == correlation_id
     assert header(record.headers, "traceparent").split("-")[1] == trace_id
@@ -66,19 +70,25 @@ def test_a_correlation_id_and_a_trace_travel_from_intake_to_notifications(
 
 def test_every_api_serves_prometheus_metrics_including_its_worker(system: System, apis) -> None:
     case_id = open_case(apis["intake"])
-    wait_for(lambda: apis["notifications"].get("/api/v1/notifications",
-                                               params={"case_id": case_id}).json(),
-             what="notification recorded")
+    wait_for(
+        lambda: apis["notifications"]
+        .get("/api/v1/notifications", params={"case_id": case_id})
+        .json(),
+        what="notification recorded",
+    )
 
     def metric_present(service: str, text: str) -> bool:
         response = apis[service].get("/metrics")
         return response.status_code == 200 and text in response.text
 
-    wait_for(lambda: metric_present("intake", 'sportello_events_produced_total{service="intake"'),
-             what="intake relay figures in intake's /metrics")
-    wait_for(lambda: metric_present("casework", 'sportello_events_consumed_total{service="casework"'),
-             what="casework consumer figures")
-    wait_for(lambda: metric_present("notifications", "sportello_consumer_lag"),
-             what="consumer lag")
+    wait_for(
+        lambda: metric_present("intake", 'sportello_events_produced_total{service="intake"'),
+        what="intake relay figures in intake's /metrics",
+    )
+    wait_for(
+        lambda: metric_present("casework", 'sportello_events_consumed_total{service="casework"'),
+        what="casework consumer figures",
+    )
+    wait_for(lambda: metric_present("notifications", "sportello_consumer_lag"), what="consumer lag")
     assert metric_present("intake", "sportello_http_request_duration_seconds_bucket")
     assert metric_present("intake", "sportello_outbox_backlog")
