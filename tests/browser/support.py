@@ -66,3 +66,10 @@ def seed(intake: str, suffix: str = "") -> dict:
 def cases_of(intake: str, tenant_id: str) -> list[dict]:
     """The tenant's cases at intake."""
     return requests.get(f"{intake}/cases", params={"tenant_id": tenant_id}, timeout=10).json()
+
+
+def appointments_of(intake: str, tenant_id: str) -> list[dict]:
+    """The tenant's appointments at intake."""
+    return requests.get(
+        f"{intake}/appointments", params={"tenant_id": tenant_id}, timeout=10
+    ).json()

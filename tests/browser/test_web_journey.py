@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import check_accessibility, shoot
 from tests.browser.support import cases_of, seed
 from tests.support import wait_for
@@ -18,6 +20,7 @@ def sign_in(page, web: str, username: str, role: str, **scope: str) -> None:
     for field, value in scope.items():
         page.locator(f"#{field}").select_option(value)
     page.get_by_role("button", name="Entra").click()
+    expect(page.get_by_role("button", name="Esci")).to_be_visible()
 
 
 def reload_until(page, check, what: str, timeout_s: float = 30) -> None:
@@ -44,7 +47,7 @@ def test_case_from_the_counter_to_the_amat_team_the_custode_and_the_dashboard(
 
     # The operator at the counter: find the tenant, try without needs, then open the case.
     sign_in(page, web, "operatore.rossi", "operatore", counter_id=data["counter"]["id"])
-    assert page.url.endswith("/sportello")
+    expect(page).to_have_url(re.compile(r"/sportello$"))
     page.get_by_label("Cognome (almeno due lettere)").fill("bian")
     page.get_by_role("button", name="Cerca").click()
     page.get_by_role("link", name="Scegli Bianchi Laura").click()
@@ -68,7 +71,12 @@ def test_case_from_the_counter_to_the_amat_team_the_custode_and_the_dashboard(
     page.get_by_label("Percorso").select_option("amat")
     page.get_by_label("Motivo dell'invio").fill("Lettura bollette e analisi fornitori")
     page.get_by_role("button", name="Invia", exact=True).click()
-    page.get_by_text("inviata").first.wait_for()
+    expect(page.locator("#ref-t + table tbody tr")).to_have_count(1)
+    # Also to Welfare, whose team will decline it.
+    page.get_by_label("Percorso").select_option("welfare")
+    page.get_by_label("Motivo dell'invio").fill("Valutazione del sostegno economico")
+    page.get_by_role("button", name="Invia", exact=True).click()
+    expect(page.locator("#ref-t + table tbody tr")).to_have_count(2)
     shoot(page, "03-fascicolo")
     check_accessibility(page, axe_source, "fascicolo")
 
@@ -77,7 +85,7 @@ def test_case_from_the_counter_to_the_amat_team_the_custode_and_the_dashboard(
     try:
         amat = team.new_page()
         sign_in(amat, web, "amat.bianchi", "percorso", path="amat")
-        assert amat.url.endswith("/percorso")
+        expect(amat).to_have_url(re.compile(r"/percorso$"))
         new = amat.locator("section", has=amat.get_by_role("heading", name="Nuovi"))
         new.get_by_text(f"Caso {case['id']}").wait_for()
         shoot(amat, "04-percorso-nuovi")
@@ -93,13 +101,24 @@ def test_case_from_the_counter_to_the_amat_team_the_custode_and_the_dashboard(
         done.get_by_text("completata").wait_for()
         shoot(amat, "05-percorso-concluso")
 
-        # The custode of the building: the new case is in the inbox, unread first.
-        custode = team.new_page()
+        # The Welfare team declines its referral: first without a reason (refused, said why).
         team.clear_cookies()
+        welfare = team.new_page()
+        sign_in(welfare, web, "welfare.verdi", "percorso", path="welfare")
+        welfare.get_by_role("button", name="Rifiuta").click()
+        expect(welfare.locator(".referral .form-error")).to_contain_text("Motivo del rifiuto")
+        welfare.get_by_label("Motivo del rifiuto").fill("Requisiti ISEE non soddisfatti")
+        welfare.get_by_role("button", name="Rifiuta").click()
+        closed = welfare.locator("section", has=welfare.get_by_role("heading", name="Conclusi"))
+        expect(closed).to_contain_text("rifiutata: Requisiti ISEE non soddisfatti")
+
+        # The custode of the building: the new case is in the inbox, unread first.
+        team.clear_cookies()
+        custode = team.new_page()
         sign_in(
             custode, web, "custode.giuffre", "custode", custodian="Custodia Sociale Giuffrè-Villani"
         )
-        assert custode.url.endswith("/custode")
+        expect(custode).to_have_url(re.compile(r"/custode$"))
         reload_until(
             custode,
             lambda: custode.locator("article.message.unread").count(),
@@ -110,17 +129,21 @@ def test_case_from_the_counter_to_the_amat_team_the_custode_and_the_dashboard(
         shoot(custode, "06-custode")
         check_accessibility(custode, axe_source, "custode")
         first.get_by_role("button", name="Segna come letto").click()
-        custode.locator("article.message").first.wait_for()
-        assert custode.locator("article.message.unread").count() == 0
+        expect(custode.locator("article.message.unread")).to_have_count(0)
+        expect(custode.locator("article.message")).not_to_have_count(0)
 
         # The coordinator: the completed AMAT referral is counted.
         team.clear_cookies()
         coordinator = team.new_page()
         sign_in(coordinator, web, "coord.neri", "coordinatore")
-        assert coordinator.url.endswith("/coordinamento")
-        row = coordinator.locator("#invii-per-percorso tr", has_text="completata")
-        assert row.inner_text().split() == ["amat", "completata", "1"]
-        assert "Casi nel fascicolo: 1" in coordinator.locator("#totale-casi").inner_text()
+        expect(coordinator).to_have_url(re.compile(r"/coordinamento$"))
+        rows = coordinator.locator("#invii-per-percorso tbody tr")
+        expect(rows).to_have_count(2)
+        completed = rows.filter(has_text="completata")
+        expect(completed.locator("th, td")).to_have_text(["amat", "completata", "1"])
+        declined = rows.filter(has_text="rifiutata")
+        expect(declined.locator("th, td")).to_have_text(["welfare", "rifiutata", "1"])
+        expect(coordinator.locator("#totale-casi")).to_contain_text("Casi nel fascicolo: 1")
         shoot(coordinator, "07-coordinamento")
         check_accessibility(coordinator, axe_source, "coordinamento")
     finally:

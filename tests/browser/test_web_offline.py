@@ -1,10 +1,13 @@
-"""In a real browser: the counter page goes offline, a case is entered, the connection returns,
-and the case exists exactly once (the queue sent it with its Idempotency-Key)."""
+"""In a real browser: the counter page goes offline, a case is entered and a meeting booked, the
+connection returns, and each exists exactly once (the queue sent them with their
+Idempotency-Keys)."""
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import shoot
-from tests.browser.support import cases_of, seed
+from tests.browser.support import appointments_of, cases_of, seed
 from tests.browser.test_web_journey import sign_in
 from tests.support import wait_for
 
@@ -15,6 +18,7 @@ def test_a_case_entered_offline_is_sent_once_when_the_connection_returns(site, c
     page = context.new_page()
     sign_in(page, web, "operatore.rossi", "operatore", counter_id=data["counter"]["id"])
     page.goto(f"{web}/sportello?inquilino={data['tenant']['id']}")
+    page.get_by_role("button", name="Apri il caso").wait_for()
 
     context.set_offline(True)
     page.get_by_label("Analisi dei fornitori").check()
@@ -22,10 +26,14 @@ def test_a_case_entered_offline_is_sent_once_when_the_connection_returns(site, c
     page.get_by_role("button", name="Apri il caso").click()
     queue = page.locator("#coda")
     queue.wait_for(state="visible")
+    page.get_by_label("Incontro allo sportello").check()
+    page.get_by_role("button", name="Prenota").click()
+    expect(page.locator("#coda-elenco li")).to_have_count(2)
     assert "in attesa" in page.locator("#coda-elenco").inner_text()
     assert "Senza connessione" in page.locator("#coda-stato").inner_text()
     shoot(page, "08-sportello-offline")
     assert cases_of(site["intake"], data["tenant"]["id"]) == []
+    assert appointments_of(site["intake"], data["tenant"]["id"]) == []
 
     context.set_offline(False)
     queue.wait_for(state="hidden")
@@ -38,4 +46,6 @@ def test_a_case_entered_offline_is_sent_once_when_the_connection_returns(site, c
     again = cases_of(site["intake"], data["tenant"]["id"])
     assert len(cases) == len(again) == 1
     assert again[0]["needs"] == ["analisi_fornitori"]
+    [meeting] = appointments_of(site["intake"], data["tenant"]["id"])
+    assert meeting["kind"] == "incontro" and meeting["counter_id"] == data["counter"]["id"]
     shoot(page, "09-sportello-online")

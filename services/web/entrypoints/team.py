@@ -15,6 +15,11 @@ from services.web.entrypoints.common import attempt, back, clients, now, require
 blp = Blueprint("team", __name__, url_prefix="/percorso")
 
 ACTIONS = {"accetta": "accept", "rifiuta": "decline", "completa": "complete"}
+FIELD_LABELS = {
+    "reason": "Motivo del rifiuto",
+    "outcome": "Esito",
+    "outcome_for_tenant": "Esito per l'inquilino",
+}
 
 
 def _inbox(status: int = 200, **state: Any) -> Any:
@@ -67,7 +72,8 @@ def act(case_id: str, referral_id: str, action: str) -> Any:
     except ApiError as exc:
         messages = [exc.message]
         for field, errors in exc.field_errors.items():
-            messages.extend(f"{field}: {m}" for m in (errors if isinstance(errors, list) else []))
+            label = FIELD_LABELS.get(field, field)
+            messages.extend(f"{label}: {m}" for m in (errors if isinstance(errors, list) else []))
         return _inbox(
             exc.status,
             action_errors={referral_id: messages},
