@@ -41,7 +41,11 @@ def app(request, settings_for) -> Iterator[Flask]:
 
 @pytest.fixture
 def api_schema(app: Flask):
-    return schemathesis.openapi.from_wsgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    # The coverage phase sends dozens of boundary cases per operation; the bounded random
+    # phase is what fits in CI on two cores.
+    schema.config.phases.coverage.enabled = False
+    return schema
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -49,7 +53,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @schema.parametrize()
 @settings(
-    max_examples=5,
+    max_examples=3,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
