@@ -113,6 +113,8 @@
     var items = load();
     items.push({ kind: form.getAttribute("data-offline"), url: form.action, data: data, key: key, at: Date.now() });
     save(items);
+    // Cleared, so the same case is not typed in and queued twice by mistake.
+    form.reset();
     render();
   }
 
