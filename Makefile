@@ -39,11 +39,11 @@ infra-status:
 
 run: venv ## install what is missing, start everything, print the URLs; Ctrl-C stops it all
 	@deploy/infra.sh start
-	@trap 'deploy/infra.sh stop' EXIT; $(PY) -m deploy.system run
+	@trap 'deploy/infra.sh stop' EXIT; SPORTELLO_ENV=$${SPORTELLO_ENV:-dev} $(PY) -m deploy.system run
 
 start: venv ## start everything in the background (stop with `make stop`)
 	@deploy/infra.sh start
-	@$(PY) -m deploy.system start
+	@SPORTELLO_ENV=$${SPORTELLO_ENV:-dev} $(PY) -m deploy.system start
 	@$(PY) -m services.intake.entrypoints.cli seed-demo
 
 stop: ## stop every process `make run` or `make start` started
@@ -64,6 +64,7 @@ unit: venv ## the fast tests, no infrastructure
 
 test: venv lint ## lint + the whole suite against real Kafka and FerretDB (started and stopped here)
 	@deploy/infra.sh install
+	@deploy/browser.sh
 	@$(TEST_ENV) deploy/test.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv ## benchmarks against the machine's own ceilings (prints a markdown table)

@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         cwd=ROOT,
     )
     print("\nSportello è pronto:")
+    print(f"  web app        http://127.0.0.1:{system.env.get('WEB_PORT', 8000)}/   (Italiano)")
     for service in SERVICES:
         print(f"  {service:14} {system.url(service)}/docs   (API: {system.url(service)}/api/v1)")
     print(f"  log            {system.log_dir}")

@@ -50,3 +50,27 @@ def read_topic(
         return records
     finally:
         consumer.close()
+
+
+def wait_for_count(
+    count: Callable[[], int], target: int, stall_s: float = 90, max_s: float = 900, what: str = ""
+) -> int:
+    """Wait until ``count()`` reaches ``target``; fail if it stops growing for ``stall_s``.
+
+    For backlogs whose drain time depends on the machine: a slow but steady drain passes, a
+    drain that stalls (something lost or stuck) fails with how far it got.
+    """
+    deadline = time.monotonic() + max_s
+    best, best_at = -1, time.monotonic()
+    while True:
+        current = count()
+        if current >= target:
+            return current
+        now = time.monotonic()
+        if current > best:
+            best, best_at = current, now
+        if now - best_at > stall_s or now > deadline:
+            raise AssertionError(
+                f"{what or 'count'}: {current}/{target}, no progress for {now - best_at:.0f}s"
+            )
+        time.sleep(0.5)  # polling interval of a deadline-bound wait

@@ -128,7 +128,15 @@ class World:
 def world(environ: dict[str, str], tmp_path: Path, local_infra) -> Iterator[World]:
     env = dict(environ)
     env.update({f"{s.upper()}_PORT": str(free_port()) for s in SERVICES})
-    env.update({"KAFKA_PARTITIONS": "4", "GUNICORN_WORKERS": "2", "LOG_LEVEL": "INFO"})
+    env.update(
+        {
+            "KAFKA_PARTITIONS": "4",
+            "GUNICORN_WORKERS": "2",
+            "LOG_LEVEL": "INFO",
+            "WEB_PORT": str(free_port()),
+            "WEB_SECRET_KEY": "fault-suite-only",
+        }
+    )
     system = System(tmp_path / "run", {**os.environ, **env})
     system.start()
     client = pymongo.MongoClient(env["MONGODB_URI"], serverSelectionTimeoutMS=5000)

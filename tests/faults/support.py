@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench import workload
 from tests.faults.conftest import World
-from tests.support import wait_for
+from tests.support import wait_for_count
 
 
 @dataclass
@@ -63,24 +63,22 @@ def custode_query(case_ids: set[str]) -> dict:
     return {"case_id": {"$in": list(case_ids)}, "rule": {"$in": ["caso_aperto", "caso_urgente"]}}
 
 
-def assert_each_case_once(world: World, case_ids: set[str], timeout_s: float = 300) -> int:
+def assert_each_case_once(world: World, case_ids: set[str]) -> int:
     """Every case has exactly one case file and one custode notification; returns the count."""
     case_files = world.db("casework").case_files
-    wait_for(
-        lambda: case_files.count_documents({"_id": {"$in": list(case_ids)}}) >= len(case_ids),
-        timeout_s=timeout_s,
-        interval_s=0.5,
-        what="every case file",
+    wait_for_count(
+        lambda: case_files.count_documents({"_id": {"$in": list(case_ids)}}),
+        len(case_ids),
+        what="case files",
     )
     stored = [d["_id"] for d in case_files.find({"_id": {"$in": list(case_ids)}}, {"_id": 1})]
     assert len(stored) == len(set(stored)) == len(case_ids)
 
     notifications = world.db("notifications").notifications
-    wait_for(
-        lambda: notifications.count_documents(custode_query(case_ids)) >= len(case_ids),
-        timeout_s=timeout_s,
-        interval_s=0.5,
-        what="every custode notification",
+    wait_for_count(
+        lambda: notifications.count_documents(custode_query(case_ids)),
+        len(case_ids),
+        what="custode notifications",
     )
     per_case: dict[str, int] = {}
     for doc in notifications.find(custode_query(case_ids), {"case_id": 1}):

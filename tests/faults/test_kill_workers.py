@@ -14,7 +14,7 @@ from bench import workload
 from bench.load import closed_loop
 from tests.faults.conftest import TALLIES, Tally, World
 from tests.faults.support import custode_query
-from tests.support import wait_for
+from tests.support import wait_for, wait_for_count
 
 CASES = 2000
 VICTIMS = ("intake-worker", "casework-worker", "notifications-worker")
@@ -64,22 +64,16 @@ def test_killing_workers_loses_nothing_and_doubles_nothing(world: World) -> None
     case_ids = {body["id"] for body in load.bodies}
     assert len(case_ids) == CASES
     case_files = world.db("casework").case_files
-    wait_for(
-        lambda: case_files.count_documents({}) >= CASES,
-        timeout_s=300,
-        interval_s=0.5,
-        what="every case file",
-    )
+    wait_for_count(lambda: case_files.count_documents({}), CASES, what="case files")
     stored = [d["_id"] for d in case_files.find({}, {"_id": 1})]
     assert len(stored) == len(set(stored)) == CASES
     assert set(stored) == case_ids
 
     notifications = world.db("notifications").notifications
-    wait_for(
-        lambda: notifications.count_documents(custode_query(case_ids)) >= CASES,
-        timeout_s=300,
-        interval_s=0.5,
-        what="every custode notification",
+    wait_for_count(
+        lambda: notifications.count_documents(custode_query(case_ids)),
+        CASES,
+        what="custode notifications",
     )
     per_case: dict[str, int] = {}
     for doc in notifications.find(custode_query(case_ids), {"case_id": 1}):
