@@ -68,7 +68,7 @@ test: venv lint ## lint + the whole suite against real Kafka and FerretDB (start
 	@$(TEST_ENV) deploy/test.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv ## benchmarks against the machine's own ceilings (prints a markdown table)
-	@$(TEST_ENV) deploy/test.sh $(PY) -m bench.run
+	@$(TEST_ENV) deploy/test.sh $(PY) -m bench.run $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and runtime data (caches in ~/.cache/sportello stay)
 	rm -rf $(VENV) .run
