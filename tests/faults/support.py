@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench import workload
 from tests.faults.conftest import World
-from tests.support import wait_for_count
+from tests.support import wait_for, wait_for_count
 
 
 @dataclass
@@ -97,7 +97,12 @@ def committed_offsets(world: World, group: str, topic: str) -> dict[int, int]:
         enable_auto_commit=False,
     )
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
+        # A fresh client may not have the topic's metadata yet: wait for it, never read "none".
+        parts = wait_for(
+            lambda: consumer.partitions_for_topic(topic),
+            timeout_s=30,
+            what=f"partitions of {topic}",
+        )
         return {p: consumer.committed(TopicPartition(topic, p)) or 0 for p in parts}
     finally:
         consumer.close()

@@ -111,7 +111,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits_in_time(world: World) -> N
                             below.add(event.subject)
     finally:
         consumer.close()
-    assert below, "nothing was committed before the stop"
+    assert below, f"nothing was committed before the stop: {committed}"
     stored = {d["_id"] for d in case_files.find({"_id": {"$in": list(below)}}, {"_id": 1})}
     assert stored == below, f"committed without effect: {list(below - stored)[:5]}"
 

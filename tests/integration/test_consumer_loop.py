@@ -19,7 +19,7 @@ def committed(s: Settings) -> int:
         enable_auto_commit=False,
     )
     try:
-        parts = c.partitions_for_topic(s.topic("intake")) or set()
+        parts = wait_for(lambda: c.partitions_for_topic(s.topic("intake")), what="partitions")
         return sum(c.committed(TopicPartition(s.topic("intake"), p)) or 0 for p in parts)
     finally:
         c.close()
