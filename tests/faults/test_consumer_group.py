@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -75,15 +74,12 @@ def test_sigterm_finishes_the_batch_commits_and_exits_in_time(world: World) -> N
     pid = world.system.pid("casework-worker")
     assert pid
     os.kill(pid, signal.SIGTERM)
-    started = time.monotonic()
-    status = None
-    while time.monotonic() - started < 20:
+
+    def exit_status() -> tuple[int] | None:
         done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError("the worker did not exit within 20 s of SIGTERM")
+        return (status,) if done else None
+
+    (status,) = wait_for(exit_status, timeout_s=20, what="the worker exiting after SIGTERM")
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
 
     # Every event below the committed offsets has its effect stored.
