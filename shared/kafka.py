@@ -108,18 +108,28 @@ class EventProducer:
 
     Idempotence and ``acks="all"`` are kafka-python 3's defaults; passing a conflicting ``acks``
     would silently turn idempotence off, so neither is set here.
+
+    After a failed send the underlying client is closed and a fresh one is made for the next
+    send: once a batch has expired during a broker outage, kafka-python's idempotent producer can
+    stay wedged (every later future times out) even after the broker is back. A new client gets a
+    new producer id, which is harmless: the records are re-sent in order and consumers are
+    idempotent.
     """
 
     def __init__(self, bootstrap_servers: str, linger_ms: int = 2, client_id: str = "sportello"):
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id=client_id,
-            linger_ms=linger_ms,
-            retries=2**31 - 1,  # bounded by delivery_timeout_ms instead
-            delivery_timeout_ms=30_000,
-            request_timeout_ms=10_000,
-            max_block_ms=10_000,
-        )
+        self._config = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": client_id,
+            "linger_ms": linger_ms,
+            "retries": 2**31 - 1,  # bounded by delivery_timeout_ms instead
+            "delivery_timeout_ms": 30_000,
+            "request_timeout_ms": 10_000,
+            "max_block_ms": 10_000,
+        }
+        self._lock = threading.Lock()
+        self._producer = KafkaProducer(**self._config)
+        self._broken = False
+        self.replacements = 0
 
     def send(
         self,
@@ -136,13 +146,34 @@ class EventProducer:
         self, records: Iterable[tuple[str, str, bytes, Headers]], timeout_s: float = 30
     ) -> None:
         """Send records in order and wait until every one is acknowledged (raises on failure)."""
-        futures = [
-            self._producer.send(topic, key=key.encode(), value=value, headers=list(headers))
-            for topic, key, value, headers in records
-        ]
-        self._producer.flush(timeout=timeout_s)
-        for future in futures:
-            future.get(timeout=timeout_s)
+        if self._broken:
+            self._replace()  # raises while there is still no broker to bootstrap from
+        producer = self._producer
+        try:
+            futures = [
+                producer.send(topic, key=key.encode(), value=value, headers=list(headers))
+                for topic, key, value, headers in records
+            ]
+            producer.flush(timeout=timeout_s)
+            for future in futures:
+                future.get(timeout=timeout_s)
+        except KafkaError:
+            with self._lock:
+                if self._producer is producer:
+                    self._broken = True
+            raise
+
+    def _replace(self) -> None:
+        """Swap in a fresh client for the failed one (once, however many threads saw it fail)."""
+        with self._lock:
+            if not self._broken:
+                return
+            fresh = KafkaProducer(**self._config)  # first, so a failure leaves the old one usable
+            with contextlib.suppress(Exception):
+                self._producer.close(timeout=0)
+            self._producer, self._broken = fresh, False
+            self.replacements += 1
+            log.info("producer replaced after a failed send")
 
     def publish(self, topic: str, event: Event, headers: Headers | None = None) -> None:
         """Publish an event keyed by its subject (the case id)."""

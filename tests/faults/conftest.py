@@ -124,8 +124,28 @@ class World:
         return path.read_text().count(text) if path.exists() else 0
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Keep each phase's report on the item: the ``world`` fixture prints logs on failure."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+def print_log_tails(config: pytest.Config, system: System, lines: int = 30) -> None:
+    """Show the end of every process log: in CI this is all there is to read after a failure."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    for log in sorted(system.log_dir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        terminal.write_line(f"----- {log.name} (last {len(tail)} lines) -----")
+        for line in tail:
+            terminal.write_line(line[:400])
+
+
 @pytest.fixture
-def world(environ: dict[str, str], tmp_path: Path, local_infra) -> Iterator[World]:
+def world(
+    environ: dict[str, str], tmp_path: Path, local_infra, request: pytest.FixtureRequest
+) -> Iterator[World]:
     env = dict(environ)
     env.update({f"{s.upper()}_PORT": str(free_port()) for s in SERVICES})
     env.update(
@@ -143,6 +163,9 @@ def world(environ: dict[str, str], tmp_path: Path, local_infra) -> Iterator[Worl
     try:
         system.wait_ready(timeout_s=90)
         yield World(system, env, client)
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            print_log_tails(request.config, system)
     finally:
         system.stop(timeout_s=30)
         client.close()

@@ -27,6 +27,13 @@ def test_a_broker_restart_mid_stream_loses_nothing(world: World) -> None:
         readiness = requests.get(f"{world.system.url('intake')}/readyz", timeout=10)
         assert readiness.status_code == 503
         assert "kafka" in readiness.json()["message"]
+        # Stay down until a send has expired in the relay (delivery timeout, 30 s): recovering
+        # from that is the hard part (kafka-python's idempotent producer can stay wedged).
+        wait_for(
+            lambda: world.log_count("intake-worker", "outbox relay paused") > 0,
+            timeout_s=120,
+            what="a relay send expiring while the broker is down",
+        )
     finally:
         infra_command("start", "kafka")
     load.join()
