@@ -121,7 +121,8 @@ class OutboxRelay:
         poll_interval_s: float = 0.05,
         stop_event: threading.Event | None = None,
         service: str = "unknown",
-        batch: int = 1000,
+        batch: int = 500,
+        chunk: int = 50,
     ) -> None:
         self.service = service
         self.db = db
@@ -130,6 +131,7 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.stop_event = stop_event or threading.Event()
         self.batch = batch
+        self.chunk = chunk
         self.published = 0
 
     def run(self) -> None:
@@ -151,26 +153,50 @@ class OutboxRelay:
         self.stop_event.set()
 
     def run_once(self) -> int:
-        """Publish what the oldest hints point at; returns the number of events sent."""
-        hints = list(
-            self.db[HINTS].find({"collection": {"$in": self.collections}}).limit(self.batch)
-        )
+        """Publish what the oldest hints point at; returns the number of events sent.
+
+        The hints are read once per round; their aggregates are then published in chunks, each
+        costing one ``_id`` lookup per aggregate (the one filter FerretDB's SQLite backend serves
+        from an index), one acknowledged send of the chunk's records and one delete of its hints.
+        Chunks keep progress steady when the store is slow.
+        """
+        # No filter, so the limit is pushed down to the store; every hint in this database is
+        # this relay's (a service's database has one relay, covering all its outbox collections).
+        oldest = self.db[HINTS].find().limit(self.batch)
+        hints = [h for h in oldest if h["collection"] in self.collections]
         metrics.OUTBOX_BACKLOG.labels(self.service).set(len(hints))
-        by_aggregate: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        by_aggregate: dict[tuple[str, Any], dict[str, dict[str, Any]]] = {}
         for hint in hints:
-            by_aggregate.setdefault((hint["collection"], hint["doc_id"]), []).append(hint)
+            by_aggregate.setdefault((hint["collection"], hint["doc_id"]), {})[hint["_id"]] = hint
+        aggregates = list(by_aggregate.items())
         sent = 0
-        for (collection, doc_id), aggregate_hints in by_aggregate.items():
+        for start in range(0, len(aggregates), self.chunk):
             if self.stop_event.is_set():
                 break
-            sent += self._flush(collection, doc_id, aggregate_hints)
+            sent += self._publish_chunk(aggregates[start : start + self.chunk])
         return sent
 
-    def _flush(self, collection: str, doc_id: Any, hints: list[dict[str, Any]]) -> int:
-        """Publish one aggregate's hinted events in outbox order, then drop their hints."""
-        pending = {h["_id"]: h for h in hints}
-        doc = self.db[collection].find_one({"_id": doc_id}, {"outbox": 1}) or {}
-        records = [r for r in doc.get("outbox") or [] if r.get("id") in pending]
+    def _publish_chunk(
+        self, aggregates: list[tuple[tuple[str, Any], dict[str, dict[str, Any]]]]
+    ) -> int:
+        """Publish the hinted events of ``aggregates`` (outbox order each), then drop the hints."""
+        records: list[dict[str, Any]] = []
+        orphans: list[str] = []
+        cutoff = datetime.now(UTC) - HINT_GRACE
+        for (collection, doc_id), pending in aggregates:
+            doc = self.db[collection].find_one({"_id": doc_id}, {"outbox": 1}) or {}
+            found = [r for r in doc.get("outbox") or [] if r.get("id") in pending]
+            records.extend(found)  # outbox order, so per-aggregate order holds on its partition
+            found_ids = {r["id"] for r in found}
+            late = [
+                i for i, h in pending.items() if i not in found_ids and _aware(h["at"]) < cutoff
+            ]
+            if late:
+                log.warning(
+                    "dropping outbox hints whose write never landed",
+                    extra={"collection": collection, "doc_id": str(doc_id), "events": late},
+                )
+                orphans.extend(late)
         if records:
             self.producer.send_many(
                 (
@@ -181,23 +207,12 @@ class OutboxRelay:
                 )
                 for r in records
             )
-            self.db[HINTS].delete_many({"_id": {"$in": [r["id"] for r in records]}})
-            self.published += len(records)
-            for r in records:
-                metrics.EVENTS_PRODUCED.labels(self.service, r.get("type", "unknown")).inc()
-        found = {r["id"] for r in records}
-        cutoff = datetime.now(UTC) - HINT_GRACE
-        orphans = [
-            event_id
-            for event_id, hint in pending.items()
-            if event_id not in found and _aware(hint["at"]) < cutoff
-        ]
-        if orphans:
-            log.warning(
-                "dropping outbox hints whose write never landed",
-                extra={"collection": collection, "doc_id": str(doc_id), "events": orphans},
-            )
-            self.db[HINTS].delete_many({"_id": {"$in": orphans}})
+        done = [r["id"] for r in records] + orphans
+        if done:
+            self.db[HINTS].delete_many({"_id": {"$in": done}})
+        self.published += len(records)
+        for r in records:
+            metrics.EVENTS_PRODUCED.labels(self.service, r.get("type", "unknown")).inc()
         return len(records)
 
 

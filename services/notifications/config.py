@@ -156,9 +156,9 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "NOTIFICATIONS_SENDER_POLL_MS",
-        "200",
+        "1000",
         _positive_int,
-        "How often the sender looks for due messages.",
+        "How often an idle sender looks for due messages (a new message wakes it at once).",
         "sender_poll_ms",
     ),
     Variable(

@@ -408,6 +408,28 @@ def test_a_custodian_who_chose_the_digest_gets_one_email_a_day(world: World) -> 
     assert wait_for(lambda: len(world.notes(digest_id=digest.id, status="consegnata")) == 2)
 
 
+def test_a_redelivery_while_the_digest_is_being_sent_does_not_send_the_item_alone(
+    world: World,
+) -> None:
+    world.worker.deps.preferences.set("Custodia Saint Bon", "riepilogo", "test", DAY)
+    event = open_case(world)
+    [item] = wait_for(lambda: world.notes(status="in_riepilogo"), what="an item held")
+    digest_id = item.digest_id
+    # The first delivery joined the digest and died before recording the item; then the digest
+    # fell due and a sender took it.
+    item.delete()
+    # Claimed "at 18:00" while the worker's own clock stays in the afternoon, so its sender
+    # thread leaves the digest alone.
+    due = datetime(2026, 11, 20, 17, 0, 1, tzinfo=UTC)
+    claimed = world.worker.deps.notifications.claim(due, timedelta(minutes=5))
+    assert claimed is not None and claimed.id == digest_id
+    world.publish_event(event)  # the redelivery, now that the digest is on its way
+    again = world.note(id=item.id)
+    assert (again.status, again.digest_id) == ("in_riepilogo", digest_id)
+    world.worker.sender.run_once()
+    assert world.mailbox.to(CUSTODIAN) == [], "the item went out on its own"
+
+
 def test_home_visit_requested_tells_the_custodians_and_the_tenant(world: World) -> None:
     register_tenant(world)
     world.publish(

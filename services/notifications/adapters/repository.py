@@ -82,6 +82,21 @@ class NotificationRepository:
             return False
         return True
 
+    def digest_holding(self, item_id: str, digest_ids: list[str]) -> tuple[str, str] | None:
+        """(digest id, status) of the digest among ``digest_ids`` that already carries ``item_id``.
+
+        Looked up by ``_id`` (the one filter FerretDB serves from an index), never by item.
+        """
+        for digest_id in digest_ids:
+            doc = self._coll.find_one({"_id": digest_id}, {"items.id": 1, "status": 1})
+            if doc and any(i.get("id") == item_id for i in doc.get("items") or []):
+                return digest_id, doc["status"]
+        return None
+
+    def exists(self, notification_id: str) -> bool:
+        """Whether a notification with this id is recorded."""
+        return self._coll.find_one({"_id": notification_id}, {"_id": 1}) is not None
+
     def get(self, notification_id: str) -> Notification:
         """One notification (``NotFound`` if there is none)."""
         doc = NotificationDoc.objects(id=notification_id).exclude("outbox").first()

@@ -15,7 +15,8 @@ from services.notifications.service_layer.sender import Sender
 from shared import mongo
 from shared.clock import now_utc
 from shared.config import Settings
-from shared.kafka import dispatcher
+from shared.events import Event
+from shared.kafka import Headers, dispatcher
 from shared.worker import Consumption, Worker, serve
 
 
@@ -23,17 +24,28 @@ class NotificationsWorker(Worker):
     """The shared worker (relay + consumer) plus the sender loop, stopped by the same event."""
 
     def __init__(self, settings: Settings, deps: Dependencies) -> None:
+        handle = dispatcher(EVENT_HANDLERS, deps)
+
+        def handle_then_wake_sender(event: Event, headers: Headers) -> None:
+            handle(event, headers)
+            self.sender.wake()  # what the event recorded may be due now
+
         super().__init__(
             settings,
             mongo.database(ALIAS),
             OUTBOX_COLLECTIONS,
             Consumption(
                 topics=[settings.topic("intake"), settings.topic("casework")],
-                handler=dispatcher(EVENT_HANDLERS, deps),
+                handler=handle_then_wake_sender,
             ),
         )
         self.deps = deps
         self.sender = Sender(deps, self.stop_event, poll_s=settings.extra["sender_poll_ms"] / 1000)
+
+    def stop(self) -> None:
+        """Stop consuming and relaying, and wake the sender so it sees the stop at once."""
+        super().stop()
+        self.sender.wake()
 
     def run(self) -> None:
         """Start the sender thread, then relay and consume until stopped."""

@@ -398,10 +398,35 @@ def on_event(event: Event, deps: Dependencies) -> None:
                 extra={"notification_id": n.id, "case_id": n.case_id, "status": n.status.value},
             )
     for item, digest in plan.digest_items:
+        join_digest(item, digest, deps, now)
+
+
+def join_digest(
+    item: Notification, digest: Notification, deps: Dependencies, now: datetime
+) -> None:
+    """Hold ``item`` for ``digest``, or record it to go on its own if that digest is on its way.
+
+    The item joins the digest first and is recorded second, so a redelivery can find an item that
+    already joined a digest (today's, or the previous one if the day turned meanwhile) but was
+    never recorded: it is then recorded as held by that digest, never sent a second time alone.
+    """
+    notes = deps.notifications
+    if notes.exists(item.id):
+        return  # a redelivery after both steps: nothing to do
+    assert deps.policy is not None
+    previous = digest_for(item, deps.policy, now - timedelta(days=1))
+    holding = notes.digest_holding(item.id, [digest.id, previous.id])
+    if holding is None:
         summary = {"id": item.id, "subject": item.subject, "at": item.created_at.isoformat()}
-        if deps.notifications.add_to_digest(digest, summary):
-            item.status, item.digest_id = Status.IN_DIGEST, digest.id
-        deps.notifications.add_once(item)
+        if notes.add_to_digest(digest, summary):
+            holding = (digest.id, Status.CREATED.value)
+    if holding is not None:
+        digest_id, digest_status = holding
+        item.digest_id = digest_id
+        # A digest already delivered has settled its items: this late record is delivered too.
+        delivered = digest_status == Status.DELIVERED.value
+        item.status = Status.DELIVERED if delivered else Status.IN_DIGEST
+    notes.add_once(item)
 
 
 # --- commands ---------------------------------------------------------------------------------

@@ -46,6 +46,15 @@ class Sender:
         self.stop_event = stop_event or threading.Event()
         self.poll_s = poll_s
         self.sent = 0
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Look for due messages now (a new one was recorded, or the worker is stopping).
+
+        Between wake-ups the sender polls only every ``poll_s``: on FerretDB each look for due
+        messages reads the whole collection, so an idle sender should look rarely.
+        """
+        self._wake.set()
 
     def run(self) -> None:
         """Send until the stop event is set; an outage pauses the loop, never ends it."""
@@ -60,7 +69,8 @@ class Sender:
                 worked = 0
                 wait = min(max(wait * 2, 0.5), 5.0)
             if not worked:
-                self.stop_event.wait(wait)
+                self._wake.wait(wait)
+                self._wake.clear()
         log.info("sender stopped")
 
     def run_once(self, limit: int = 100) -> int:
