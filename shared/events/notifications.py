@@ -32,3 +32,9 @@ NOTIFICATION_FAILED = register(
     DeliveryData,
     "Una notifica non è stata consegnata (errore permanente).",
 )
+NOTIFICATION_NOT_SENT = register(
+    PRODUCER,
+    "notifications.notification.not_sent",
+    DeliveryData,
+    "Una notifica non è stata inviata (manca il consenso o il contatto); il motivo è registrato.",
+)

@@ -192,6 +192,20 @@ class World:
         producer = event.source.rsplit("/", 1)[-1]
         self.producer.publish(self.settings.topic(producer), event)
 
+    def delivery_events(self, notification_id: str) -> list[Event]:
+        """The delivery events published about one notification (waits for the first)."""
+
+        def about_it(records: list) -> list[Event]:
+            events = [decode(r.value) for r in records]
+            return [e for e in events if e.data.get("notification_id") == notification_id]
+
+        records = read_topic(
+            self.settings.kafka_bootstrap_servers,
+            self.settings.topic("notifications"),
+            lambda rs: bool(about_it(rs)),
+        )
+        return about_it(records)
+
     def notes(self, **filters: Any) -> list[NotificationDoc]:
         return list(NotificationDoc.objects(**filters).order_by("created_at"))
 
@@ -516,6 +530,9 @@ def test_a_tenant_without_consent_gets_nothing_and_the_reason_is_stored(world: W
     assert "consegnare a mano" in task.text and "Mario Rossi" in task.text
     world.worker.sender.run_once()
     assert world.sms.requests == [] and world.mailbox.to(MAIL) == []
+    [outcome] = world.delivery_events(note.id)
+    assert outcome.type.endswith("notification.not_sent.v1")
+    assert outcome.data["reason"] == note.reason
 
 
 def test_a_withdrawn_consent_stops_a_scheduled_reminder(world: World) -> None:
@@ -544,6 +561,8 @@ def test_a_withdrawn_consent_stops_a_scheduled_reminder(world: World) -> None:
     reminder = world.wait_status("non_inviata", rule="promemoria_appuntamento")
     assert "consenso revocato" in reminder.reason
     assert len(world.sms.requests) == 1  # only the confirmation, sent while consent held
+    [outcome] = world.delivery_events(reminder.id)
+    assert outcome.type.endswith("notification.not_sent.v1")
 
 
 NIGHT = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)  # 23:00 in Rome

@@ -33,9 +33,13 @@ from services.notifications.domain.model import (
     Tenant,
 )
 from shared.domain import NotFound
-from shared.events import make_event
-from shared.events.notifications import NOTIFICATION_DELIVERED, NOTIFICATION_FAILED
-from shared.outbox import outbox_update
+from shared.events import Event, make_event
+from shared.events.notifications import (
+    NOTIFICATION_DELIVERED,
+    NOTIFICATION_FAILED,
+    NOTIFICATION_NOT_SENT,
+)
+from shared.outbox import outbox_update, stage
 
 
 def _history(status: Status, at: datetime, detail: str = "") -> dict[str, Any]:
@@ -56,6 +60,10 @@ class NotificationRepository:
         """Record the intent to send ``n`` unless it is recorded already."""
         doc = _document(n)
         doc.history = [_history(n.status, n.created_at, n.reason or "")]
+        if n.status == Status.NOT_SENT:
+            # Decided at planning time (e.g. no consent): its outcome event goes with the record.
+            event = _delivery_event(n, NOTIFICATION_NOT_SENT, n.created_at, n.reason or "")
+            stage(doc, self.topic, [event])
         try:
             doc.save(force_insert=True)
         except NotUniqueError:
@@ -225,19 +233,7 @@ class NotificationRepository:
             "$push": {"history": _history(status, at, detail)},
         }
         if event_type:
-            event = make_event(
-                event_type,
-                n.case_id or n.id,
-                {
-                    "notification_id": n.id,
-                    "case_id": n.case_id,
-                    "cause_event_id": n.event_id,
-                    "recipient_kind": n.recipient.kind.value,
-                    "channel": n.channel.value,
-                    "at": at.isoformat(),
-                    "reason": detail or None,
-                },
-            )
+            event = _delivery_event(n, event_type, at, detail)
             # Hints the relay before the update that adds the event.
             outbox = outbox_update(
                 self.topic,
@@ -267,7 +263,9 @@ class NotificationRepository:
 
     def record_not_sent(self, n: Notification, at: datetime, reason: str) -> bool:
         """Not sent at all (e.g. the consent was withdrawn before the due time)."""
-        return self._finish(n, Status.NOT_SENT, at, reason, {"reason": reason})
+        return self._finish(
+            n, Status.NOT_SENT, at, reason, {"reason": reason}, NOTIFICATION_NOT_SENT
+        )
 
     def settle_digest_items(self, digest_id: str, at: datetime) -> None:
         """The digest went out: the messages it carried are delivered too."""
@@ -278,6 +276,23 @@ class NotificationRepository:
                 "$push": {"history": _history(Status.DELIVERED, at, f"nel riepilogo {digest_id}")},
             },
         )
+
+
+def _delivery_event(n: Notification, event_type: str, at: datetime, reason: str) -> Event:
+    """The event telling other services what became of ``n``."""
+    return make_event(
+        event_type,
+        n.case_id or n.id,
+        {
+            "notification_id": n.id,
+            "case_id": n.case_id,
+            "cause_event_id": n.event_id,
+            "recipient_kind": n.recipient.kind.value,
+            "channel": n.channel.value,
+            "at": at.isoformat(),
+            "reason": reason or None,
+        },
+    )
 
 
 def _document(n: Notification) -> NotificationDoc:
