@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from services.web.config import load_settings as web_settings
 from shared.config import VARIABLES, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,10 +40,21 @@ def test_ports_match_the_configured_defaults() -> None:
         assert f"127.0.0.1:{port}/readyz" in " ".join(spec["healthcheck"]["test"])
 
 
+def test_the_web_app_calls_the_apis_by_their_compose_names_and_needs_a_secret() -> None:
+    web = compose()["web"]
+    env = web["environment"]
+    settings = web_settings({k: str(v) for k, v in env.items()})
+    assert settings.extra["intake_url"] == "http://intake-api:8001"
+    assert settings.extra["casework_url"] == "http://casework-api:8002"
+    assert settings.extra["notifications_url"] == "http://notifications-api:8003"
+    assert env["WEB_SECRET_KEY"].startswith("${WEB_SECRET_KEY:?"), "no default secret in a file"
+    assert web["ports"] == ["8000:8000"] and "127.0.0.1:8000/healthz" in str(web["healthcheck"])
+
+
 def test_environment_names_only_variables_the_code_reads_and_they_parse() -> None:
     known = {v.name for v in VARIABLES}
     for name, spec in compose().items():
-        if name in {"mongo", "kafka"}:
+        if name in {"mongo", "kafka", "web"}:
             continue
         env = {k: str(v) for k, v in spec["environment"].items()}
         assert set(env) <= known, set(env) - known
