@@ -20,6 +20,7 @@ import pytest
 from deploy.system import SERVICES, System
 from shared.dlq import read_dead_letters
 from shared.events import PoisonEvent, decode
+from tests.integration.test_notifications_rules import running_smtp
 from tests.support import read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,8 +144,20 @@ def print_log_tails(config: pytest.Config, system: System, lines: int = 30) -> N
 
 
 @pytest.fixture
+def smtp_port() -> Iterator[int]:
+    """A real SMTP server for the custodi's emails: delivered once, not retried against a closed
+    port for the whole scenario."""
+    with running_smtp() as (_, port):
+        yield port
+
+
+@pytest.fixture
 def world(
-    environ: dict[str, str], tmp_path: Path, local_infra, request: pytest.FixtureRequest
+    environ: dict[str, str],
+    tmp_path: Path,
+    local_infra,
+    smtp_port: int,
+    request: pytest.FixtureRequest,
 ) -> Iterator[World]:
     env = dict(environ)
     env.update({f"{s.upper()}_PORT": str(free_port()) for s in SERVICES})
@@ -153,6 +166,7 @@ def world(
             "KAFKA_PARTITIONS": "4",
             "GUNICORN_WORKERS": "2",
             "LOG_LEVEL": "INFO",
+            "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
             "WEB_PORT": str(free_port()),
             "WEB_SECRET_KEY": "fault-suite-only",
         }
