@@ -5,6 +5,8 @@ from __future__ import annotations
 import string
 import threading
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -405,7 +407,9 @@ def test_case_lists_filter_sort_and_paginate(client, building_id) -> None:
         "/api/v1/cases", query_string={"building_id": building_id, "status": "aperto"}
     )
     assert in_building.headers["X-Total-Count"] == "5"
-    day = opened[0]["opened_at"][:10]
+    # The date filter is by the counter's local day (Rome), not the UTC date of opened_at.
+    opened_at = datetime.fromisoformat(opened[0]["opened_at"].replace("Z", "+00:00"))
+    day = opened_at.astimezone(ZoneInfo("Europe/Rome")).date().isoformat()
     today = client.get("/api/v1/cases", query_string={"from": day, "to": day})
     assert today.headers["X-Total-Count"] == "5"
     past = client.get("/api/v1/cases", query_string={"from": "2020-01-01", "to": "2020-01-31"})
