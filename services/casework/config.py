@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from services.casework.domain.paths import ReferralPath, make_path
+from shared import crypto
 from shared.config import Settings, Variable
 
 SERVICE = "casework"
@@ -99,6 +100,7 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
         "Days added to the deadline scan's clock (drills and tests only; 0 in production).",
         "scan_clock_offset_days",
     ),
+    *crypto.VARIABLES,
 )
 
 

@@ -13,6 +13,7 @@ from services.casework.adapters.codec import from_doc, to_doc
 from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
 from shared.clock import now_utc
+from shared.crypto import FieldCipher, transform
 from shared.events import Event
 from shared.outbox import outbox_record, write_hints
 
@@ -24,6 +25,26 @@ _NOT_DOMAIN = (
     "disconnection_alert_from",
     "_id",
 )
+# Free text that can tell of health, money and family trouble: encrypted at rest (``*`` = every
+# item of a list). Listed in docs/casework.md; the referral's dossier copies some of them.
+ENCRYPTED_PATHS = (
+    "description",
+    "notes.*.text",
+    "history.*.reason",
+    "assessments.*.note",
+    "assessments.*.evidence.home_visit_findings.*",
+    "referrals.*.reason",
+    "referrals.*.decline_reason",
+    "referrals.*.outcome",
+    "referrals.*.outcome_for_tenant",
+    "referrals.*.history.*.reason",
+    "referrals.*.shared.description",
+    "referrals.*.shared.notes.*",
+    "referrals.*.shared.home_visit_findings.*",
+    "visits.*.findings.*",
+    "diary.*.note",
+    "outcomes.*.note",
+)
 _TERMINAL = [s.value for s in TERMINAL_CASE_STATES]
 # A write unfinished after this long belongs to a writer that died (a write takes milliseconds).
 STALE_WRITE = timedelta(seconds=30)
@@ -32,7 +53,10 @@ STALE_WRITE = timedelta(seconds=30)
 class CaseFileRepository:
     """Case files, keyed by intake's case id."""
 
-    def __init__(self, disconnection_thresholds: list[int] | None = None) -> None:
+    def __init__(
+        self, cipher: FieldCipher, disconnection_thresholds: list[int] | None = None
+    ) -> None:
+        self.cipher = cipher
         self.disconnection_thresholds = disconnection_thresholds or []
 
     @property
@@ -41,7 +65,7 @@ class CaseFileRepository:
         return CaseFileDoc._get_collection()
 
     def _document(self, case_file: CaseFile) -> dict[str, Any]:
-        doc = to_doc(case_file)
+        doc = transform(to_doc(case_file), ENCRYPTED_PATHS, self.cipher.encrypt)
         doc.pop("id")
         next_due, unannounced = case_file.next_due, case_file.unannounced_due
         alert_from = case_file.disconnection_alert_from(self.disconnection_thresholds)
@@ -67,7 +91,7 @@ class CaseFileRepository:
     def get(self, case_id: str) -> CaseFile | None:
         """The case file of ``case_id``, if any."""
         doc = self.collection.find_one({"_id": case_id})
-        return _case_file(doc) if doc else None
+        return self._case_file(doc) if doc else None
 
     @property
     def versions(self) -> Collection:
@@ -182,14 +206,14 @@ class CaseFileRepository:
         if overdue_on:
             query["next_due"] = {"$lt": overdue_on.isoformat(), "$ne": None}
         cursor = self.collection.find(query).sort("opened_at", DESCENDING).skip(offset).limit(limit)
-        return [_case_file(d) for d in cursor], self.collection.count_documents(query)
+        return [self._case_file(d) for d in cursor], self.collection.count_documents(query)
 
     def overdue_referrals(self, today: date, limit: int, offset: int) -> list[dict[str, Any]]:
         """Sent referrals past their due date, oldest deadline first."""
         query = {"next_due": {"$lt": today.isoformat(), "$ne": None}}
         rows = []
         for doc in self.collection.find(query).sort("next_due", 1):
-            case = _case_file(doc)
+            case = self._case_file(doc)
             for r in case.referrals:
                 if r.overdue_on(today):
                     rows.append(
@@ -250,6 +274,11 @@ class CaseFileRepository:
                 row["count"] += 1
         return sorted(totals.values(), key=lambda r: (str(r[group_by]), r["kind"]))
 
+    def _case_file(self, doc: dict[str, Any]) -> CaseFile:
+        data = {k: v for k, v in doc.items() if k not in _NOT_DOMAIN}
+        data["id"] = doc["_id"]
+        return from_doc(CaseFile, transform(data, ENCRYPTED_PATHS, self.cipher.decrypt))
+
     def due_for_scan(self, today: date, limit: int = 200) -> list[str]:
         """Ids of open cases with a referral breach or a disconnection alert to announce."""
         today_iso = today.isoformat()
@@ -261,12 +290,6 @@ class CaseFileRepository:
             query["state"] = {"$nin": _TERMINAL}
             ids += [d["_id"] for d in self.collection.find(query, {"_id": 1}).limit(limit)]
         return list(dict.fromkeys(ids))
-
-
-def _case_file(doc: dict[str, Any]) -> CaseFile:
-    data = {k: v for k, v in doc.items() if k not in _NOT_DOMAIN}
-    data["id"] = doc["_id"]
-    return from_doc(CaseFile, data)
 
 
 def _aware(value: datetime) -> datetime:
