@@ -10,7 +10,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from services.casework.adapters.codec import from_doc, to_doc
-from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
+from services.casework.adapters.documents import ENCRYPTED_PATHS, CaseFileDoc, CaseFileVersionDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
 from shared.clock import now_utc
 from shared.crypto import FieldCipher, transform
@@ -24,26 +24,6 @@ _NOT_DOMAIN = (
     "unannounced_due",
     "disconnection_alert_from",
     "_id",
-)
-# Free text that can tell of health, money and family trouble: encrypted at rest (``*`` = every
-# item of a list). Listed in docs/casework.md; the referral's dossier copies some of them.
-ENCRYPTED_PATHS = (
-    "description",
-    "notes.*.text",
-    "history.*.reason",
-    "assessments.*.note",
-    "assessments.*.evidence.home_visit_findings.*",
-    "referrals.*.reason",
-    "referrals.*.decline_reason",
-    "referrals.*.outcome",
-    "referrals.*.outcome_for_tenant",
-    "referrals.*.history.*.reason",
-    "referrals.*.shared.description",
-    "referrals.*.shared.notes.*",
-    "referrals.*.shared.home_visit_findings.*",
-    "visits.*.findings.*",
-    "diary.*.note",
-    "outcomes.*.note",
 )
 _TERMINAL = [s.value for s in TERMINAL_CASE_STATES]
 # A write unfinished after this long belongs to a writer that died (a write takes milliseconds).

@@ -250,6 +250,8 @@ DOCUMENTS: tuple[type[Document], ...] = (
     IntakeIdempotencyDoc,
     IntakeCaseDoc,
 )
+# Collection → paths of its fields encrypted at rest (what key rotation rewrites).
+ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {IntakeCaseDoc._meta["collection"]: ("description",)}
 OUTBOX_COLLECTIONS = [
     IntakeCaseDoc._meta["collection"],
     IntakeTenantDoc._meta["collection"],
