@@ -32,6 +32,13 @@ def _int(raw: str) -> int:
     return int(raw)
 
 
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("deve essere un intero positivo")
+    return value
+
+
 def _days_list(raw: str) -> list[int]:
     days = sorted({int(x) for x in raw.split(",") if x.strip()}, reverse=True)
     if not days or days[-1] < 0:
@@ -99,6 +106,13 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
         _int,
         "Days added to the deadline scan's clock (drills and tests only; 0 in production).",
         "scan_clock_offset_days",
+    ),
+    Variable(
+        "RETENTION_CLOSED_CASE_DAYS",
+        "730",
+        _positive_int,
+        "Days after which a closed or archived case file is anonymised (statistics are kept).",
+        "retention_closed_case_days",
     ),
     *crypto.VARIABLES,
 )

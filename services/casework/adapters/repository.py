@@ -254,6 +254,24 @@ class CaseFileRepository:
                 row["count"] += 1
         return sorted(totals.values(), key=lambda r: (str(r[group_by]), r["kind"]))
 
+    def retention_candidates(self, closed_before: datetime, limit: int = 500) -> list[str]:
+        """Ids of closed or archived case files, not anonymised, that ended before the cutoff.
+
+        The end is read from the history (no derived field: files closed before retention
+        existed are never written again).
+        """
+        ids = []
+        query = {"state": {"$in": _TERMINAL}}
+        for doc in self.collection.find(query, {"history": 1, "anonymised_at": 1}):
+            if doc.get("anonymised_at") is not None:
+                continue
+            ends = [_aware(t["at"]) for t in doc.get("history") or [] if t["to_state"] in _TERMINAL]
+            if ends and ends[-1] <= closed_before:
+                ids.append(doc["_id"])
+                if len(ids) >= limit:
+                    break
+        return ids
+
     def _case_file(self, doc: dict[str, Any]) -> CaseFile:
         data = {k: v for k, v in doc.items() if k not in _NOT_DOMAIN}
         data["id"] = doc["_id"]
