@@ -33,6 +33,16 @@ def raw(environ: dict[str, str], service: str, collection: str, doc_id: str) -> 
         client.close()
 
 
+def versions(environ: dict[str, str]) -> list[dict[str, Any]]:
+    """casework's version documents (each write's events), raw."""
+    client = pymongo.MongoClient(environ["MONGODB_URI"], tz_aware=True)
+    try:
+        database = client[f"{environ['SPORTELLO_DB_PREFIX']}_casework"]
+        return list(database["case_file_versions"].find())
+    finally:
+        client.close()
+
+
 def use_env(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], **more: str) -> None:
     for name, value in {**environ, **more}.items():
         monkeypatch.setenv(name, value)
@@ -51,7 +61,9 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
 
     stored = raw(environ, "intake", "cases", case_id)
     assert is_encrypted(stored["description"])
-    assert SECRET not in json.dumps({k: v for k, v in stored.items() if k != "outbox"}, default=str)
+    # Nowhere in the document: not the field, not the case.opened event kept in its outbox.
+    assert SECRET not in json.dumps(stored, default=str)
+    assert is_encrypted(stored["outbox"][0]["value"])
     assert client.get(f"/api/v1/cases/{case_id}").json["description"] == SECRET
 
     # A value written before encryption is read as it is, and encrypted by the rotation.
@@ -70,10 +82,13 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
     assert intake_rotate.main([]) == 0
     assert intake_rotate.main([]) == 0  # idempotent: nothing left to do
     for doc_id, plain in ((case_id, SECRET), (legacy_id, "scritta in chiaro")):
-        value = raw(environ, "intake", "cases", doc_id)["description"]
-        assert FieldCipher([new]).decrypt(value) == plain
+        stored = raw(environ, "intake", "cases", doc_id)
+        assert FieldCipher([new]).decrypt(stored["description"]) == plain
         with pytest.raises(DecryptionError):
-            FieldCipher([old]).decrypt(value)
+            FieldCipher([old]).decrypt(stored["description"])
+        assert all(FieldCipher([new]).is_current(r["value"]) for r in stored["outbox"])
+    tenant_doc = raw(environ, "intake", "tenants", tenant)
+    assert all(FieldCipher([new]).is_current(r["value"]) for r in tenant_doc["outbox"])
 
     # The old key can go.
     client = intake_app(settings_for("intake", FIELD_ENCRYPTION_KEYS=new)).test_client()
@@ -99,7 +114,7 @@ def test_casework_stores_free_text_encrypted_and_rotates_it(
     assert referral.status_code == 200, referral.json
 
     stored = raw(environ, "casework", "case_files", "case_enc")
-    text = json.dumps(stored, default=str)
+    text = json.dumps(stored, default=str) + json.dumps(versions(environ), default=str)
     assert SECRET not in text and NOTE not in text
     assert is_encrypted(stored["description"]) and is_encrypted(stored["notes"][-1]["text"])
     body = client.get("/api/v1/case-files/case_enc").json
@@ -117,6 +132,8 @@ def test_casework_stores_free_text_encrypted_and_rotates_it(
     transform(stored, ENCRYPTED_PATHS, lambda v: values.append(v) or v)
     assert values and all(FieldCipher([new]).is_current(v) for v in values)
     assert FieldCipher([new]).decrypt(stored["description"]) == SECRET
+    records = [r for v in versions(environ) for r in v["outbox"]]
+    assert records and all(FieldCipher([new]).is_current(r["value"]) for r in records)
 
     client = casework_app(settings_for("casework", FIELD_ENCRYPTION_KEYS=new)).test_client()
     assert client.get("/api/v1/case-files/case_enc").json["description"] == SECRET

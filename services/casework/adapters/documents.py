@@ -120,5 +120,9 @@ class CaseFileVersionDoc(OutboxDocument):
 
 DOCUMENTS: tuple[type[Document], ...] = (CaseFileDoc, CaseFileVersionDoc)
 # Collection → paths of its fields encrypted at rest (what key rotation rewrites).
-ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {CaseFileDoc._meta["collection"]: ENCRYPTED_PATHS}
+# The version documents keep every event (``staged`` until stored, then ``outbox``): encrypted too.
+ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
+    CaseFileDoc._meta["collection"]: ENCRYPTED_PATHS,
+    CaseFileVersionDoc._meta["collection"]: ("staged.*.value", "outbox.*.value"),
+}
 OUTBOX_COLLECTIONS = [CaseFileVersionDoc._meta["collection"]]

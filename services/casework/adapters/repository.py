@@ -99,7 +99,7 @@ class CaseFileRepository:
         """
         version = case_file.version + 1
         version_id = f"{case_file.id}:{version}"
-        records = [outbox_record(topic, e) for e in events]
+        records = [outbox_record(topic, e, self.cipher) for e in events]
         try:
             self.versions.insert_one(
                 {

@@ -251,7 +251,12 @@ DOCUMENTS: tuple[type[Document], ...] = (
     IntakeCaseDoc,
 )
 # Collection → paths of its fields encrypted at rest (what key rotation rewrites).
-ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {IntakeCaseDoc._meta["collection"]: ("description",)}
+# The outboxes keep every event, personal data included: stored encrypted as well.
+ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
+    IntakeCaseDoc._meta["collection"]: ("description", "outbox.*.value"),
+    IntakeTenantDoc._meta["collection"]: ("outbox.*.value",),
+    IntakeAppointmentDoc._meta["collection"]: ("outbox.*.value",),
+}
 OUTBOX_COLLECTIONS = [
     IntakeCaseDoc._meta["collection"],
     IntakeTenantDoc._meta["collection"],
