@@ -34,6 +34,7 @@ from kafka import KafkaConsumer, TopicPartition
 from bench import workload
 from bench.load import Result, closed_loop, open_loop
 from deploy.system import SERVICES, System
+from shared.crypto import generate_key
 from shared.events import encode
 from shared.kafka import EventProducer, ensure_topics
 
@@ -373,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "SPORTELLO_DB_PREFIX": prefix,
         "SPORTELLO_TOPIC_PREFIX": prefix,
         "LOG_LEVEL": "WARNING",
+        "FIELD_ENCRYPTION_KEYS": generate_key(),  # a throw-away key for throw-away data
         **{f"{s.upper()}_PORT": str(free_port()) for s in SERVICES},
     }
     system = System(run_dir, {**os.environ, **env})

@@ -18,7 +18,10 @@ publishes the hinted events of each aggregate in outbox order, and deletes their
   once and consumers are idempotent by event id.
 
 Published records stay in the aggregate's ``outbox`` as its event history; they are never sent
-again because their hints are gone.
+again because their hints are gone. So a service that encrypts fields at rest passes its cipher
+here too: the record's ``value`` (the whole event) is then stored encrypted, and the relay
+decrypts it with the cipher registered under its service's name just before sending (the broker
+is inside the trust boundary: events travel as they are).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from mongoengine.fields import DictField
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from shared import metrics, tracing
+from shared import crypto, metrics, tracing
 from shared.events import Event, encode
 from shared.kafka import CORRELATION_HEADER, EventProducer
 from shared.logs import current_correlation_id
@@ -56,8 +59,13 @@ class OutboxDocument(Document):
     outbox_seq = IntField(default=0, required=True)
 
 
-def outbox_record(topic: str, event: Event) -> dict[str, Any]:
-    """An event as it waits in the outbox: everything needed to send it, nothing to recompute."""
+def outbox_record(
+    topic: str, event: Event, cipher: crypto.FieldCipher | None = None
+) -> dict[str, Any]:
+    """An event as it waits in the outbox: everything needed to send it, nothing to recompute.
+
+    With ``cipher`` the event itself is stored encrypted (its data may hold personal details).
+    """
     headers = {"content-type": "application/cloudevents+json", **tracing.inject()}
     cid = current_correlation_id()
     if cid:
@@ -66,10 +74,18 @@ def outbox_record(topic: str, event: Event) -> dict[str, Any]:
         "id": event.id,
         "topic": topic,
         "key": event.subject,
-        "value": encode(event).decode(),
+        "value": cipher.encrypt(encode(event).decode()) if cipher else encode(event).decode(),
         "headers": headers,
         "type": event.type,
     }
+
+
+def event_text(record: dict[str, Any], service: str) -> str:
+    """The event JSON of an outbox record, decrypted with ``service``'s cipher if encrypted."""
+    value = record["value"]
+    if crypto.is_encrypted(value):
+        return crypto.cipher_for(service).decrypt(value)
+    return value
 
 
 def write_hints(db: Database, collection: str, doc_id: Any, records: list[dict[str, Any]]) -> None:
@@ -91,9 +107,14 @@ def write_hints(db: Database, collection: str, doc_id: Any, records: list[dict[s
             raise
 
 
-def stage(doc: OutboxDocument, topic: str, events: Iterable[Event]) -> None:
+def stage(
+    doc: OutboxDocument,
+    topic: str,
+    events: Iterable[Event],
+    cipher: crypto.FieldCipher | None = None,
+) -> None:
     """Append events to ``doc``'s outbox (saved by the caller's one write); hint the relay."""
-    records = [outbox_record(topic, e) for e in events]
+    records = [outbox_record(topic, e, cipher) for e in events]
     if not records:
         return
     write_hints(doc._get_db(), doc._get_collection_name(), doc.pk, records)
@@ -102,10 +123,16 @@ def stage(doc: OutboxDocument, topic: str, events: Iterable[Event]) -> None:
 
 
 def outbox_update(
-    topic: str, events: Iterable[Event], *, db: Database, collection: str, doc_id: Any
+    topic: str,
+    events: Iterable[Event],
+    *,
+    db: Database,
+    collection: str,
+    doc_id: Any,
+    cipher: crypto.FieldCipher | None = None,
 ) -> dict[str, Any]:
     """Hint the relay, and return the operators that append ``events`` within a larger update."""
-    records = [outbox_record(topic, e) for e in events]
+    records = [outbox_record(topic, e, cipher) for e in events]
     write_hints(db, collection, doc_id, records)
     return {"$push": {"outbox": {"$each": records}}, "$inc": {"outbox_seq": len(records)}}
 
@@ -202,7 +229,7 @@ class OutboxRelay:
                 (
                     r["topic"],
                     r["key"],
-                    r["value"].encode(),
+                    event_text(r, self.service).encode(),
                     [(k, str(v).encode()) for k, v in (r.get("headers") or {}).items()],
                 )
                 for r in records

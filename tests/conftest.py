@@ -109,6 +109,7 @@ def environ(infra: Infra) -> dict[str, str]:
         "KAFKA_PARTITIONS": "2",
         "OUTBOX_POLL_MS": "20",
         "LOG_LEVEL": "INFO",
+        "FIELD_ENCRYPTION_KEYS": "YF556KJXdJS-WldnRn5opfeYc-R5gPwQAr0euAZ3UUY=",  # tests' own key
     }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from services.casework.domain.paths import ReferralPath, make_path
+from shared import crypto
 from shared.config import Settings, Variable
 
 SERVICE = "casework"
@@ -29,6 +30,13 @@ def _positive_float(raw: str) -> float:
 
 def _int(raw: str) -> int:
     return int(raw)
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("deve essere un intero positivo")
+    return value
 
 
 def _days_list(raw: str) -> list[int]:
@@ -99,6 +107,14 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
         "Days added to the deadline scan's clock (drills and tests only; 0 in production).",
         "scan_clock_offset_days",
     ),
+    Variable(
+        "RETENTION_CLOSED_CASE_DAYS",
+        "730",
+        _positive_int,
+        "Days after which a closed or archived case file is anonymised (statistics are kept).",
+        "retention_closed_case_days",
+    ),
+    *crypto.VARIABLES,
 )
 
 

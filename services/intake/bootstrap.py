@@ -16,7 +16,7 @@ from services.intake.adapters.repository import (
     slot_claims,
 )
 from services.intake.service_layer.handlers import HANDLERS, Dependencies
-from shared import mongo
+from shared import crypto, mongo
 from shared.clock import now_utc
 from shared.config import Settings
 from shared.messagebus import MessageBus
@@ -26,6 +26,8 @@ def bootstrap(
     settings: Settings, clock: Callable[[], datetime] = now_utc, create_indexes: bool = True
 ) -> MessageBus[Dependencies]:
     """Connect to intake's database and return its command bus."""
+    # First: without its keys the service must not start (nor write a plaintext field).
+    crypto.register(ALIAS, crypto.cipher_from_settings(settings))
     mongo.connect(ALIAS, settings.mongodb_uri, settings.database)
     if create_indexes:
         mongo.ensure_indexes(*DOCUMENTS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
+from shared import crypto
 from shared.config import Settings, Variable
 
 SERVICE = "intake"
@@ -40,6 +41,7 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
         "Age after which a slot or open-case claim whose owner was never stored may be taken over.",
         "claim_grace_s",
     ),
+    *crypto.VARIABLES,
 )
 
 

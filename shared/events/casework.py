@@ -64,6 +64,12 @@ class CaseClosedData(CaseEventData):
     outcome = fields.String(required=True)
 
 
+class CaseAnonymisedData(CaseEventData):
+    """A closed case's personal data was removed (retention); its statistics remain."""
+
+    closed_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
 CASE_ASSESSED = register(
     PRODUCER,
     "casework.case.assessed",
@@ -114,4 +120,11 @@ HOME_VISIT_RECORDED = register(
 )
 CASE_CLOSED = register(
     PRODUCER, "casework.case.closed", CaseClosedData, "Un caso è stato chiuso con un esito."
+)
+CASE_ANONYMISED = register(
+    PRODUCER,
+    "casework.case.anonymised",
+    CaseAnonymisedData,
+    "Un caso chiuso da più del periodo di conservazione è stato anonimizzato (restano le"
+    " statistiche).",
 )

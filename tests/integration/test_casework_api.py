@@ -16,6 +16,7 @@ from shared import mongo
 from shared.events import decode, encode, make_event
 from shared.events.intake import CASE_OPENED
 from shared.kafka import dispatcher
+from shared.outbox import event_text
 from tests.unit.test_envelope import case_opened_data
 
 BILL = {
@@ -63,7 +64,7 @@ def outbox_types(case_id: str) -> list[str]:
 
 def outbox_data(case_id: str, suffix: str) -> list[dict]:
     return [
-        json.loads(r["value"])["data"]
+        json.loads(event_text(r, "casework"))["data"]
         for r in outbox_records(case_id)
         if r["type"].endswith(suffix)
     ]

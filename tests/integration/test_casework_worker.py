@@ -15,7 +15,7 @@ from shared import mongo
 from shared.events import decode, encode, make_event
 from shared.events.intake import CASE_OPENED
 from shared.kafka import EventProducer, dispatcher, header
-from shared.outbox import HINTS
+from shared.outbox import HINTS, event_text
 from tests.support import read_topic, wait_for
 from tests.unit.test_envelope import case_opened_data
 
@@ -25,7 +25,7 @@ SENT_ON = datetime(2026, 11, 23, 9, tzinfo=UTC)  # Monday: AMAT's 5 working days
 def overdue_in_outbox(case_id: str) -> list[dict]:
     versions = CaseFileVersionDoc._get_collection().find({"case_id": case_id}).sort("version", 1)
     return [
-        json.loads(r["value"])["data"]
+        json.loads(event_text(r, "casework"))["data"]
         for v in versions
         for r in v["outbox"]
         if r["type"].endswith("referral.overdue.v1")
@@ -169,7 +169,7 @@ def test_an_approaching_disconnection_escalates_once_per_threshold(settings_for)
             scan_deadlines(deps, day)
         versions = CaseFileVersionDoc._get_collection().find({"case_id": "case_dis"})
         alerts = [
-            json.loads(r["value"])["data"]
+            json.loads(event_text(r, "casework"))["data"]
             for v in versions
             for r in v["outbox"]
             if r["type"].endswith("disconnection_deadline_approaching.v1")

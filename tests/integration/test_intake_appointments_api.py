@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from services.intake.adapters.documents import IntakeAppointmentDoc, IntakeSlotClaimDoc
 from shared.events import decode
+from shared.outbox import event_text
 from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
     app,
     building_id,
@@ -85,7 +86,7 @@ def meeting(tenant: str, counter_id: str, starts_at: str, **overrides: object) -
 
 def outbox(appointment_id: str) -> list:
     doc = IntakeAppointmentDoc.objects.get(id=appointment_id)
-    return [(r["key"], decode(r["value"].encode())) for r in doc.outbox]
+    return [(r["key"], decode(event_text(r, "intake").encode())) for r in doc.outbox]
 
 
 def test_a_counter_every_second_tuesday_offers_its_slots(client, counter) -> None:

@@ -17,6 +17,7 @@ from services.intake.domain.identifiers import fiscal_check_character
 from services.intake.entrypoints.app import create_app
 from shared import mongo
 from shared.events import decode
+from shared.outbox import event_text
 
 SAINT_BON = {
     "name": "Complesso Saint Bon",
@@ -125,7 +126,7 @@ def test_opening_a_case_stores_it_with_its_case_opened_event(
 
     doc = IntakeCaseDoc.objects.get(id=case["id"])
     assert len(doc.outbox) == 1
-    event = decode(doc.outbox[0]["value"].encode())
+    event = decode(event_text(doc.outbox[0], "intake").encode())
     assert event.type == CASE_OPENED
     assert event.subject == case["id"]
     assert doc.outbox[0]["key"] == case["id"]
@@ -189,7 +190,9 @@ def test_an_explicitly_linked_case_is_opened_and_says_so(client, building_id, te
     )
     assert linked.status_code == 201, linked.json
     assert linked.json["linked_case_id"] == first["id"]
-    event = decode(IntakeCaseDoc.objects.get(id=linked.json["id"]).outbox[0]["value"].encode())
+    event = decode(
+        event_text(IntakeCaseDoc.objects.get(id=linked.json["id"]).outbox[0], "intake").encode()
+    )
     assert event.data["linked_case_id"] == first["id"]
     missing = client.post(
         "/api/v1/cases", json=case_body(tenant_id, building_id, linked_case_id="case_nope")

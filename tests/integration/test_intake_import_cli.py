@@ -14,6 +14,7 @@ from services.intake.domain import commands
 from services.intake.entrypoints.cli import main
 from shared import mongo
 from shared.events import decode
+from shared.outbox import event_text
 
 HEADER = "nome;cognome;codice_fiscale;alloggio;telefono;email;lingua;componenti_nucleo;"
 CSV = (
@@ -86,7 +87,7 @@ def test_valid_rows_are_imported_invalid_ones_reported_and_a_rerun_changes_nothi
         assert [(c.channel, c.granted, c.recorded_by) for c in rossi.consents] == [
             ("sms", True, "importazione-csv")
         ]
-        events = [decode(r["value"].encode()) for r in rossi.outbox]
+        events = [decode(event_text(r, "intake").encode()) for r in rossi.outbox]
         assert [e.type.split(".")[-2] for e in events] == ["registered", "consent_changed"]
         published_before = sum(len(t.outbox) for t in IntakeTenantDoc.objects)
     finally:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from services.intake.adapters.documents import IntakeTenantDoc
 from shared.events import decode
+from shared.outbox import event_text
 from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
     app,
     building_id,
@@ -27,7 +28,7 @@ CONSENT = "it.mm.sportello.intake.tenant.consent_changed.v1"
 def outbox(tenant_id: str) -> list:
     """The tenant's pending events, decoded and schema-checked, with their Kafka keys."""
     doc = IntakeTenantDoc.objects.get(id=tenant_id)
-    return [(r["key"], decode(r["value"].encode())) for r in doc.outbox]
+    return [(r["key"], decode(event_text(r, "intake").encode())) for r in doc.outbox]
 
 
 def test_registering_a_tenant_publishes_the_full_snapshot_and_the_consent(

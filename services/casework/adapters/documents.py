@@ -29,6 +29,29 @@ from shared.outbox import OutboxDocument
 
 ALIAS = "casework"
 
+# Free text that can tell of health, money and family trouble: encrypted at rest (``*`` = every
+# item of a list). Listed in docs/casework.md; the referral's dossier copies some of them.
+# The repository applies them (embedded records are not declared as fields).
+ENCRYPTED_PATHS = (
+    "description",
+    "outcome",
+    "notes.*.text",
+    "history.*.reason",
+    "assessments.*.note",
+    "assessments.*.evidence.home_visit_findings.*",
+    "referrals.*.reason",
+    "referrals.*.decline_reason",
+    "referrals.*.outcome",
+    "referrals.*.outcome_for_tenant",
+    "referrals.*.history.*.reason",
+    "referrals.*.shared.description",
+    "referrals.*.shared.notes.*",
+    "referrals.*.shared.home_visit_findings.*",
+    "visits.*.findings.*",
+    "diary.*.note",
+    "outcomes.*.note",
+)
+
 
 class BuildingSnapshotDoc(EmbeddedDocument):
     id = StringField(required=True)
@@ -96,4 +119,10 @@ class CaseFileVersionDoc(OutboxDocument):
 
 
 DOCUMENTS: tuple[type[Document], ...] = (CaseFileDoc, CaseFileVersionDoc)
+# Collection → paths of its fields encrypted at rest (what key rotation rewrites).
+# The version documents keep every event (``staged`` until stored, then ``outbox``): encrypted too.
+ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
+    CaseFileDoc._meta["collection"]: ENCRYPTED_PATHS,
+    CaseFileVersionDoc._meta["collection"]: ("staged.*.value", "outbox.*.value"),
+}
 OUTBOX_COLLECTIONS = [CaseFileVersionDoc._meta["collection"]]

@@ -10,9 +10,10 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from services.casework.adapters.codec import from_doc, to_doc
-from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
+from services.casework.adapters.documents import ENCRYPTED_PATHS, CaseFileDoc, CaseFileVersionDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
 from shared.clock import now_utc
+from shared.crypto import FieldCipher, transform
 from shared.events import Event
 from shared.outbox import outbox_record, write_hints
 
@@ -32,7 +33,10 @@ STALE_WRITE = timedelta(seconds=30)
 class CaseFileRepository:
     """Case files, keyed by intake's case id."""
 
-    def __init__(self, disconnection_thresholds: list[int] | None = None) -> None:
+    def __init__(
+        self, cipher: FieldCipher, disconnection_thresholds: list[int] | None = None
+    ) -> None:
+        self.cipher = cipher
         self.disconnection_thresholds = disconnection_thresholds or []
 
     @property
@@ -41,7 +45,7 @@ class CaseFileRepository:
         return CaseFileDoc._get_collection()
 
     def _document(self, case_file: CaseFile) -> dict[str, Any]:
-        doc = to_doc(case_file)
+        doc = transform(to_doc(case_file), ENCRYPTED_PATHS, self.cipher.encrypt)
         doc.pop("id")
         next_due, unannounced = case_file.next_due, case_file.unannounced_due
         alert_from = case_file.disconnection_alert_from(self.disconnection_thresholds)
@@ -67,7 +71,7 @@ class CaseFileRepository:
     def get(self, case_id: str) -> CaseFile | None:
         """The case file of ``case_id``, if any."""
         doc = self.collection.find_one({"_id": case_id})
-        return _case_file(doc) if doc else None
+        return self._case_file(doc) if doc else None
 
     @property
     def versions(self) -> Collection:
@@ -95,7 +99,7 @@ class CaseFileRepository:
         """
         version = case_file.version + 1
         version_id = f"{case_file.id}:{version}"
-        records = [outbox_record(topic, e) for e in events]
+        records = [outbox_record(topic, e, self.cipher) for e in events]
         try:
             self.versions.insert_one(
                 {
@@ -182,14 +186,14 @@ class CaseFileRepository:
         if overdue_on:
             query["next_due"] = {"$lt": overdue_on.isoformat(), "$ne": None}
         cursor = self.collection.find(query).sort("opened_at", DESCENDING).skip(offset).limit(limit)
-        return [_case_file(d) for d in cursor], self.collection.count_documents(query)
+        return [self._case_file(d) for d in cursor], self.collection.count_documents(query)
 
     def overdue_referrals(self, today: date, limit: int, offset: int) -> list[dict[str, Any]]:
         """Sent referrals past their due date, oldest deadline first."""
         query = {"next_due": {"$lt": today.isoformat(), "$ne": None}}
         rows = []
         for doc in self.collection.find(query).sort("next_due", 1):
-            case = _case_file(doc)
+            case = self._case_file(doc)
             for r in case.referrals:
                 if r.overdue_on(today):
                     rows.append(
@@ -250,6 +254,29 @@ class CaseFileRepository:
                 row["count"] += 1
         return sorted(totals.values(), key=lambda r: (str(r[group_by]), r["kind"]))
 
+    def retention_candidates(self, closed_before: datetime, limit: int = 500) -> list[str]:
+        """Ids of closed or archived case files, not anonymised, that ended before the cutoff.
+
+        The end is read from the history (no derived field: files closed before retention
+        existed are never written again).
+        """
+        ids = []
+        query = {"state": {"$in": _TERMINAL}}
+        for doc in self.collection.find(query, {"history": 1, "anonymised_at": 1}):
+            if doc.get("anonymised_at") is not None:
+                continue
+            ends = [_aware(t["at"]) for t in doc.get("history") or [] if t["to_state"] in _TERMINAL]
+            if ends and ends[-1] <= closed_before:
+                ids.append(doc["_id"])
+                if len(ids) >= limit:
+                    break
+        return ids
+
+    def _case_file(self, doc: dict[str, Any]) -> CaseFile:
+        data = {k: v for k, v in doc.items() if k not in _NOT_DOMAIN}
+        data["id"] = doc["_id"]
+        return from_doc(CaseFile, transform(data, ENCRYPTED_PATHS, self.cipher.decrypt))
+
     def due_for_scan(self, today: date, limit: int = 200) -> list[str]:
         """Ids of open cases with a referral breach or a disconnection alert to announce."""
         today_iso = today.isoformat()
@@ -261,12 +288,6 @@ class CaseFileRepository:
             query["state"] = {"$nin": _TERMINAL}
             ids += [d["_id"] for d in self.collection.find(query, {"_id": 1}).limit(limit)]
         return list(dict.fromkeys(ids))
-
-
-def _case_file(doc: dict[str, Any]) -> CaseFile:
-    data = {k: v for k, v in doc.items() if k not in _NOT_DOMAIN}
-    data["id"] = doc["_id"]
-    return from_doc(CaseFile, data)
 
 
 def _aware(value: datetime) -> datetime:

@@ -56,6 +56,8 @@ CASE_TRANSITIONS: dict[CaseState, tuple[CaseState, ...]] = {
     CaseState.ARCHIVED: (),
 }
 TERMINAL_CASE_STATES = (CaseState.CLOSED, CaseState.ARCHIVED)
+# What an anonymised case file says instead of a tenant's id or a free-text outcome.
+ANONYMOUS = "anonimizzato"
 
 
 class ReferralState(StrEnum):
@@ -307,6 +309,7 @@ class CaseFile:
     notes: list[Note] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     disconnection_alerts: list[int] = field(default_factory=list)
+    anonymised_at: datetime | None = None
     version: int = 0
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
@@ -383,6 +386,67 @@ class CaseFile:
                 code="case_terminal",
                 state=self.state.value,
             )
+
+    # --- retention ----------------------------------------------------------------------------
+
+    @property
+    def closed_at(self) -> datetime | None:
+        """When the case reached its terminal state (closed or archived), if it has."""
+        if not self.is_terminal:
+            return None
+        ends = [t.at for t in self.history if t.to_state in {s.value for s in TERMINAL_CASE_STATES}]
+        return ends[-1] if ends else None
+
+    def retention_expired(self, now: datetime, keep: timedelta) -> bool:
+        """Closed (or archived) longer than ``keep`` ago and not yet anonymised."""
+        closed = self.closed_at
+        return self.anonymised_at is None and closed is not None and closed <= now - keep
+
+    def anonymise(self, actor: str, at: datetime) -> None:
+        """Keep only non-personal statistics of a closed case; the rest is removed for good.
+
+        Kept: building and municipio, counter, channel, needs, urgency, dates, states and their
+        history, classification, referral paths with their states and deadlines, disclosures (the
+        minimisation record), measured outcomes (kind, value, unit, path). Removed: the link to
+        the tenant and every free text, figure or observation about the household.
+        """
+        if not self.is_terminal:
+            raise Conflict(
+                "Solo un caso chiuso o archiviato può essere anonimizzato.",
+                code="case_not_terminal",
+                state=self.state.value,
+            )
+        if self.anonymised_at is not None:
+            return
+        self.tenant_id = ANONYMOUS
+        self.description = ""
+        self.outcome = ANONYMOUS if self.outcome else self.outcome
+        self.disconnection_date = None
+        self.hardship_signals = []
+        self.bills = []
+        self.isee_band = None
+        self.receives_bonus_sociale = None
+        for t in self.history:
+            t.reason = ""
+        for a in self.assessments:
+            a.reasons, a.evidence, a.note = [], Evidence(), ""
+        for r in self.referrals:
+            r.reason, r.decline_reason, r.shared = "", None, {}
+            r.outcome = ANONYMOUS if r.outcome else None
+            r.outcome_for_tenant = None
+            for t in r.history:
+                t.reason = ""
+        self.visits, self.diary, self.notes, self.tasks = [], [], [], []
+        for o in self.outcomes:
+            o.note = ""
+        self.anonymised_at = at
+        closed = self.closed_at
+        self.events.append(
+            DomainEvent(
+                "case.anonymised",
+                {"case_id": self.id, "actor": actor, "at": at, "closed_at": closed},
+            )
+        )
 
     def transition(
         self, to: CaseState, actor: str, at: datetime, reason: str = "", outcome: str | None = None

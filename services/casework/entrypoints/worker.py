@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.casework.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.casework.bootstrap import bootstrap
@@ -16,6 +16,7 @@ from services.casework.config import load_settings
 from services.casework.service_layer.handlers import (
     EVENT_HANDLERS,
     Dependencies,
+    anonymise_expired,
     offset_clock,
     scan_deadlines,
 )
@@ -26,12 +27,16 @@ from shared.worker import Consumption, Worker, serve
 
 log = logging.getLogger(__name__)
 
+# Retention is a matter of days: one pass an hour is plenty.
+RETENTION_INTERVAL = timedelta(hours=1)
+
 
 class DeadlineScanner:
     """Periodically announces overdue referrals and approaching disconnections.
 
     ``today`` comes from ``clock`` (injectable: tests and drills move it). Exactly-once per breach
     does not depend on there being one scanner: see ``scan_deadlines``.
+    Also anonymises case files past their retention (``RETENTION_CLOSED_CASE_DAYS``), hourly.
     """
 
     def __init__(
@@ -40,8 +45,11 @@ class DeadlineScanner:
         interval_s: float,
         stop_event: threading.Event,
         clock: Callable[[], datetime],
+        retention: timedelta | None = None,
     ) -> None:
         self.deps = deps
+        self.retention = retention
+        self.last_retention: datetime | None = None
         self.interval_s = interval_s
         self.stop_event = stop_event
         self.clock = clock
@@ -55,10 +63,22 @@ class DeadlineScanner:
                 written = scan_deadlines(self.deps, self.clock().date())
                 if written:
                     log.info("deadline scan announced %d events", written)
+                self.apply_retention()
             except Exception as exc:  # noqa: BLE001 - the next round retries
                 log.warning("deadline scan failed: %s", exc)
             self.rounds += 1
             self.stop_event.wait(self.interval_s)
+
+    def apply_retention(self) -> int:
+        """Anonymise expired case files, if an hour passed since the last pass."""
+        now = self.clock()
+        if self.retention is None or (
+            self.last_retention is not None and now - self.last_retention < RETENTION_INTERVAL
+        ):
+            return 0
+        done = anonymise_expired(self.deps, self.retention, now)
+        self.last_retention = now
+        return done
 
 
 class CaseworkWorker(Worker):
@@ -78,6 +98,7 @@ class CaseworkWorker(Worker):
             settings.extra["scan_interval_s"],
             self.stop_event,
             offset_clock(deps.clock, settings.extra["scan_clock_offset_days"]),
+            timedelta(days=settings.extra["retention_closed_case_days"]),
         )
 
     def run(self) -> None:

@@ -34,6 +34,7 @@ CONTRACTS: dict[str, str] = {
     "case.assessed": contracts.CASE_ASSESSED,
     "case.state_changed": contracts.CASE_STATE_CHANGED,
     "case.closed": contracts.CASE_CLOSED,
+    "case.anonymised": contracts.CASE_ANONYMISED,
     "case.disconnection_deadline_approaching": contracts.DISCONNECTION_DEADLINE_APPROACHING,
     "referral.sent": contracts.REFERRAL_SENT,
     "referral.accepted": contracts.REFERRAL_ACCEPTED,
@@ -349,6 +350,31 @@ def scan_deadlines(deps: Dependencies, today: date | None = None) -> int:
         except (NotFound, Conflict) as exc:
             log.warning("deadline scan skipped %s: %s", case_id, exc)
     return written
+
+
+def anonymise_expired(deps: Dependencies, keep: timedelta, now: datetime | None = None) -> int:
+    """Anonymise case files closed (or archived) more than ``keep`` ago; returns how many.
+
+    Idempotent: an anonymised file is skipped, and each one is a compare-and-set write with its
+    ``case.anonymised`` event, so two workers running it anonymise (and announce) a file once.
+    """
+    now = now or deps.clock()
+    done = 0
+    for case_id in deps.case_files.retention_candidates(now - keep):
+
+        def change(c: CaseFile, at: datetime) -> int:
+            if not c.retention_expired(now, keep):
+                return 0
+            c.anonymise(SYSTEM_ACTOR, at)
+            return 1
+
+        try:
+            done += mutate(case_id, deps, change, only_with_events=True)
+        except (NotFound, Conflict) as exc:
+            log.warning("retention skipped %s: %s", case_id, exc)
+    if done:
+        log.info("retention anonymised %d case files", done)
+    return done
 
 
 def offset_clock(clock: Callable[[], datetime], days: int) -> Callable[[], datetime]:

@@ -24,6 +24,7 @@ from mongoengine import (
     StringField,
 )
 
+from shared.crypto import EncryptedStringField
 from shared.outbox import OutboxDocument
 
 ALIAS = "intake"
@@ -223,7 +224,8 @@ class IntakeCaseDoc(OutboxDocument):
     counter_id = StringField(null=True)
     channel = StringField(required=True)
     needs = ListField(StringField(), required=True)
-    description = StringField(default="")
+    # Free text that can tell of illness, debts, family trouble: encrypted at rest.
+    description = EncryptedStringField(ALIAS, default="")
     disconnection_date = DateField(null=True)
     urgent = BooleanField(default=False)
     opened_by = StringField(required=True)
@@ -248,6 +250,13 @@ DOCUMENTS: tuple[type[Document], ...] = (
     IntakeIdempotencyDoc,
     IntakeCaseDoc,
 )
+# Collection → paths of its fields encrypted at rest (what key rotation rewrites).
+# The outboxes keep every event, personal data included: stored encrypted as well.
+ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
+    IntakeCaseDoc._meta["collection"]: ("description", "outbox.*.value"),
+    IntakeTenantDoc._meta["collection"]: ("outbox.*.value",),
+    IntakeAppointmentDoc._meta["collection"]: ("outbox.*.value",),
+}
 OUTBOX_COLLECTIONS = [
     IntakeCaseDoc._meta["collection"],
     IntakeTenantDoc._meta["collection"],

@@ -17,6 +17,7 @@ from mongoengine.errors import NotUniqueError
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.intake.adapters.documents import (
+    ALIAS,
     IntakeAppointmentDoc,
     IntakeBillDoc,
     IntakeBuildingDoc,
@@ -54,6 +55,7 @@ from services.intake.domain.model import (
     Schedule,
     Tenant,
 )
+from shared.crypto import cipher_for
 from shared.domain import Conflict
 from shared.events import Event
 from shared.outbox import outbox_update, stage
@@ -151,7 +153,7 @@ class TenantRepository:
     def add(self, tenant: Tenant, events: Iterable[Event]) -> None:
         """Insert a new tenant; ``Conflict`` when the codice fiscale is already registered."""
         doc = IntakeTenantDoc(**_tenant_fields(tenant))
-        stage(doc, self.topic, events)
+        stage(doc, self.topic, events, cipher_for(ALIAS))
         try:
             doc.save(force_insert=True)
         except NotUniqueError:
@@ -164,7 +166,12 @@ class TenantRepository:
         fields.pop("id")
         fields["consents"] = [c.to_mongo().to_dict() for c in fields["consents"]]
         operations = outbox_update(
-            self.topic, events, db=collection.database, collection=collection.name, doc_id=tenant.id
+            self.topic,
+            events,
+            db=collection.database,
+            collection=collection.name,
+            doc_id=tenant.id,
+            cipher=cipher_for(ALIAS),
         )
         operations["$set"] = fields
         try:
@@ -238,7 +245,7 @@ class AppointmentRepository:
     def add(self, appointment: Appointment, events: Iterable[Event]) -> None:
         """Insert a new appointment with its events."""
         doc = IntakeAppointmentDoc(**_appointment_fields(appointment))
-        stage(doc, self.topic, events)
+        stage(doc, self.topic, events, cipher_for(ALIAS))
         doc.save(force_insert=True)
 
     def update(
@@ -254,6 +261,7 @@ class AppointmentRepository:
             db=collection.database,
             collection=collection.name,
             doc_id=appointment.id,
+            cipher=cipher_for(ALIAS),
         )
         operations["$set"] = fields
         result = collection.update_one(
@@ -399,7 +407,7 @@ class CaseRepository:
             linked_case_id=case.linked_case_id,
             status=case.status.value,
         )
-        stage(doc, self.topic, events)
+        stage(doc, self.topic, events, cipher_for(ALIAS))
         doc.save(force_insert=True)
 
     def mark_closed(self, case_id: str, at: datetime) -> bool:

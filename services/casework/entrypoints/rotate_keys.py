@@ -1,0 +1,35 @@
+"""Re-encrypt casework's encrypted fields under the first key of ``FIELD_ENCRYPTION_KEYS``.
+
+``python -m services.casework.entrypoints.rotate_keys [--check]``: idempotent and resumable; exits 1
+while some value is still under an older key (the procedure is in the README's Security section).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+
+from pymongo.collection import Collection
+
+from services.casework.adapters.documents import ALIAS, ENCRYPTED_FIELDS
+from services.casework.config import SERVICE, load_settings
+from shared import crypto, mongo
+from shared.config import Settings
+
+
+def targets(settings: Settings) -> Mapping[Collection, Sequence[str]]:
+    """casework's collections with encrypted fields, and the paths of those fields."""
+    db = mongo.connect(ALIAS, settings.mongodb_uri, settings.database)
+    return {db[collection]: paths for collection, paths in ENCRYPTED_FIELDS.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Rotate, then report what is left."""
+    try:
+        return crypto.rotate_main(argv, SERVICE, targets, load_settings())
+    finally:
+        mongo.disconnect(ALIAS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

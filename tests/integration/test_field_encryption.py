@@ -1,0 +1,141 @@
+"""Fields encrypted at rest, on the real store: raw documents hold ciphertext, the APIs plaintext,
+and key rotation moves every value to the new key so the old one can be removed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pymongo
+import pytest
+
+from services.casework.adapters.documents import ENCRYPTED_PATHS
+from services.casework.entrypoints import rotate_keys as casework_rotate
+from services.casework.entrypoints.app import create_app as casework_app
+from services.intake.entrypoints import rotate_keys as intake_rotate
+from services.intake.entrypoints.app import create_app as intake_app
+from shared import mongo
+from shared.crypto import DecryptionError, FieldCipher, generate_key, is_encrypted, transform
+from tests.integration.test_casework_api import deliver_case_opened
+from tests.integration.test_intake_cases_api import SAINT_BON, case_body, register_tenant
+
+SECRET = "Figlio con asma grave, debiti con il padrone di casa"
+NOTE = "Ha perso il lavoro a ottobre, la moglie è in cura oncologica"
+
+
+def raw(environ: dict[str, str], service: str, collection: str, doc_id: str) -> dict[str, Any]:
+    """The document as the store holds it, read around the services' code."""
+    client = pymongo.MongoClient(environ["MONGODB_URI"], tz_aware=True)
+    try:
+        database = client[f"{environ['SPORTELLO_DB_PREFIX']}_{service}"]
+        return database[collection].find_one({"_id": doc_id})
+    finally:
+        client.close()
+
+
+def versions(environ: dict[str, str]) -> list[dict[str, Any]]:
+    """casework's version documents (each write's events), raw."""
+    client = pymongo.MongoClient(environ["MONGODB_URI"], tz_aware=True)
+    try:
+        database = client[f"{environ['SPORTELLO_DB_PREFIX']}_casework"]
+        return list(database["case_file_versions"].find())
+    finally:
+        client.close()
+
+
+def use_env(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], **more: str) -> None:
+    for name, value in {**environ, **more}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_intake_stores_the_case_description_encrypted_and_rotates_it(
+    settings_for, environ, monkeypatch
+) -> None:
+    old = environ["FIELD_ENCRYPTION_KEYS"]
+    client = intake_app(settings_for("intake")).test_client()
+    building = client.post("/api/v1/buildings", json=SAINT_BON).json["id"]
+    tenant = register_tenant(client, building)["id"]
+    opened = client.post("/api/v1/cases", json=case_body(tenant, building, description=SECRET))
+    assert opened.status_code == 201, opened.json
+    case_id = opened.json["id"]
+
+    stored = raw(environ, "intake", "cases", case_id)
+    assert is_encrypted(stored["description"])
+    # Nowhere in the document: not the field, not the case.opened event kept in its outbox.
+    assert SECRET not in json.dumps(stored, default=str)
+    assert is_encrypted(stored["outbox"][0]["value"])
+    assert client.get(f"/api/v1/cases/{case_id}").json["description"] == SECRET
+
+    # A value written before encryption is read as it is, and encrypted by the rotation.
+    legacy = client.post("/api/v1/cases", json=case_body(tenant, building, needs=["altro"]))
+    assert legacy.status_code == 201, legacy.json
+    legacy_id = legacy.json["id"]
+    db = pymongo.MongoClient(environ["MONGODB_URI"])[f"{environ['SPORTELLO_DB_PREFIX']}_intake"]
+    db.cases.update_one({"_id": legacy_id}, {"$set": {"description": "scritta in chiaro"}})
+    assert client.get(f"/api/v1/cases/{legacy_id}").json["description"] == "scritta in chiaro"
+    mongo.disconnect("intake")
+
+    # Rotation: the new key first, the old one still there to decrypt.
+    new = generate_key()
+    use_env(monkeypatch, environ, FIELD_ENCRYPTION_KEYS=f"{new},{old}")
+    assert intake_rotate.main(["--check"]) == 1  # values under the old key (and plaintext) left
+    assert intake_rotate.main([]) == 0
+    assert intake_rotate.main([]) == 0  # idempotent: nothing left to do
+    for doc_id, plain in ((case_id, SECRET), (legacy_id, "scritta in chiaro")):
+        stored = raw(environ, "intake", "cases", doc_id)
+        assert FieldCipher([new]).decrypt(stored["description"]) == plain
+        with pytest.raises(DecryptionError):
+            FieldCipher([old]).decrypt(stored["description"])
+        assert all(FieldCipher([new]).is_current(r["value"]) for r in stored["outbox"])
+    tenant_doc = raw(environ, "intake", "tenants", tenant)
+    assert all(FieldCipher([new]).is_current(r["value"]) for r in tenant_doc["outbox"])
+
+    # The old key can go.
+    client = intake_app(settings_for("intake", FIELD_ENCRYPTION_KEYS=new)).test_client()
+    assert client.get(f"/api/v1/cases/{case_id}").json["description"] == SECRET
+    mongo.disconnect("intake")
+
+
+def test_casework_stores_free_text_encrypted_and_rotates_it(
+    settings_for, environ, monkeypatch
+) -> None:
+    old = environ["FIELD_ENCRYPTION_KEYS"]
+    app = casework_app(settings_for("casework"))
+    client = app.test_client()
+    deliver_case_opened(app, "case_enc", description=SECRET)
+    note = client.post(
+        "/api/v1/case-files/case_enc/notes", json={"text": NOTE, "actor": "op.rossi"}
+    )
+    assert note.status_code == 201, note.json
+    referral = client.post(
+        "/api/v1/case-files/case_enc/transitions",
+        json={"to_state": "in_valutazione", "actor": "op.rossi"},
+    )
+    assert referral.status_code == 200, referral.json
+
+    stored = raw(environ, "casework", "case_files", "case_enc")
+    text = json.dumps(stored, default=str) + json.dumps(versions(environ), default=str)
+    assert SECRET not in text and NOTE not in text
+    assert is_encrypted(stored["description"]) and is_encrypted(stored["notes"][-1]["text"])
+    body = client.get("/api/v1/case-files/case_enc").json
+    assert body["description"] == SECRET
+    assert NOTE in [n["text"] for n in client.get("/api/v1/case-files/case_enc/notes").json]
+    mongo.disconnect("casework")
+
+    new = generate_key()
+    use_env(monkeypatch, environ, FIELD_ENCRYPTION_KEYS=f"{new},{old}")
+    assert casework_rotate.main(["--check"]) == 1
+    assert casework_rotate.main([]) == 0
+    assert casework_rotate.main([]) == 0
+    stored = raw(environ, "casework", "case_files", "case_enc")
+    values: list[str] = []
+    transform(stored, ENCRYPTED_PATHS, lambda v: values.append(v) or v)
+    assert values and all(FieldCipher([new]).is_current(v) for v in values)
+    assert FieldCipher([new]).decrypt(stored["description"]) == SECRET
+    records = [r for v in versions(environ) for r in v["outbox"]]
+    assert records and all(FieldCipher([new]).is_current(r["value"]) for r in records)
+
+    client = casework_app(settings_for("casework", FIELD_ENCRYPTION_KEYS=new)).test_client()
+    assert client.get("/api/v1/case-files/case_enc").json["description"] == SECRET
+    assert NOTE in [n["text"] for n in client.get("/api/v1/case-files/case_enc/notes").json]
+    mongo.disconnect("casework")
