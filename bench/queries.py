@@ -14,6 +14,7 @@ import json
 import sys
 import time as clock
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -110,10 +111,22 @@ def load(uri: str, prefix: str, cases: int, tenants: int) -> tuple[workload.Scal
         intake["tenants"].insert_many(batch, ordered=False)
         advance(len(batch))
     advance = progress(cases, f"{cases} casi + fascicoli")
-    for batch in _batches(workload.case_docs(scale, cases, topic), BATCH):
-        intake["cases"].insert_many([c for c, _ in batch], ordered=False)
-        casework["case_files"].insert_many([f for _, f in batch], ordered=False)
-        advance(len(batch))
+    # Two writers (intake's and casework's databases are separate SQLite files on FerretDB),
+    # while the next batch is being generated.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: list[Future] = []
+        for batch in _batches(workload.case_docs(scale, cases, topic), BATCH):
+            for future in pending:
+                future.result()
+            pending = [
+                pool.submit(intake["cases"].insert_many, [c for c, _ in batch], ordered=False),
+                pool.submit(
+                    casework["case_files"].insert_many, [f for _, f in batch], ordered=False
+                ),
+            ]
+            advance(len(batch))
+        for future in pending:
+            future.result()
     rate = (tenants + 2 * cases) / (clock.perf_counter() - started)
     client.close()
     return scale, rate

@@ -497,10 +497,14 @@ class Phase:
         self.system = System(self.run_dir, {**os.environ, **self.env})
 
     def start(self, only: list[str] | None = None) -> None:
-        """Start the processes (all, or ``only``) and wait until their APIs are ready."""
+        """Start the processes (those of the three services, or ``only``) and wait for their APIs.
+
+        The web app is not started: it serves people, not the benchmarks.
+        """
         print(f"bench: {self.prefix}: starting ({self.run_dir})", file=sys.stderr, flush=True)
+        only = only or [f"{s}-{kind}" for s in SERVICES for kind in ("api", "worker")]
         self.system.start(only=only)
-        apis = [s for s in SERVICES if not only or f"{s}-api" in only]
+        apis = [s for s in SERVICES if f"{s}-api" in only]
         deadline = time.monotonic() + 90
         for service in apis:
             while not ready(self.system.url(service)):

@@ -233,30 +233,39 @@ def tenant_docs(scale: Scale, topic: str, seed: int = 10):
 
     rng = random.Random(seed)
     now = datetime.now(UTC)
+    template = None
     for i, tenant_id in enumerate(scale.tenant_ids):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         building = scale.building_ids[i % len(scale.building_ids)]
         registered = now - timedelta(days=rng.randint(0, 3 * 365), seconds=rng.randint(0, 86399))
-        doc = IntakeTenantDoc(
-            id=tenant_id,
-            building_id=building,
-            apartment=f"Scala {rng.randint(1, 4)}, int. {rng.randint(1, 60)}",
-            first_name=first,
-            last_name=last,
-            search_name=search_key(last, first),
-            fiscal_code=scale.tenant_fiscal_codes[i],
-            phone=f"+3934{rng.randint(0, 99_999_999):08d}" if rng.random() < 0.8 else None,
-            email=f"{first.lower()}.{i}@example.org" if rng.random() < 0.4 else None,
-            preferred_language="it",
-            household_size=rng.randint(1, 6),
-            consents=[
-                IntakeConsentDoc(
-                    channel="sms", granted=True, recorded_by="operatore.bench", recorded_at=now
-                )
-            ],
-            version=1,
-            registered_at=registered,
-        ).to_mongo()
+        fields = {
+            "building_id": building,
+            "apartment": f"Scala {rng.randint(1, 4)}, int. {rng.randint(1, 60)}",
+            "first_name": first,
+            "last_name": last,
+            "search_name": search_key(last, first),
+            "fiscal_code": scale.tenant_fiscal_codes[i],
+            "phone": f"+3934{rng.randint(0, 99_999_999):08d}" if rng.random() < 0.8 else None,
+            "email": f"{first.lower()}.{i}@example.org" if rng.random() < 0.4 else None,
+            "household_size": rng.randint(1, 6),
+            "registered_at": registered,
+        }
+        if template is None or i % 500 == 0:
+            # The services' document class; the other tenants copy it with their own values
+            # (building a mongoengine document costs milliseconds).
+            template = IntakeTenantDoc(
+                id=tenant_id,
+                preferred_language="it",
+                consents=[
+                    IntakeConsentDoc(
+                        channel="sms", granted=True, recorded_by="operatore.bench", recorded_at=now
+                    )
+                ],
+                version=1,
+                **fields,
+            ).to_mongo()
+        doc = template.copy()
+        doc.update(_id=tenant_id, **fields)
         snapshot = {
             k: v for k, v in doc.items() if k not in ("_id", "consents", "outbox", "outbox_seq")
         }
@@ -308,6 +317,7 @@ def case_docs(scale: Scale, cases: int, intake_topic: str, seed: int = 11):
     scale.oldest, scale.newest = now - timedelta(seconds=span_s), now
     states = list(STATE_WEIGHTS)
     weights = list(STATE_WEIGHTS.values())
+    templates: dict[str, tuple] = {}
     for i in range(cases):
         case_id = f"case_{rng.getrandbits(128):032x}"
         t = rng.randrange(len(scale.tenant_ids))
@@ -318,70 +328,128 @@ def case_docs(scale: Scale, cases: int, intake_topic: str, seed: int = 11):
         needs = rng.sample(NEEDS, rng.randint(1, 2))
         counter_id = rng.choice(scale.counter_ids) if rng.random() < 0.9 else None
         state = CaseState(rng.choices(states, weights)[0])
-        bills = []
-        if "lettura_bollette" in needs:
-            start = (opened_at - timedelta(days=90)).date()
-            bills.append(
-                IntakeBillDoc(
-                    supplier=rng.choice(SUPPLIERS),
-                    commodity="luce",
-                    pod=f"IT001E{rng.randint(0, 99_999_999):08d}",
-                    period_start=start,
-                    period_end=start + timedelta(days=60),
-                    consumption=float(rng.randint(200, 900)),
-                    unit="kWh",
-                    amount_cents=rng.randint(5_000, 60_000),
-                    arrears_cents=rng.choice([0, 0, rng.randint(10_000, 150_000)]),
+        closed = state.value in ("chiuso", "archiviato")
+        building = {
+            "id": building_id,
+            "name": f"Complesso {rng.choice(STREETS)} (bench)",
+            "address": f"{rng.choice(STREETS)} {rng.randint(1, 40)}, Milano",
+            "municipio": rng.randint(1, 9),
+        }
+        template = templates.get(state.value)
+        if template is None or i % 500 == 0:
+            # The real path: the services' document class and the repository's own mapping.
+            # It costs milliseconds a case, so most cases copy the latest real pair of their state.
+            bills = []
+            if "lettura_bollette" in needs:
+                start = (opened_at - timedelta(days=90)).date()
+                bills.append(
+                    IntakeBillDoc(
+                        supplier=rng.choice(SUPPLIERS),
+                        commodity="luce",
+                        pod=f"IT001E{rng.randint(0, 99_999_999):08d}",
+                        period_start=start,
+                        period_end=start + timedelta(days=60),
+                        consumption=float(rng.randint(200, 900)),
+                        unit="kWh",
+                        amount_cents=rng.randint(5_000, 60_000),
+                        arrears_cents=rng.choice([0, 0, rng.randint(10_000, 150_000)]),
+                    )
                 )
-            )
+            data = {
+                "case_id": case_id,
+                "tenant_id": tenant_id,
+                "counter_id": counter_id,
+                "building": {
+                    "id": building_id,
+                    "name": f"Complesso {rng.choice(STREETS)} (bench)",
+                    "address": f"{rng.choice(STREETS)} {rng.randint(1, 40)}, Milano",
+                    "municipio": rng.randint(1, 9),
+                    "custodians": BUILDING["custodians"],
+                },
+                "channel": "sportello",
+                "needs": needs,
+                "description": "Bolletta con conguaglio elevato.",
+                "urgent": urgent,
+                "opened_by": "operatore.bench",
+                "opened_at": opened_at,
+            }
+            case = IntakeCaseDoc(
+                id=case_id,
+                tenant_id=tenant_id,
+                building_id=building_id,
+                counter_id=counter_id,
+                channel="sportello",
+                needs=needs,
+                description=data["description"],
+                urgent=urgent,
+                opened_by="operatore.bench",
+                opened_at=opened_at,
+                hardship_kind="da_valutare",
+                bills=bills,
+                status="chiuso" if closed else "aperto",
+                closed_at=opened_at + timedelta(days=rng.randint(10, 120)) if closed else None,
+            ).to_mongo()
+            case["outbox"] = [
+                _published_record(intake_topic, "intake.case.opened.v1", case_id, data)
+            ]
+            case["outbox_seq"] = 1
+
+            case_file = CaseFile.from_intake(uuid.uuid4().hex, data)
+            case_file.state = state
+            if state.value != "aperto":
+                case_file.assignee = rng.choice(ASSIGNEES)
+            # The repository's own mapping (derived fields included): the shape casework writes.
+            file_doc = repository._document(case_file)  # same shape, no store write
+            if state.value in ("in_carico", "sospeso"):
+                # A referral sent and waiting: the derived fields its list filters read.
+                file_doc["referral_paths"] = [rng.choice(PATHS)]
+                due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
+                file_doc["next_due"] = due.isoformat()
+            file_doc.update(_id=case_id, version=rng.randint(1, 8))
+            templates[state.value] = (case, file_doc)
+            yield case, file_doc
+            continue
+        # The fast path: a copy of a real pair of the same state with this case's own values
+        # (needs and bills come with the template, as a unit).
+        real_case, real_file = template
+        case = real_case.copy()
+        case.update(
+            _id=case_id,
+            tenant_id=tenant_id,
+            building_id=building_id,
+            counter_id=counter_id,
+            urgent=urgent,
+            opened_at=opened_at,
+            closed_at=opened_at + timedelta(days=rng.randint(10, 120)) if closed else None,
+        )
         data = {
             "case_id": case_id,
             "tenant_id": tenant_id,
             "counter_id": counter_id,
-            "building": {
-                "id": building_id,
-                "name": f"Complesso {rng.choice(STREETS)} (bench)",
-                "address": f"{rng.choice(STREETS)} {rng.randint(1, 40)}, Milano",
-                "municipio": rng.randint(1, 9),
-                "custodians": BUILDING["custodians"],
-            },
+            "building": {**building, "custodians": BUILDING["custodians"]},
             "channel": "sportello",
-            "needs": needs,
-            "description": "Bolletta con conguaglio elevato.",
+            "needs": case["needs"],
+            "description": case["description"],
             "urgent": urgent,
             "opened_by": "operatore.bench",
             "opened_at": opened_at,
         }
-        closed = state.value in ("chiuso", "archiviato")
-        case = IntakeCaseDoc(
-            id=case_id,
-            tenant_id=tenant_id,
-            building_id=building_id,
-            counter_id=counter_id,
-            channel="sportello",
-            needs=needs,
-            description=data["description"],
-            urgent=urgent,
-            opened_by="operatore.bench",
-            opened_at=opened_at,
-            hardship_kind="da_valutare",
-            bills=bills,
-            status="chiuso" if closed else "aperto",
-            closed_at=opened_at + timedelta(days=rng.randint(10, 120)) if closed else None,
-        ).to_mongo()
         case["outbox"] = [_published_record(intake_topic, "intake.case.opened.v1", case_id, data)]
-        case["outbox_seq"] = 1
-
-        case_file = CaseFile.from_intake(uuid.uuid4().hex, data)
-        case_file.state = state
-        if state.value != "aperto":
-            case_file.assignee = rng.choice(ASSIGNEES)
-        # The repository's own mapping (derived fields included): the shape casework writes.
-        file_doc = repository._document(case_file)  # same shape, no store write
+        file_doc = dict(real_file)
+        file_doc.update(
+            _id=case_id,
+            tenant_id=tenant_id,
+            building=building,
+            counter_id=counter_id,
+            urgent=urgent,
+            opened_at=opened_at,
+            source_event_id=uuid.uuid4().hex,
+            assignee=rng.choice(ASSIGNEES) if state.value != "aperto" else None,
+            history=[{**real_file["history"][0], "at": opened_at}],
+            version=rng.randint(1, 8),
+        )
         if state.value in ("in_carico", "sospeso"):
-            # A referral sent and waiting: the derived fields its list filters read.
             file_doc["referral_paths"] = [rng.choice(PATHS)]
             due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
             file_doc["next_due"] = due.isoformat()
-        file_doc.update(_id=case_id, version=rng.randint(1, 8))
         yield case, file_doc
