@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     catchup_events = args.catchup_events or (10_000 if quick else 100_000)
     cases = args.cases or (20_000 if quick else 1_000_000)
     repeats = args.query_repeats or (5 if quick else 50)
-    query_budget_s = args.query_budget_s or (30 if quick else 300)
+    query_budget_s = args.query_budget_s or (30 if quick else 120)
     e2e_cases = args.e2e_cases or (250 if quick else 1000)
 
     run_id = f"bench{uuid.uuid4().hex[:6]}"
