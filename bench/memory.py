@@ -22,8 +22,8 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def descendants(pid: int) -> list[int]:
-    """Every descendant of ``pid`` (children, grandchildren, …), read from /proc."""
+def _children_map() -> dict[int, list[int]]:
+    """Parent pid → child pids, for every process in /proc."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -35,22 +35,29 @@ def descendants(pid: int) -> list[int]:
         # The command name (field 2) may contain spaces and parentheses: split after its end.
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         parents.setdefault(ppid, []).append(int(entry.name))
+    return parents
+
+
+def descendants(pid: int, children: dict[int, list[int]] | None = None) -> list[int]:
+    """Every descendant of ``pid`` (children, grandchildren, …), read from /proc."""
+    children = _children_map() if children is None else children
     found, todo = [], [pid]
     while todo:
-        for child in parents.get(todo.pop(), []):
+        for child in children.get(todo.pop(), []):
             found.append(child)
             todo.append(child)
     return found
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, children: dict[int, list[int]] | None = None) -> float:
     """Resident memory of ``pid`` and all its descendants, in MiB."""
-    return sum(_rss_kib(p) for p in [pid, *descendants(pid)]) / 1024
+    return sum(_rss_kib(p) for p in [pid, *descendants(pid, children)]) / 1024
 
 
 def snapshot(pids: dict[str, int]) -> dict[str, float]:
     """The resident memory of each named process tree now, in MiB."""
-    return {name: rss_mib(pid) for name, pid in pids.items()}
+    children = _children_map()  # one pass over /proc for all the trees
+    return {name: rss_mib(pid, children) for name, pid in pids.items()}
 
 
 class PeakSampler:
