@@ -517,6 +517,17 @@ class Phase:
         self.system.stop()
 
 
+def report(rows: list[Row]) -> list[Row]:
+    """Print a phase's rows on stderr as soon as it ends (a long run shows its progress)."""
+    for r in rows:
+        print(
+            f"bench: | {r.what} | {r.figure} | {r.ceiling} | {r.ratio} | {r.note} |",
+            file=sys.stderr,
+        )
+    sys.stderr.flush()
+    return rows
+
+
 def ready(url: str) -> bool:
     try:
         return requests.get(f"{url}/readyz", timeout=2).status_code == 200
@@ -582,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx = workload.prepare(phase.system.url("intake"), tenants=600 if quick else 3000)
             idle = memory.snapshot(running(phase.system))
             with PeakSampler(lambda: running(phase.system)) as peak:
-                rows += intake_rows(phase.system, bare_url, ctx, quick)
+                rows += report(intake_rows(phase.system, bare_url, ctx, quick))
             peaks["intake"] = peak.max
         finally:
             phase.stop()
@@ -600,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
             if not idle:
                 idle = memory.snapshot(running(phase.system))
             with PeakSampler(lambda: running(phase.system)) as peak:
-                rows += end_to_end_rows(phase.system, phase.env, ctx, e2e_cases, tuning)
+                rows += report(end_to_end_rows(phase.system, phase.env, ctx, e2e_cases, tuning))
             peaks["end to end"] = peak.max
         finally:
             phase.stop()
@@ -614,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
             query_table, plans = query_rows(
                 phase.system, phase.env, cases, repeats, query_budget_s, peaks
             )
-            rows += query_table
+            rows += report(query_table)
         finally:
             phase.stop()
 
@@ -623,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         prefix = f"{run_id}cu"
         prefixes.append(prefix)
         run_dir = ROOT / ".run" / "bench" / prefix
-        rows += catch_up_rows(env, run_dir, prefix, catchup_events, peaks)
+        rows += report(catch_up_rows(env, run_dir, prefix, catchup_events, peaks))
 
     rows += memory_rows(idle, peaks)
     print("\n| benchmark | figure | ceiling | ratio | notes |\n| --- | --- | --- | --- | --- |")
