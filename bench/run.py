@@ -631,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "catchup" not in args.skip:
         env = {k: os.environ[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}
+        env["LOG_LEVEL"] = "WARNING"  # as in the other phases: no log line per event
         prefix = f"{run_id}cu"
         prefixes.append(prefix)
         run_dir = ROOT / ".run" / "bench" / prefix
