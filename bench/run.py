@@ -386,6 +386,7 @@ def query_rows(
     cases: int,
     repeats: int,
     budget_s: float,
+    idle: dict[str, dict[str, float]],
     peaks: dict[str, dict[str, float]],
 ) -> tuple[list[Row], list[str]]:
     """Benchmark 4: load ``cases`` cases and ``0.3 × cases`` tenants, then time every list.
@@ -397,6 +398,7 @@ def query_rows(
     scale, rate = queries.load(env["MONGODB_URI"], env["SPORTELLO_DB_PREFIX"], cases, tenants)
     load_s = time.perf_counter() - started
     urls = {s: system.url(s) for s in ("intake", "casework")}
+    idle[f"queries at {cases}"] = memory.snapshot(running(system))
     with PeakSampler(lambda: running(system)) as peak:
         measured = queries.measure(
             env["MONGODB_URI"], env["SPORTELLO_DB_PREFIX"], urls, scale, repeats, budget_s
@@ -456,12 +458,12 @@ def running(system: System) -> dict[str, int]:
     return {name: pid for name, pid in system.status().items() if pid}
 
 
-def memory_rows(idle: dict[str, float], peaks: dict[str, dict[str, float]]) -> list[Row]:
-    """Each process's resident memory idle, and its peak during each load phase."""
+def memory_rows(idle: dict[str, dict[str, float]], peaks: dict[str, dict[str, float]]) -> list[Row]:
+    """Each process's peak during each load phase, next to the same process idle before it."""
     rows = []
-    for name in sorted({n for p in peaks.values() for n in p} | set(idle)):
-        base = idle.get(name, 0.0)
+    for name in sorted({n for p in peaks.values() for n in p}):
         for phase, peak in peaks.items():
+            base = idle.get(phase, {}).get(name, 0.0)
             if name in peak:
                 rows.append(
                     Row(
@@ -572,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows: list[Row] = []
     plans: list[str] = []
-    idle: dict[str, float] = {}
+    idle: dict[str, dict[str, float]] = {}  # per phase: each process before the load
     peaks: dict[str, dict[str, float]] = {}
     prefixes: list[str] = []
     print(f"bench: run {run_id}", file=sys.stderr)
@@ -591,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             bare, bare_url = start_bare(bare_env, free_port(), phase.run_dir)
             ctx = workload.prepare(phase.system.url("intake"), tenants=600 if quick else 3000)
-            idle = memory.snapshot(running(phase.system))
+            idle["intake"] = memory.snapshot(running(phase.system))
             with PeakSampler(lambda: running(phase.system)) as peak:
                 rows += report(intake_rows(phase.system, bare_url, ctx, quick))
             peaks["intake"] = peak.max
@@ -608,8 +610,7 @@ def main(argv: list[str] | None = None) -> int:
             phase.start()
             # One open case per tenant and need: enough tenants for the cases to open.
             ctx = workload.prepare(phase.system.url("intake"), tenants=e2e_cases // 6 + 1)
-            if not idle:
-                idle = memory.snapshot(running(phase.system))
+            idle["end to end"] = memory.snapshot(running(phase.system))
             with PeakSampler(lambda: running(phase.system)) as peak:
                 rows += report(end_to_end_rows(phase.system, phase.env, ctx, e2e_cases, tuning))
             peaks["end to end"] = peak.max
@@ -623,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
             # Only the two APIs: they create the indexes at start, and no worker scans the load.
             phase.start(only=["intake-api", "casework-api"])
             query_table, plans = query_rows(
-                phase.system, phase.env, cases, repeats, query_budget_s, peaks
+                phase.system, phase.env, cases, repeats, query_budget_s, idle, peaks
             )
             rows += report(query_table)
         finally:
