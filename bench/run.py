@@ -8,19 +8,27 @@ Every figure stands next to a ceiling measured in the same run, as a ratio:
    notification recorded, at 50 cases per second;
 3. catch-up: a backlog of events consumed per second by one casework worker, against Kafka's own
    consumer performance tool on the same topic and against the store's raw insert rate;
-4. memory: resident memory of each process, idle and under load.
+4. queries at scale: N generated cases and 0.3 N tenants loaded straight into the store, then the
+   p50/p95/p99 of every list, filter and search endpoint of intake and casework against the same
+   query sent with pymongo, and each query's explain plan (see ``bench.queries``);
+5. memory: resident memory of each process idle, and its peak while each load runs.
 
-All traffic goes to 127.0.0.1; every loop is bounded in count and time.
+Each phase runs on a system of its own (own database and topic prefix, own ports), so no backlog
+of one phase drains into the next one's measurements. All traffic goes to 127.0.0.1; every loop is
+bounded in count and time. Kafka and the store are those of KAFKA_BOOTSTRAP_SERVERS and
+MONGODB_URI (``make bench`` starts them when unset, through deploy/test.sh).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,8 +39,9 @@ import pymongo
 import requests
 from kafka import KafkaConsumer, TopicPartition
 
-from bench import workload
+from bench import memory, queries, workload
 from bench.load import Result, closed_loop, open_loop
+from bench.memory import PeakSampler
 from deploy.system import SERVICES, System
 from shared.crypto import generate_key
 from shared.events import encode
@@ -63,25 +72,14 @@ def fmt_ms(value: float) -> str:
 
 
 def ratio(a: float, b: float) -> str:
-    return f"{a / b:.0%}" if b else "n/a"
+    """``a`` as a percentage of ``b`` ("n/a" when either is missing)."""
+    if not b or a != a or b != b:  # NaN: nothing was measured
+        return "n/a"
+    return f"{a / b:.0%}"
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its children (gunicorn workers), in MiB."""
-    total = 0
-    for p in [pid, *children(pid)]:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
-
-
-def children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(x) for x in out.stdout.split()]
+def met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
 
 
 def start_bare(env: dict[str, str], port: int, run_dir: Path) -> tuple[subprocess.Popen, str]:
@@ -178,11 +176,14 @@ def intake_rows(system: System, bare_url: str, ctx: workload.Context, quick: boo
 
 
 def end_to_end_rows(
-    system: System, env: dict[str, str], ctx: workload.Context, quick: bool
+    system: System, env: dict[str, str], ctx: workload.Context, count: int, tuning: str
 ) -> list[Row]:
-    """Benchmark 2: 201 at intake → case file in casework and notification recorded."""
+    """Benchmark 2: 201 at intake → case file in casework and notification recorded.
+
+    Runs on a system of its own (fresh topics and databases), so no backlog of the intake phase
+    is still draining when the clock starts.
+    """
     intake = system.url("intake")
-    count = 250 if quick else 1000
     done_at: dict[str, float] = {}
 
     def request(s: requests.Session, i: int) -> requests.Response:
@@ -196,25 +197,45 @@ def end_to_end_rows(
     case_files = client[f"{prefix}_casework"]["case_files"]
     notifications = client[f"{prefix}_notifications"]["notifications"]
     seen_case_file: dict[str, float] = {}
-
-    result: Result = open_loop(request, 50, count)
-    deadline = time.monotonic() + 120
-    pending = set(done_at)
-    while pending and time.monotonic() < deadline:
-        for doc in case_files.find({"_id": {"$in": list(pending)}}, {"_id": 1}):
-            seen_case_file[doc["_id"]] = time.time()
-            pending.discard(doc["_id"])
-        time.sleep(0.01)
-    latencies = []
     notified: dict[str, float] = {}
-    for doc in notifications.find(
-        {"case_id": {"$in": list(done_at)}}, {"case_id": 1, "created_at": 1}
-    ):
-        at = doc["created_at"].replace(tzinfo=UTC).timestamp()
-        notified[doc["case_id"]] = min(at, notified.get(doc["case_id"], at))
-    for case_id, t201 in done_at.items():
-        if case_id in seen_case_file and case_id in notified:
-            latencies.append(max(seen_case_file[case_id], notified[case_id]) - t201)
+
+    def poll_case_files() -> None:
+        # The case file has no "stored at" of its own: it is seen by polling, every 10 ms.
+        while True:
+            pending = pending_files()
+            if pending:
+                for doc in case_files.find({"_id": {"$in": pending}}, {"_id": 1}):
+                    seen_case_file[doc["_id"]] = time.time()
+            if stop.is_set() and (not pending_files() or time.monotonic() > deadline[0]):
+                return
+            time.sleep(0.01)  # the polling interval
+
+    def pending_files() -> list[str]:
+        return [c for c in list(done_at) if c not in seen_case_file]
+
+    stop, deadline = threading.Event(), [float("inf")]
+    poller = threading.Thread(target=poll_case_files, daemon=True)
+    poller.start()
+    result: Result = open_loop(request, 50, count)
+    # Drain with a condition: every case file seen and every notification recorded, or 120 s.
+    deadline[0] = time.monotonic() + 120
+    stop.set()
+    while time.monotonic() < deadline[0]:
+        waiting = [c for c in done_at if c not in notified]
+        for doc in notifications.find(
+            {"case_id": {"$in": waiting}}, {"case_id": 1, "created_at": 1}
+        ):
+            at = doc["created_at"].replace(tzinfo=UTC).timestamp()
+            notified[doc["case_id"]] = min(at, notified.get(doc["case_id"], at))
+        if not pending_files() and len(notified) == len(done_at):
+            break
+        time.sleep(0.1)
+    poller.join(timeout=5)
+    latencies = [
+        max(seen_case_file[c], notified[c]) - t201
+        for c, t201 in done_at.items()
+        if c in seen_case_file and c in notified
+    ]
     client.close()
     e2e = Result(latencies_s=latencies)
     missing = len(done_at) - len(latencies)
@@ -224,17 +245,30 @@ def end_to_end_rows(
             fmt_ms(e2e.percentile(p)),
             "500 ms (target p99)",
             ratio(500, e2e.percentile(p)),
-            f"{len(latencies)} cases, {missing} not complete; case file polled every 10 ms"
+            f"{len(latencies)}/{len(done_at)} cases complete ({missing} not in 120 s); {tuning}"
             if p == 50
-            else "",
+            else ("target p99 < 500 ms: " + met(e2e.percentile(99) < 500) if p == 99 else ""),
         )
         for p in (50, 95, 99)
-    ] + [Row("intake @ 50/s during e2e: p99", fmt_ms(result.percentile(99)), "", "")]
+    ] + [
+        Row(
+            "intake @ 50/s during e2e: p99",
+            fmt_ms(result.percentile(99)),
+            "",
+            "",
+            f"{result.ok}/{count} ok, statuses {result.statuses}",
+        )
+    ]
 
 
-def catch_up_rows(env: dict[str, str], run_dir: Path, events: int) -> list[Row]:
+def catch_up_rows(
+    env: dict[str, str],
+    run_dir: Path,
+    prefix: str,
+    events: int,
+    peaks: dict[str, dict[str, float]],
+) -> list[Row]:
     """Benchmark 3: a backlog consumed by one casework worker vs Kafka's tool vs raw inserts."""
-    prefix = f"catchup{uuid.uuid4().hex[:6]}"
     cenv = {
         **env,
         "SPORTELLO_DB_PREFIX": prefix,
@@ -261,15 +295,17 @@ def catch_up_rows(env: dict[str, str], run_dir: Path, events: int) -> list[Row]:
     system.start(only=["casework-worker"])
     group = f"{prefix}.casework"
     deadline = time.monotonic() + 1800
-    while time.monotonic() < deadline and committed(bootstrap, group, topic) < events:
-        time.sleep(0.5)
+    with PeakSampler(lambda: running(system)) as peak:
+        while time.monotonic() < deadline and committed(bootstrap, group, topic) < events:
+            time.sleep(0.5)  # the polling interval of the committed offsets
+    peaks["catch-up"] = peak.max
     elapsed = time.perf_counter() - started
     consumed = committed(bootstrap, group, topic)
     system.stop()
     worker_rate = consumed / elapsed
 
     kafka_rate = kafka_consumer_perf(bootstrap, topic, events)
-    raw_rate = raw_insert_rate(env["MONGODB_URI"], 5000)
+    raw_rate = raw_insert_rate(env["MONGODB_URI"], f"{prefix}_raw", 5000)
     return [
         Row(
             f"catch-up: {events} events, 1 casework worker",
@@ -327,95 +363,303 @@ def kafka_consumer_perf(bootstrap: str, topic: str, messages: int) -> float:
     return float(line.split(",")[5])
 
 
-def raw_insert_rate(uri: str, count: int) -> float:
+def raw_insert_rate(uri: str, database: str, count: int) -> float:
+    """Documents per second that one thread inserts with insert_one (the store's raw rate)."""
     client = pymongo.MongoClient(uri)
-    collection = client["bench_raw"]["docs"]
+    collection = client[database]["docs"]
     collection.drop()
     docs = [workload.case_file_like(i) for i in range(count)]
     started = time.perf_counter()
     for doc in docs:
         collection.insert_one(doc)
     rate = count / (time.perf_counter() - started)
-    client.drop_database("bench_raw")
+    client.drop_database(database)
     client.close()
     return rate
 
 
-def memory_rows(system: System, idle: dict[str, float], loaded: dict[str, float]) -> list[Row]:
-    return [
-        Row(
-            f"memory: {name}",
-            f"{loaded.get(name, 0):.0f} MiB under load",
-            f"{idle[name]:.0f} MiB idle",
-            ratio(loaded.get(name, 0), idle[name]),
+# --- queries at scale ---------------------------------------------------------------------------
+
+
+def query_rows(
+    system: System,
+    env: dict[str, str],
+    cases: int,
+    repeats: int,
+    budget_s: float,
+    idle: dict[str, dict[str, float]],
+    peaks: dict[str, dict[str, float]],
+) -> tuple[list[Row], list[str]]:
+    """Benchmark 4: load ``cases`` cases and ``0.3 × cases`` tenants, then time every list.
+
+    Returns the rows and the explain-plan table (one line per query).
+    """
+    tenants = int(cases * 0.3)
+    started = time.perf_counter()
+    scale, rate = queries.load(env["MONGODB_URI"], env["SPORTELLO_DB_PREFIX"], cases, tenants)
+    load_s = time.perf_counter() - started
+    urls = {s: system.url(s) for s in ("intake", "casework")}
+    idle[f"queries at {cases}"] = memory.snapshot(running(system))
+    with PeakSampler(lambda: running(system)) as peak:
+        measured = queries.measure(
+            env["MONGODB_URI"], env["SPORTELLO_DB_PREFIX"], urls, scale, repeats, budget_s
         )
-        for name in idle
+    peaks[f"queries at {cases}"] = peak.max
+    rows = [
+        Row(
+            f"loading {cases} cases + {cases} case files + {tenants} tenants",
+            f"{rate:.0f} docs/s",
+            "",
+            "",
+            f"insert_many of {queries.BATCH}, {load_s:.0f} s",
+        )
     ]
+    plans = [
+        "| query | matches | filter pushdown | sort pushdown | limit pushdown | index used "
+        "| SQLite plan |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in measured:
+        http99, store99 = ok_p99(m.http), ok_p99(m.store)
+        rows.append(
+            Row(
+                f"{m.query.name} (`{m.query.path.split('?')[0]}`): p99",
+                fmt_ms(http99) if http99 == http99 else f"> {budget_s:.0f} s (timed out)",
+                f"{fmt_ms(store99)} (pymongo)"
+                if store99 == store99
+                else f"> {budget_s:.0f} s (pymongo, timed out)",
+                ratio(store99, http99),
+                f"p50 {fmt_ms(m.http.percentile(50))} / {fmt_ms(m.store.percentile(50))}, "
+                f"p95 {fmt_ms(m.http.percentile(95))} / {fmt_ms(m.store.percentile(95))}; "
+                f"{len(m.http.latencies_s)} samples; statuses {m.http.statuses}; "
+                f"target p99 < 50 ms: {met(http99 < 50)}",
+            )
+        )
+        p = m.plan
+        detail = ", ".join(json.loads(p["plan"]).get("Plan", [])) if p["plan"] else ""
+        plans.append(
+            f"| {m.query.name} | {m.total} | {p['filter']} | {p['sort']} | {p['limit']} "
+            f"| {'yes' if p['index'] else '**no**'} | `{detail or p['plan'][:120]}` |"
+        )
+    return rows, plans
 
 
-def memory(system: System) -> dict[str, float]:
-    return {name: rss_mb(pid) for name, pid in system.status().items() if pid}
+def ok_p99(result: Result) -> float:
+    """The p99 of the calls, NaN when any call failed or timed out (the p99 is then unknown)."""
+    if any(status != 200 for status in result.statuses):
+        return float("nan")
+    return result.percentile(99)
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+def running(system: System) -> dict[str, int]:
+    """The pid of each running process of ``system``."""
+    return {name: pid for name, pid in system.status().items() if pid}
+
+
+def memory_rows(idle: dict[str, dict[str, float]], peaks: dict[str, dict[str, float]]) -> list[Row]:
+    """Each process's peak during each load phase, next to the same process idle before it."""
+    rows = []
+    for name in sorted({n for p in peaks.values() for n in p}):
+        for phase, peak in peaks.items():
+            base = idle.get(phase, {}).get(name, 0.0)
+            if name in peak:
+                rows.append(
+                    Row(
+                        f"memory: {name}, peak during {phase}",
+                        f"{peak[name]:.0f} MiB",
+                        f"{base:.0f} MiB idle" if base else "",
+                        ratio(peak[name], base) if base else "",
+                        "RSS of the process and its children (gunicorn workers), /proc",
+                    )
+                )
+    return rows
+
+
+# --- phases -------------------------------------------------------------------------------------
+
+
+class Phase:
+    """A system of its own for one benchmark: own database and topic prefix, own ports."""
+
+    def __init__(self, name: str, run_id: str, extra_env: dict[str, str] | None = None) -> None:
+        self.prefix = f"{run_id}{name}"
+        self.run_dir = ROOT / ".run" / "bench" / self.prefix
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            "KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            "MONGODB_URI": os.environ["MONGODB_URI"],
+            "SPORTELLO_DB_PREFIX": self.prefix,
+            "SPORTELLO_TOPIC_PREFIX": self.prefix,
+            "LOG_LEVEL": "WARNING",
+            "FIELD_ENCRYPTION_KEYS": generate_key(),  # a throw-away key for throw-away data
+            **{f"{s.upper()}_PORT": str(free_port()) for s in SERVICES},
+            **(extra_env or {}),
+        }
+        self.system = System(self.run_dir, {**os.environ, **self.env})
+
+    def start(self, only: list[str] | None = None) -> None:
+        """Start the processes (those of the three services, or ``only``) and wait for their APIs.
+
+        The web app is not started: it serves people, not the benchmarks.
+        """
+        print(f"bench: {self.prefix}: starting ({self.run_dir})", file=sys.stderr, flush=True)
+        only = only or [f"{s}-{kind}" for s in SERVICES for kind in ("api", "worker")]
+        self.system.start(only=only)
+        apis = [s for s in SERVICES if f"{s}-api" in only]
+        deadline = time.monotonic() + 90
+        for service in apis:
+            while not ready(self.system.url(service)):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{service} not ready (logs in {self.run_dir})")
+                time.sleep(0.2)  # the polling interval of /readyz
+
+    def stop(self) -> None:
+        """Stop every process this phase started."""
+        self.system.stop()
+
+
+def report(rows: list[Row]) -> list[Row]:
+    """Print a phase's rows on stderr as soon as it ends (a long run shows its progress)."""
+    for r in rows:
+        print(
+            f"bench: | {r.what} | {r.figure} | {r.ceiling} | {r.ratio} | {r.note} |",
+            file=sys.stderr,
+        )
+    sys.stderr.flush()
+    return rows
+
+
+def ready(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmarks and print the table."""
+    """Run the benchmarks and print the tables."""
     parser = argparse.ArgumentParser(prog="python -m bench.run")
-    parser.add_argument("--quick", action="store_true", help="shorter runs (smoke test)")
-    parser.add_argument("--catchup-events", type=int, default=100_000)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["intake", "e2e", "catchup"])
+    parser.add_argument("--quick", action="store_true", help="shorter runs, smaller scale")
+    parser.add_argument("--catchup-events", type=int, default=None, help="default 100000")
+    parser.add_argument("--cases", type=int, default=None, help="queries: default 1000000")
+    parser.add_argument("--query-repeats", type=int, default=None, help="samples per query")
+    parser.add_argument(
+        "--query-budget-s", type=float, default=None, help="max seconds per query and call"
+    )
+    parser.add_argument("--e2e-cases", type=int, default=None, help="default 1000")
+    parser.add_argument("--fetch-max-wait-ms", type=int, default=50)
+    parser.add_argument("--linger-ms", type=int, default=2)
+    parser.add_argument("--outbox-poll-ms", type=int, default=50)
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["intake", "e2e", "catchup", "queries"]
+    )
     args = parser.parse_args(argv)
+    quick = args.quick
+    catchup_events = args.catchup_events or (10_000 if quick else 100_000)
+    cases = args.cases or (20_000 if quick else 1_000_000)
+    repeats = args.query_repeats or (5 if quick else 50)
+    query_budget_s = args.query_budget_s or (30 if quick else 120)
+    e2e_cases = args.e2e_cases or (250 if quick else 1000)
 
-    prefix = f"bench{uuid.uuid4().hex[:6]}"
-    run_dir = ROOT / ".run" / "bench" / prefix
-    run_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-        "MONGODB_URI": os.environ["MONGODB_URI"],
-        "SPORTELLO_DB_PREFIX": prefix,
-        "SPORTELLO_TOPIC_PREFIX": prefix,
-        "LOG_LEVEL": "WARNING",
-        "FIELD_ENCRYPTION_KEYS": generate_key(),  # a throw-away key for throw-away data
-        **{f"{s.upper()}_PORT": str(free_port()) for s in SERVICES},
+    run_id = f"bench{uuid.uuid4().hex[:6]}"
+    tuning_env = {
+        "KAFKA_FETCH_MAX_WAIT_MS": str(args.fetch_max_wait_ms),
+        "KAFKA_LINGER_MS": str(args.linger_ms),
+        "OUTBOX_POLL_MS": str(args.outbox_poll_ms),
     }
-    system = System(run_dir, {**os.environ, **env})
-    bare_env = {**os.environ, **env, "BARE_DB": f"{prefix}_bare", "PYTHONPATH": str(ROOT)}
+    tuning = (
+        f"fetch_max_wait {args.fetch_max_wait_ms} ms, linger {args.linger_ms} ms, "
+        f"outbox poll {args.outbox_poll_ms} ms"
+    )
     rows: list[Row] = []
-    bare = None
-    print(f"bench: system in {run_dir} (prefix {prefix})", file=sys.stderr)
-    try:
-        system.start()
-        system.wait_ready()
-        bare, bare_url = start_bare(bare_env, free_port(), run_dir)
-        ctx = workload.prepare(system.url("intake"), tenants=3000 if not args.quick else 600)
-        idle = memory(system)
-        if "intake" not in args.skip:
-            rows += intake_rows(system, bare_url, ctx, args.quick)
-        loaded = memory(system)
-        if "e2e" not in args.skip:
-            rows += end_to_end_rows(system, env, ctx, args.quick)
-        rows += memory_rows(system, idle, loaded)
-    finally:
-        system.stop()
-        if bare:
-            bare.terminate()
-            bare.wait(timeout=20)
+    plans: list[str] = []
+    idle: dict[str, dict[str, float]] = {}  # per phase: each process before the load
+    peaks: dict[str, dict[str, float]] = {}
+    prefixes: list[str] = []
+    print(f"bench: run {run_id}", file=sys.stderr)
+
+    if "intake" not in args.skip:
+        phase = Phase("in", run_id, tuning_env)
+        prefixes.append(phase.prefix)
+        bare = None
+        try:
+            phase.start()
+            bare_env = {
+                **os.environ,
+                **phase.env,
+                "BARE_DB": f"{phase.prefix}_bare",
+                "PYTHONPATH": str(ROOT),
+            }
+            bare, bare_url = start_bare(bare_env, free_port(), phase.run_dir)
+            ctx = workload.prepare(phase.system.url("intake"), tenants=600 if quick else 3000)
+            idle["intake"] = memory.snapshot(running(phase.system))
+            with PeakSampler(lambda: running(phase.system)) as peak:
+                rows += report(intake_rows(phase.system, bare_url, ctx, quick))
+            peaks["intake"] = peak.max
+        finally:
+            phase.stop()
+            if bare:
+                bare.terminate()
+                bare.wait(timeout=20)
+
+    if "e2e" not in args.skip:
+        phase = Phase("e2e", run_id, tuning_env)
+        prefixes.append(phase.prefix)
+        try:
+            phase.start()
+            # One open case per tenant and need: enough tenants for the cases to open.
+            ctx = workload.prepare(phase.system.url("intake"), tenants=e2e_cases // 6 + 1)
+            idle["end to end"] = memory.snapshot(running(phase.system))
+            with PeakSampler(lambda: running(phase.system)) as peak:
+                rows += report(end_to_end_rows(phase.system, phase.env, ctx, e2e_cases, tuning))
+            peaks["end to end"] = peak.max
+        finally:
+            phase.stop()
+
+    if "queries" not in args.skip:
+        phase = Phase("q", run_id)
+        prefixes.append(phase.prefix)
+        try:
+            # Only the two APIs: they create the indexes at start, and no worker scans the load.
+            phase.start(only=["intake-api", "casework-api"])
+            query_table, plans = query_rows(
+                phase.system, phase.env, cases, repeats, query_budget_s, idle, peaks
+            )
+            rows += report(query_table)
+        finally:
+            phase.stop()
+
     if "catchup" not in args.skip:
-        rows += catch_up_rows(env, run_dir, args.catchup_events)
+        env = {k: os.environ[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI")}
+        env["LOG_LEVEL"] = "WARNING"  # as in the other phases: no log line per event
+        prefix = f"{run_id}cu"
+        prefixes.append(prefix)
+        run_dir = ROOT / ".run" / "bench" / prefix
+        rows += report(catch_up_rows(env, run_dir, prefix, catchup_events, peaks))
+
+    rows += memory_rows(idle, peaks)
     print("\n| benchmark | figure | ceiling | ratio | notes |\n| --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r.what} | {r.figure} | {r.ceiling} | {r.ratio} | {r.note} |")
+    if plans:
+        print(f"\nExplain plans at {cases} cases (FerretDB: pushdown flags and the SQLite plan):\n")
+        print("\n".join(plans))
     print(
         f"\nmeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; "
         "load generator, services, Kafka and FerretDB share the machine"
     )
-    cleanup(env, prefix)
+    cleanup(os.environ["MONGODB_URI"], prefixes)
     return 0
 
 
-def cleanup(env: dict[str, str], prefix: str) -> None:
-    client = pymongo.MongoClient(env["MONGODB_URI"])
+def cleanup(uri: str, prefixes: list[str]) -> None:
+    """Drop the databases of this run's phases (never anybody else's)."""
+    client = pymongo.MongoClient(uri)
     for name in client.list_database_names():
-        if name.startswith(("bench", "catchup")):
+        if name.startswith(tuple(f"{p}_" for p in prefixes)):
             client.drop_database(name)
     client.close()
 

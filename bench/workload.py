@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -150,3 +151,305 @@ def case_file_like(i: int) -> dict:
         "opened_at": datetime.now(UTC),
         "applied_events": [uuid.uuid4().hex],
     }
+
+
+# --- data at scale (the queries benchmark) ----------------------------------------------------
+#
+# Documents are built with the services' own document classes and domain objects, so they have
+# exactly the shape the services write; they are then inserted straight into the store with
+# insert_many (going through the APIs would take hours at a million cases). The outbox of each
+# aggregate keeps its published records, as it does in production (the relay never removes them);
+# no outbox hints are written, so nothing is published again.
+
+FIRST_NAMES = [
+    "Maria", "Giuseppe", "Anna", "Luca", "Fatima", "Ahmed", "Giovanni", "Rosa", "Francesco",
+    "Lucia", "Mohamed", "Elena", "Carlo", "Nicolò", "Giulia", "Ion", "Mariana", "Paolo", "Chiara",
+    "Abdul", "Sara", "Antonio", "Teresa", "Marco", "Ana", "Wei", "Andrea", "Aisha", "Pietro",
+]  # fmt: skip
+LAST_NAMES = [
+    "Rossi", "Bianchi", "Esposito", "Colombo", "El Amrani", "Ferrari", "Romano", "Ricci",
+    "Marino", "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa", "Giordano",
+    "Rizzo", "Lombardi", "Moretti", "Popescu", "Santos", "Hossain", "Barbieri", "Fontana",
+    "Caruso", "Mariani", "Ferrara", "Villa", "Sala", "Galli", "Cattaneo", "Brambilla", "Zhou",
+]  # fmt: skip
+STREETS = [
+    "via Saint Bon", "via Giuffrè", "via Villani", "via Coppin", "via Bagarotti", "via Odazio",
+    "via Lorenteggio", "via Segneri", "piazza Selinunte", "via Gola", "via Mompiani",
+]  # fmt: skip
+ASSIGNEES = [f"operatore.{n}" for n in ("rossi", "bianchi", "colombo", "ferrari", "sala", "villa")]
+PATHS = ["welfare", "casa", "amat"]
+SUPPLIERS = ["Enel Energia", "A2A Energia", "Edison", "Hera Comm", "Iren", "Sorgenia"]
+# How the case files of a mature desk are spread over their states (weights, in CaseState order).
+STATE_WEIGHTS = {
+    "aperto": 5,
+    "in_valutazione": 5,
+    "in_carico": 15,
+    "sospeso": 3,
+    "chiuso": 62,
+    "archiviato": 10,
+}
+
+
+@dataclass
+class Scale:
+    """Ids of the loaded data that the queries use as filter values (real, existing values)."""
+
+    building_ids: list[str] = field(default_factory=list)
+    counter_ids: list[str] = field(default_factory=list)
+    tenant_ids: list[str] = field(default_factory=list)
+    tenant_fiscal_codes: list[str] = field(default_factory=list)
+    oldest: datetime | None = None
+    newest: datetime | None = None
+
+
+def fiscal_code_unique(i: int) -> str:
+    """A syntactically valid codice fiscale, unique for any ``i`` below 20**6 (64 million)."""
+    letters = "BCDFGHJKLMNPQRSTVWXZ"
+    code = "".join(letters[(i // 20**k) % 20] for k in range(6))
+    body = f"{code}{50 + i % 50:02d}{'ABCDEHLMPRST'[i % 12]}{(i % 28) + 1:02d}F205"
+    return body + fiscal_check_character(body)
+
+
+def buildings_for(tenants: int) -> int:
+    """Public-housing complexes hold about 150 households each."""
+    return max(3, tenants // 150)
+
+
+def scale_ids(tenants: int, seed: int = 9) -> Scale:
+    """The building, counter and tenant ids of a generated data set (deterministic by seed)."""
+    rng = random.Random(seed)
+    scale = Scale()
+    scale.building_ids = [f"bld_{rng.getrandbits(128):032x}" for _ in range(buildings_for(tenants))]
+    scale.counter_ids = [f"ctr_{rng.getrandbits(128):032x}" for _ in range(20)]
+    scale.tenant_ids = [f"ten_{rng.getrandbits(128):032x}" for _ in range(tenants)]
+    scale.tenant_fiscal_codes = [fiscal_code_unique(i) for i in range(tenants)]
+    return scale
+
+
+def tenant_docs(scale: Scale, topic: str, seed: int = 10):
+    """Tenant documents as intake stores them, one per id in ``scale`` (a generator)."""
+    from services.intake.adapters.documents import IntakeConsentDoc, IntakeTenantDoc
+    from services.intake.domain.identifiers import search_key
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    template = None
+    for i, tenant_id in enumerate(scale.tenant_ids):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        building = scale.building_ids[i % len(scale.building_ids)]
+        registered = now - timedelta(days=rng.randint(0, 3 * 365), seconds=rng.randint(0, 86399))
+        fields = {
+            "building_id": building,
+            "apartment": f"Scala {rng.randint(1, 4)}, int. {rng.randint(1, 60)}",
+            "first_name": first,
+            "last_name": last,
+            "search_name": search_key(last, first),
+            "fiscal_code": scale.tenant_fiscal_codes[i],
+            "phone": f"+3934{rng.randint(0, 99_999_999):08d}" if rng.random() < 0.8 else None,
+            "email": f"{first.lower()}.{i}@example.org" if rng.random() < 0.4 else None,
+            "household_size": rng.randint(1, 6),
+            "registered_at": registered,
+        }
+        if template is None or i % 500 == 0:
+            # The services' document class; the other tenants copy it with their own values
+            # (building a mongoengine document costs milliseconds).
+            template = IntakeTenantDoc(
+                id=tenant_id,
+                preferred_language="it",
+                consents=[
+                    IntakeConsentDoc(
+                        channel="sms", granted=True, recorded_by="operatore.bench", recorded_at=now
+                    )
+                ],
+                version=1,
+                **fields,
+            ).to_mongo()
+        doc = template.copy()
+        doc.update(_id=tenant_id, **fields)
+        snapshot = {
+            k: v for k, v in doc.items() if k not in ("_id", "consents", "outbox", "outbox_seq")
+        }
+        doc["outbox"] = [
+            _published_record(topic, "intake.tenant.registered.v1", tenant_id, snapshot)
+        ]
+        doc["outbox_seq"] = 1
+        yield doc
+
+
+def _published_record(topic: str, type_: str, key: str, data: dict) -> dict:
+    """An outbox record as ``shared.outbox.outbox_record`` writes it (already published).
+
+    The value is a CloudEvents JSON of the real size, so documents weigh what they weigh.
+    """
+    event_id = uuid.uuid4().hex
+    value = {
+        "specversion": "1.0",
+        "id": event_id,
+        "type": f"it.mm.sportello.{type_}",
+        "source": "/sportello/intake",
+        "subject": key,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    return {
+        "id": event_id,
+        "topic": topic,
+        "key": key,
+        "value": json.dumps(value, default=str),
+        "headers": {"content-type": "application/cloudevents+json"},
+        "type": f"it.mm.sportello.{type_}",
+    }
+
+
+def case_docs(scale: Scale, cases: int, intake_topic: str, seed: int = 11):
+    """Pairs (intake case document, casework case file document) for ``cases`` cases.
+
+    Cases are opened over the last three years, newest last; most of them are closed by now.
+    """
+    from services.casework.adapters.repository import CaseFileRepository
+    from services.casework.domain.model import CaseFile, CaseState
+    from services.intake.adapters.documents import IntakeBillDoc, IntakeCaseDoc
+
+    rng = random.Random(seed)
+    repository = CaseFileRepository([10, 3, 1])
+    now = datetime.now(UTC).replace(microsecond=0)
+    span_s = 3 * 365 * 86400
+    scale.oldest, scale.newest = now - timedelta(seconds=span_s), now
+    states = list(STATE_WEIGHTS)
+    weights = list(STATE_WEIGHTS.values())
+    templates: dict[str, tuple] = {}
+    for i in range(cases):
+        case_id = f"case_{rng.getrandbits(128):032x}"
+        t = rng.randrange(len(scale.tenant_ids))
+        tenant_id = scale.tenant_ids[t]
+        building_id = scale.building_ids[t % len(scale.building_ids)]
+        opened_at = scale.oldest + timedelta(seconds=span_s * i // max(cases, 1))
+        urgent = rng.random() < 0.08
+        needs = rng.sample(NEEDS, rng.randint(1, 2))
+        counter_id = rng.choice(scale.counter_ids) if rng.random() < 0.9 else None
+        state = CaseState(rng.choices(states, weights)[0])
+        closed = state.value in ("chiuso", "archiviato")
+        building = {
+            "id": building_id,
+            "name": f"Complesso {rng.choice(STREETS)} (bench)",
+            "address": f"{rng.choice(STREETS)} {rng.randint(1, 40)}, Milano",
+            "municipio": rng.randint(1, 9),
+        }
+        template = templates.get(state.value)
+        if template is None or i % 500 == 0:
+            # The real path: the services' document class and the repository's own mapping.
+            # It costs milliseconds a case, so most cases copy the latest real pair of their state.
+            bills = []
+            if "lettura_bollette" in needs:
+                start = (opened_at - timedelta(days=90)).date()
+                bills.append(
+                    IntakeBillDoc(
+                        supplier=rng.choice(SUPPLIERS),
+                        commodity="luce",
+                        pod=f"IT001E{rng.randint(0, 99_999_999):08d}",
+                        period_start=start,
+                        period_end=start + timedelta(days=60),
+                        consumption=float(rng.randint(200, 900)),
+                        unit="kWh",
+                        amount_cents=rng.randint(5_000, 60_000),
+                        arrears_cents=rng.choice([0, 0, rng.randint(10_000, 150_000)]),
+                    )
+                )
+            data = {
+                "case_id": case_id,
+                "tenant_id": tenant_id,
+                "counter_id": counter_id,
+                "building": {
+                    "id": building_id,
+                    "name": f"Complesso {rng.choice(STREETS)} (bench)",
+                    "address": f"{rng.choice(STREETS)} {rng.randint(1, 40)}, Milano",
+                    "municipio": rng.randint(1, 9),
+                    "custodians": BUILDING["custodians"],
+                },
+                "channel": "sportello",
+                "needs": needs,
+                "description": "Bolletta con conguaglio elevato.",
+                "urgent": urgent,
+                "opened_by": "operatore.bench",
+                "opened_at": opened_at,
+            }
+            case = IntakeCaseDoc(
+                id=case_id,
+                tenant_id=tenant_id,
+                building_id=building_id,
+                counter_id=counter_id,
+                channel="sportello",
+                needs=needs,
+                description=data["description"],
+                urgent=urgent,
+                opened_by="operatore.bench",
+                opened_at=opened_at,
+                hardship_kind="da_valutare",
+                bills=bills,
+                status="chiuso" if closed else "aperto",
+                closed_at=opened_at + timedelta(days=rng.randint(10, 120)) if closed else None,
+            ).to_mongo()
+            case["outbox"] = [
+                _published_record(intake_topic, "intake.case.opened.v1", case_id, data)
+            ]
+            case["outbox_seq"] = 1
+
+            case_file = CaseFile.from_intake(uuid.uuid4().hex, data)
+            case_file.state = state
+            if state.value != "aperto":
+                case_file.assignee = rng.choice(ASSIGNEES)
+            # The repository's own mapping (derived fields included): the shape casework writes.
+            file_doc = repository._document(case_file)  # same shape, no store write
+            if state.value in ("in_carico", "sospeso"):
+                # A referral sent and waiting: the derived fields its list filters read.
+                file_doc["referral_paths"] = [rng.choice(PATHS)]
+                due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
+                file_doc["next_due"] = due.isoformat()
+            file_doc.update(_id=case_id, version=rng.randint(1, 8))
+            templates[state.value] = (case, file_doc)
+            yield case, file_doc
+            continue
+        # The fast path: a copy of a real pair of the same state with this case's own values
+        # (needs and bills come with the template, as a unit).
+        real_case, real_file = template
+        case = real_case.copy()
+        case.update(
+            _id=case_id,
+            tenant_id=tenant_id,
+            building_id=building_id,
+            counter_id=counter_id,
+            urgent=urgent,
+            opened_at=opened_at,
+            closed_at=opened_at + timedelta(days=rng.randint(10, 120)) if closed else None,
+        )
+        data = {
+            "case_id": case_id,
+            "tenant_id": tenant_id,
+            "counter_id": counter_id,
+            "building": {**building, "custodians": BUILDING["custodians"]},
+            "channel": "sportello",
+            "needs": case["needs"],
+            "description": case["description"],
+            "urgent": urgent,
+            "opened_by": "operatore.bench",
+            "opened_at": opened_at,
+        }
+        case["outbox"] = [_published_record(intake_topic, "intake.case.opened.v1", case_id, data)]
+        file_doc = dict(real_file)
+        file_doc.update(
+            _id=case_id,
+            tenant_id=tenant_id,
+            building=building,
+            counter_id=counter_id,
+            urgent=urgent,
+            opened_at=opened_at,
+            source_event_id=uuid.uuid4().hex,
+            assignee=rng.choice(ASSIGNEES) if state.value != "aperto" else None,
+            history=[{**real_file["history"][0], "at": opened_at}],
+            version=rng.randint(1, 8),
+        )
+        if state.value in ("in_carico", "sospeso"):
+            file_doc["referral_paths"] = [rng.choice(PATHS)]
+            due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
+            file_doc["next_due"] = due.isoformat()
+        yield case, file_doc
