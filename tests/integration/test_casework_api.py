@@ -16,6 +16,7 @@ from shared import mongo
 from shared.events import decode, encode, make_event
 from shared.events.intake import CASE_OPENED
 from shared.kafka import dispatcher
+from tests.support import authorize_app
 from tests.unit.test_envelope import case_opened_data
 
 BILL = {
@@ -32,7 +33,7 @@ BILL = {
 
 @pytest.fixture
 def app_and_client(settings_for) -> Iterator[tuple]:
-    app = create_app(settings_for("casework"))
+    app = authorize_app(create_app(settings_for("casework")))
     yield app, app.test_client()
     mongo.disconnect("casework")
 

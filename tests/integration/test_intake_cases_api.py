@@ -15,6 +15,7 @@ from services.intake.domain.identifiers import fiscal_check_character
 from services.intake.entrypoints.app import create_app
 from shared import mongo
 from shared.events import decode
+from tests.support import authorize_app
 
 SAINT_BON = {
     "name": "Complesso Saint Bon",
@@ -54,7 +55,7 @@ def register_tenant(client: FlaskClient, building_id: str, n: int = 0, **overrid
 
 @pytest.fixture
 def app(settings_for) -> Iterator[Flask]:
-    yield create_app(settings_for("intake"))
+    yield authorize_app(create_app(settings_for("intake")))
     mongo.disconnect("intake")
 
 

@@ -17,12 +17,13 @@ from shared.events import casework as cw
 from shared.events import decode, encode, make_event
 from shared.events import intake as ik
 from shared.kafka import dispatcher
+from tests.support import authorize_app
 from tests.unit.test_notifications_rules import case_opened, referral
 
 
 @pytest.fixture
 def client(settings_for) -> Iterator[FlaskClient]:
-    app = create_app(settings_for("notifications"))
+    app = authorize_app(create_app(settings_for("notifications")))
     yield app.test_client()
     mongo.disconnect("notifications")
 

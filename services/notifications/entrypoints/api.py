@@ -12,6 +12,7 @@ from marshmallow import RAISE
 from services.notifications.domain import commands
 from services.notifications.entrypoints import schemas
 from services.notifications.service_layer.handlers import Dependencies
+from shared.auth import allow
 from shared.messagebus import MessageBus
 
 notifications = Blueprint(
@@ -41,6 +42,7 @@ def bus() -> MessageBus[Dependencies]:
 
 @notifications.route("")
 class Notifications(MethodView):
+    @allow("custode", "coordinator", "admin")
     @notifications.arguments(schemas.NotificationListQuery, location="query", unknown=RAISE)
     @notifications.response(200, schemas.NotificationSchema(many=True))
     @notifications.alt_response(422, description="Parametri non validi.")
@@ -59,6 +61,7 @@ class Notifications(MethodView):
 
 @notifications.route("/<notification_id>")
 class NotificationDetail(MethodView):
+    @allow("coordinator", "admin")
     @notifications.response(200, schemas.NotificationDetailSchema)
     @notifications.alt_response(404, description="Notifica non trovata.")
     def get(self, notification_id: str) -> Any:
@@ -68,6 +71,7 @@ class NotificationDetail(MethodView):
 
 @inbox.route("/<recipient>")
 class Inbox(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @inbox.arguments(schemas.InboxQuery, location="query", unknown=RAISE)
     @inbox.response(200, schemas.NotificationDetailSchema(many=True))
     @inbox.alt_response(422, description="Parametri non validi.")
@@ -80,6 +84,7 @@ class Inbox(MethodView):
 
 @inbox.route("/<recipient>/unread-count")
 class UnreadCount(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @inbox.response(200, schemas.UnreadCountSchema)
     @inbox.alt_response(503, description="Archivio non raggiungibile.")
     def get(self, recipient: str) -> dict:
@@ -89,6 +94,7 @@ class UnreadCount(MethodView):
 
 @inbox.route("/<recipient>/<notification_id>/read")
 class MarkRead(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @inbox.response(200, schemas.NotificationDetailSchema)
     @inbox.alt_response(404, description="Messaggio non trovato nella casella.")
     def post(self, recipient: str, notification_id: str) -> Any:
@@ -98,6 +104,7 @@ class MarkRead(MethodView):
 
 @custodians.route("/<custodian>/preference")
 class CustodianPreference(MethodView):
+    @allow("custode", "admin")
     @custodians.arguments(schemas.CustodianPreferenceSchema)
     @custodians.response(200, schemas.CustodianPreferenceOut)
     @custodians.alt_response(422, description="Dati non validi.")
