@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from services.web.bootstrap import bootstrap
 from services.web.config import load_settings, secret_key
 from services.web.entrypoints import auth, cases, counter, custode, dashboard, team
-from services.web.entrypoints.common import ZONE, identity
+from services.web.entrypoints.common import ZONE, api_token, identity
 from shared.config import Settings
 from shared.logs import bind_correlation_id, configure_logging
 
@@ -51,7 +51,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
-    app.extensions["sportello.web.clients"] = bootstrap(settings)
+    app.extensions["sportello.settings"] = settings
+    clients = bootstrap(settings)
+    for client in (clients.intake, clients.casework, clients.notifications):
+        client.token = api_token
+    app.extensions["sportello.web.clients"] = clients
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 
