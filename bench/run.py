@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -373,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         "SPORTELLO_DB_PREFIX": prefix,
         "SPORTELLO_TOPIC_PREFIX": prefix,
         "LOG_LEVEL": "WARNING",
+        # A throwaway token key for this run: the load signs its admin token with it.
+        "AUTH_JWT_KEYS": f"bench:{secrets.token_urlsafe(32)}",
         **{f"{s.upper()}_PORT": str(free_port()) for s in SERVICES},
     }
     system = System(run_dir, {**os.environ, **env})
@@ -384,7 +387,11 @@ def main(argv: list[str] | None = None) -> int:
         system.start()
         system.wait_ready()
         bare, bare_url = start_bare(bare_env, free_port(), run_dir)
-        ctx = workload.prepare(system.url("intake"), tenants=3000 if not args.quick else 600)
+        ctx = workload.prepare(
+            system.url("intake"),
+            tenants=3000 if not args.quick else 600,
+            headers=workload.token_headers(env),
+        )
         idle = memory(system)
         if "intake" not in args.skip:
             rows += intake_rows(system, bare_url, ctx, args.quick)
