@@ -373,7 +373,8 @@ def service_app(
     """A service's Flask app: JSON logs, the shared plumbing, its blueprints and dependencies."""
     configure_logging(settings.service, settings.log_level)
     tracing.configure_tracing(settings.service, settings.traces_exporter)
-    app = Flask(f"services.{settings.service}")
+    # No static files in an API: every route is either public (health, docs) or role-checked.
+    app = Flask(f"services.{settings.service}", static_folder=None)
     app.extensions.update(extensions)
     app.extensions["sportello.settings"] = settings
     api = init_app(

@@ -16,6 +16,7 @@ from services.casework.service_layer.handlers import Dependencies
 from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
+from shared.web import forbid, principal
 
 case_files = Blueprint(
     "case_files",
@@ -60,6 +61,13 @@ def case_file(case_id: str) -> CaseFile:
     if found is None:
         raise NotFound("Fascicolo non trovato.", id=case_id)
     return found
+
+
+def own_path(path: str) -> None:
+    """A path caseworker acts only on referrals to their own path (403 otherwise)."""
+    who = principal()
+    if who.role == "path_caseworker" and path != who.path:
+        raise forbid("Questo invio è di un altro percorso.")
 
 
 # --- case files and work queues -------------------------------------------------------------
@@ -200,7 +208,9 @@ class ReferralById(MethodView):
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str, referral_id: str) -> Any:
         """One referral, with the data shared with its path."""
-        return case_file(case_id).referral(referral_id)
+        referral = case_file(case_id).referral(referral_id)
+        own_path(referral.path)
+        return referral
 
 
 # Who takes each referral step: the case's side sends, cancels and reassigns; the path answers.
@@ -215,6 +225,7 @@ def _referral_step(
 
     @allow(*roles)
     def post(self: MethodView, body: dict[str, Any], case_id: str, referral_id: str) -> Any:
+        own_path(case_file(case_id).referral(referral_id).path)
         return bus().handle(command(case_id=case_id, referral_id=referral_id, **body))
 
     post.__doc__ = doc

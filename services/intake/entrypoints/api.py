@@ -21,6 +21,7 @@ from services.intake.service_layer.handlers import counter_slots
 from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
+from shared.web import forbid, principal
 
 buildings = Blueprint(
     "buildings",
@@ -352,6 +353,10 @@ class Cases(MethodView):
     @cases.alt_response(422, description="Dati non validi (POD, PDR, bollette, bisogni…).")
     def post(self, body: dict[str, Any]) -> Any:
         """Open a case for a tenant; publishes ``case.opened``."""
+        who = principal()
+        # An operator opens cases only at the counters their token names.
+        if who.role == "operator" and body.get("counter_id") not in who.counters:
+            raise forbid("Puoi aprire casi solo presso i tuoi sportelli.")
         bills = [Bill(**b) for b in body.pop("bills")]
         return bus().handle(commands.OpenCase(bills=bills, **body))
 

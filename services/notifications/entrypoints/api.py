@@ -14,6 +14,7 @@ from services.notifications.entrypoints import schemas
 from services.notifications.service_layer.handlers import Dependencies
 from shared.auth import allow
 from shared.messagebus import MessageBus
+from shared.web import forbid, principal
 
 notifications = Blueprint(
     "notifications",
@@ -40,6 +41,13 @@ def bus() -> MessageBus[Dependencies]:
     return current_app.extensions["sportello.bus"]
 
 
+def own_name(recipient: str | None) -> None:
+    """A custode sees and sets only what is addressed to them (their name in the token)."""
+    who = principal()
+    if who.role == "custode" and recipient != who.name:
+        raise forbid("Puoi vedere solo i messaggi indirizzati a te.")
+
+
 @notifications.route("")
 class Notifications(MethodView):
     @allow("custode", "coordinator", "admin")
@@ -48,6 +56,7 @@ class Notifications(MethodView):
     @notifications.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> list:
         """Notifications, newest first, by case, status, recipient and channel."""
+        own_name(query.get("recipient"))
         status, channel = query.get("status"), query.get("channel")
         return bus().deps.notifications.list(
             query.get("case_id"),
@@ -110,6 +119,7 @@ class CustodianPreference(MethodView):
     @custodians.alt_response(422, description="Dati non validi.")
     def put(self, body: dict[str, Any], custodian: str) -> dict:
         """Choose immediate messages or one daily digest (urgent ones always come at once)."""
+        own_name(custodian)
         return bus().handle(commands.SetCustodianPreference(custodian, body["mode"], body["actor"]))
 
 
