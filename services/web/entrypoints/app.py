@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -37,6 +39,7 @@ HTTP_TITLES = {
     404: "Pagina non trovata",
     405: "Operazione non consentita su questa pagina",
     413: "Richiesta troppo grande",
+    429: "Troppi tentativi di accesso: riprova tra un minuto",
 }
 
 
@@ -58,6 +61,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["sportello.web.clients"] = clients
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    # Sign-in checks who people are: a client address gets a few attempts a minute (then 429).
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
+    app.view_functions["auth.signin_post"] = limiter.limit(
+        settings.extra["signin_rate_limit"],
+        error_message="Troppi tentativi di accesso: riprova tra un minuto.",
+    )(app.view_functions["auth.signin_post"])
 
     @app.before_request
     def _correlation() -> None:
