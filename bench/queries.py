@@ -292,6 +292,7 @@ def measure(
     scale: workload.Scale,
     repeats: int,
     budget_s: float,
+    headers: dict[str, str] | None = None,
 ) -> list[Measured]:
     """Run each query ``repeats`` times (or until ``budget_s``) over HTTP and with pymongo.
 
@@ -300,6 +301,7 @@ def measure(
     """
     client = pymongo.MongoClient(uri, socketTimeoutMS=int((budget_s + 30) * 1000))
     session = requests.Session()
+    session.headers.update(headers or {})  # the APIs need a token (see workload.token_headers)
     out = []
     for q in queries(scale):
         db = client[f"{prefix}_{q.service}"]

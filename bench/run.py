@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -402,7 +403,13 @@ def query_rows(
     idle[f"queries at {cases}"] = memory.snapshot(running(system))
     with PeakSampler(lambda: running(system)) as peak:
         measured = queries.measure(
-            env["MONGODB_URI"], env["SPORTELLO_DB_PREFIX"], urls, scale, repeats, budget_s
+            env["MONGODB_URI"],
+            env["SPORTELLO_DB_PREFIX"],
+            urls,
+            scale,
+            repeats,
+            budget_s,
+            headers=workload.token_headers(env),
         )
     peaks[f"queries at {cases}"] = peak.max
     rows = [
@@ -495,6 +502,8 @@ class Phase:
             "SPORTELLO_TOPIC_PREFIX": self.prefix,
             "LOG_LEVEL": "WARNING",
             "FIELD_ENCRYPTION_KEYS": generate_key(),  # a throw-away key for throw-away data
+            # A throwaway token key for this run: the load signs its admin token with it.
+            "AUTH_JWT_KEYS": f"bench:{secrets.token_urlsafe(32)}",
             **{f"{s.upper()}_PORT": str(free_port()) for s in SERVICES},
             **(extra_env or {}),
         }
@@ -594,7 +603,11 @@ def main(argv: list[str] | None = None) -> int:
                 "PYTHONPATH": str(ROOT),
             }
             bare, bare_url = start_bare(bare_env, free_port(), phase.run_dir)
-            ctx = workload.prepare(phase.system.url("intake"), tenants=600 if quick else 3000)
+            ctx = workload.prepare(
+                phase.system.url("intake"),
+                tenants=600 if quick else 3000,
+                headers=workload.token_headers(phase.env),
+            )
             idle["intake"] = memory.snapshot(running(phase.system))
             with PeakSampler(lambda: running(phase.system)) as peak:
                 rows += report(intake_rows(phase.system, bare_url, ctx, quick))
@@ -611,7 +624,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             phase.start()
             # One open case per tenant and need: enough tenants for the cases to open.
-            ctx = workload.prepare(phase.system.url("intake"), tenants=e2e_cases // 6 + 1)
+            ctx = workload.prepare(
+                phase.system.url("intake"),
+                tenants=e2e_cases // 6 + 1,
+                headers=workload.token_headers(phase.env),
+            )
             idle["end to end"] = memory.snapshot(running(phase.system))
             with PeakSampler(lambda: running(phase.system)) as peak:
                 rows += report(end_to_end_rows(phase.system, phase.env, ctx, e2e_cases, tuning))

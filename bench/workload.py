@@ -7,12 +7,15 @@ import json
 import random
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import requests
 
 from services.intake.domain.identifiers import fiscal_check_character
+from shared.auth import Principal, mint
+from shared.config import Settings
 from shared.events import Event, make_event
 from shared.events.intake import CASE_OPENED
 
@@ -40,13 +43,29 @@ class Context:
 
     building_id: str
     tenant_ids: list[str]
+    headers: dict[str, str] = field(default_factory=dict)
     counter: itertools.count = field(default_factory=itertools.count)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def prepare(intake: str, tenants: int) -> Context:
-    """Register the building and ``tenants`` tenants through the intake API."""
+# Load runs can outlast a person's 15-minute token: the load's own token lives this long.
+LOAD_TOKEN_TTL_S = 6 * 3600
+
+
+def token_headers(env: Mapping[str, str], role: str = "admin") -> dict[str, str]:
+    """An ``Authorization`` header for the load, signed with the keys in ``env`` (the system's)."""
+    settings = Settings.from_env("intake", env)
+    token = mint(settings, Principal(sub=f"bench-{role}", role=role), ttl_s=LOAD_TOKEN_TTL_S)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def prepare(intake: str, tenants: int, headers: Mapping[str, str] | None = None) -> Context:
+    """Register the building and ``tenants`` tenants through the intake API.
+
+    ``headers`` (see ``token_headers``) go with these calls and with every ``open_case``.
+    """
     session = requests.Session()
+    session.headers.update(headers or {})
     building = session.post(f"{intake}/api/v1/buildings", json=BUILDING, timeout=10)
     building.raise_for_status()
     building_id = building.json()["id"]
@@ -61,7 +80,7 @@ def prepare(intake: str, tenants: int) -> Context:
             break
         response.raise_for_status()
         tenant_ids.append(response.json()["id"])
-    return Context(building_id, tenant_ids)
+    return Context(building_id, tenant_ids, dict(headers or {}))
 
 
 def tenant_body(building_id: str, i: int) -> dict:
@@ -99,6 +118,7 @@ def open_case(session: requests.Session, intake: str, ctx: Context) -> requests.
             "opened_by": "operatore.bench",
             "description": "Bolletta con conguaglio elevato.",
         },
+        headers=ctx.headers,
         timeout=10,
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -51,6 +52,24 @@ def processes(python: str = sys.executable) -> list[Process]:
     web_conf = str(ROOT / "services" / "web" / "gunicorn_conf.py")
     procs.append(Process("web-api", [python, "-m", "gunicorn", "-c", web_conf]))
     return procs
+
+
+DEV_KEY_FILE = "auth-dev.key"
+
+
+def dev_auth_env(run_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """In development (``SPORTELLO_ENV=dev``) without ``AUTH_JWT_KEYS``: a random token key kept
+    in the run directory (mode 0600), the same for every process and every run of that directory.
+    Elsewhere nothing: keys must come from the environment."""
+    if environ.get("SPORTELLO_ENV") != "dev" or environ.get("AUTH_JWT_KEYS", "").strip():
+        return {}
+    path = run_dir / DEV_KEY_FILE
+    if not path.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return {"AUTH_JWT_KEYS": f"dev:{path.read_text().strip()}", "AUTH_JWT_SIGNING_KID": "dev"}
 
 
 @dataclass
@@ -226,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         "--run-dir", default=os.environ.get("SPORTELLO_RUN_DIR", str(ROOT / ".run" / "dev"))
     )
     args = parser.parse_args(argv)
-    system = System(Path(args.run_dir))
+    run_dir = Path(args.run_dir)
+    system = System(run_dir, {**os.environ, **dev_auth_env(run_dir, os.environ)})
     if args.command == "status":
         for name, pid in system.status().items():
             print(f"{name:24} {f'attivo (pid {pid})' if pid else 'fermo'}")

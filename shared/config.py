@@ -71,6 +71,44 @@ def _optional_name(raw: str) -> str:
     return raw if raw == "-" else _name(raw)
 
 
+class JwtKeys(dict[str, str]):
+    """The token keys by key id (``kid``); never shows the secrets in a repr or a log line."""
+
+    def __repr__(self) -> str:
+        return f"JwtKeys(kids={sorted(self)})"
+
+    __str__ = __repr__
+
+
+# HS256 keys shorter than this are guessable offline from a single token.
+MIN_JWT_KEY_CHARS = 32
+
+
+def _jwt_keys(raw: str) -> JwtKeys:
+    """``kid1:secret1,kid2:secret2`` (``-`` or empty: no keys, every token is refused)."""
+    keys = JwtKeys()
+    if raw in ("", "-"):
+        return keys
+    for item in raw.split(","):
+        kid, sep, secret = item.strip().partition(":")
+        if not sep or not kid or not secret:
+            raise ValueError("deve essere un elenco kid:segreto separato da virgole")
+        _name(kid)
+        if len(secret) < MIN_JWT_KEY_CHARS:
+            raise ValueError(f"ogni segreto deve avere almeno {MIN_JWT_KEY_CHARS} caratteri")
+        if kid in keys:
+            raise ValueError(f"kid ripetuto: {kid}")
+        keys[kid] = secret
+    return keys
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in {"0", "1", "true", "false"}:
+        raise ValueError("uno tra 0, 1")
+    return value in {"1", "true"}
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -176,6 +214,35 @@ VARIABLES: tuple[Variable, ...] = (
         "Where spans go: `none` (trace context still propagates) or `console`.",
         "traces_exporter",
     ),
+    Variable(
+        "AUTH_JWT_KEYS",
+        "-",
+        _jwt_keys,
+        "Keys that verify access tokens (HS256): `kid1:secret1,kid2:secret2`, each secret at"
+        " least 32 characters. `-`: none, every request but health checks is refused.",
+        "auth_jwt_keys",
+    ),
+    Variable(
+        "AUTH_JWT_SIGNING_KID",
+        "-",
+        _optional_name,
+        "Key id (in `AUTH_JWT_KEYS`) that signs new tokens (`-`: the first listed key).",
+        "auth_jwt_signing_kid",
+    ),
+    Variable(
+        "AUTH_TOKEN_TTL_S",
+        "900",
+        _positive_int,
+        "Lifetime of a new access token, in seconds.",
+        "auth_token_ttl_s",
+    ),
+    Variable(
+        "AUTH_DEMO_TOKENS",
+        "0",
+        _flag,
+        "`1` lets `python -m shared.auth mint` print demo tokens. Local use only.",
+        "auth_demo_tokens",
+    ),
     Variable("INTAKE_PORT", "8001", _port, "HTTP port of the intake API.", "intake_port"),
     Variable("CASEWORK_PORT", "8002", _port, "HTTP port of the casework API.", "casework_port"),
     Variable(
@@ -213,6 +280,10 @@ class Settings:
     max_body_bytes: int
     log_level: str
     traces_exporter: str
+    auth_jwt_keys: JwtKeys
+    auth_jwt_signing_kid: str
+    auth_token_ttl_s: int
+    auth_demo_tokens: bool
     intake_port: int
     casework_port: int
     notifications_port: int
@@ -235,6 +306,9 @@ class Settings:
             raise ConfigError(f"servizio sconosciuto: {service}")
         env = os.environ if environ is None else environ
         values = _parse(VARIABLES, env)
+        kid = values["auth_jwt_signing_kid"]
+        if kid != "-" and values["auth_jwt_keys"] and kid not in values["auth_jwt_keys"]:
+            raise ConfigError(f"AUTH_JWT_SIGNING_KID={kid!r} non valido: non è in AUTH_JWT_KEYS")
         return cls(service=service, extra=_parse(extra, env), **values)
 
     @property

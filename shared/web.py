@@ -25,7 +25,8 @@ from opentelemetry.trace import SpanKind
 from pymongo.errors import ConnectionFailure, PyMongoError
 from werkzeug.exceptions import HTTPException
 
-from shared import metrics, mongo, tracing
+from shared import auth, metrics, mongo, tracing
+from shared.auth import AuthError, Principal
 from shared.config import Settings
 from shared.domain import DomainError
 from shared.logs import bind_correlation_id, configure_logging, current_correlation_id
@@ -37,8 +38,8 @@ CORRELATION_HEADER = "X-Correlation-ID"
 # Italian messages for the HTTP errors Flask and webargs raise on their own.
 HTTP_MESSAGES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "Richiesta non valida: il corpo deve essere JSON valido."),
-    401: ("unauthorized", "Autenticazione richiesta."),
-    403: ("forbidden", "Operazione non consentita per il tuo ruolo."),
+    401: ("non_autenticato", "Autenticazione richiesta."),
+    403: ("vietato", "Operazione non consentita per il tuo ruolo."),
     404: ("not_found", "Risorsa non trovata."),
     405: ("method_not_allowed", "Metodo HTTP non consentito su questa risorsa."),
     406: ("not_acceptable", "Formato di risposta non disponibile."),
@@ -266,7 +267,91 @@ def init_app(
             )
         return jsonify({"status": "ready", "service": settings.service, "checks": checks})
 
+    install_auth(app, settings)
     return api
+
+
+# The views that answer without a token: health, metrics and the API documents.
+PUBLIC_ENDPOINTS = frozenset(
+    {"healthz", "readyz", "metrics_endpoint", "api-docs.openapi_json", "api-docs.openapi_redoc"}
+)
+
+
+def install_auth(app: Flask, settings: Settings) -> None:
+    """Every request needs a valid bearer token and a role the route allows (else 401/403).
+
+    A route that declares no roles (``shared.auth.allow``) is refused to everyone: forgetting the
+    declaration cannot open a route. The principal is in ``g.principal`` (see ``principal()``).
+    """
+    keys = settings.auth_jwt_keys
+    if not keys:
+        log.warning("AUTH_JWT_KEYS is empty: every authenticated request will be refused")
+
+    @app.before_request
+    def _authenticate() -> Response | None:
+        endpoint = request.endpoint
+        if endpoint is None:
+            return None  # no route: Flask answers 404/405 itself
+        view = app.view_functions[endpoint]
+        if endpoint in PUBLIC_ENDPOINTS or auth.is_public(view):
+            return None
+        try:
+            who = auth.verify(keys, auth.bearer(request.headers.get("Authorization")))
+        except AuthError as exc:
+            response = error_response(401, "non_autenticato", exc.message)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="sportello"'
+            return response
+        g.principal = who
+        if request.method == "OPTIONS":
+            return None  # lists the allowed methods only
+        roles = auth.declared_roles(view, request.method)
+        if roles is None:
+            log.error("route %s %s declares no roles: refused", request.method, endpoint)
+        if roles is None or who.role not in roles:
+            return error_response(
+                403,
+                "vietato",
+                "Operazione non consentita per il tuo ruolo.",
+                details={"role": who.role},
+            )
+        return None
+
+
+def principal() -> Principal:
+    """Who is calling (set by the authentication hook before any protected view runs)."""
+    return g.principal
+
+
+def forbid(message: str = "Operazione non consentita: fuori dal tuo ambito.") -> ApiError:
+    """A 403 for a caller whose role is allowed but whose scope does not cover the resource."""
+    return ApiError(403, "vietato", message)
+
+
+def document_auth(api: Api) -> None:
+    """Declare the bearer scheme and the 401/403 answers on every operation of ``api``."""
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    for name, description in (
+        ("NON_AUTENTICATO", "Token mancante, non valido o scaduto."),
+        ("VIETATO", "Ruolo o ambito non autorizzato."),
+    ):
+        api.spec.components.response(
+            name,
+            {
+                "description": description,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
+    spec_paths: dict[str, dict[str, Any]] = api.spec._paths  # apispec has no public walk
+    for operations in spec_paths.values():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            operation["security"] = [{"bearerAuth": []}]
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", {"$ref": "#/components/responses/NON_AUTENTICATO"})
+            responses.setdefault("403", {"$ref": "#/components/responses/VIETATO"})
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
@@ -288,7 +373,8 @@ def service_app(
     """A service's Flask app: JSON logs, the shared plumbing, its blueprints and dependencies."""
     configure_logging(settings.service, settings.log_level)
     tracing.configure_tracing(settings.service, settings.traces_exporter)
-    app = Flask(f"services.{settings.service}")
+    # No static files in an API: every route is either public (health, docs) or role-checked.
+    app = Flask(f"services.{settings.service}", static_folder=None)
     app.extensions.update(extensions)
     app.extensions["sportello.settings"] = settings
     api = init_app(
@@ -303,4 +389,5 @@ def service_app(
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    document_auth(api)
     return app

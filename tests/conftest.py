@@ -92,6 +92,11 @@ def infra() -> Iterator[Infra]:
         subprocess.run([str(ROOT / "deploy" / "infra.sh"), "stop"], env=env, check=False)
 
 
+# Test-only token keys (two, so rotation can be exercised); never used outside the tests.
+TEST_JWT_KEYS = "test-old:" + "o" * 40 + ",test-new:" + "n" * 40
+TEST_SIGNING_KID = "test-new"
+
+
 def unique_prefix() -> str:
     """A prefix no other test uses."""
     return f"t{uuid.uuid4().hex[:10]}"
@@ -110,7 +115,20 @@ def environ(infra: Infra) -> dict[str, str]:
         "OUTBOX_POLL_MS": "20",
         "LOG_LEVEL": "INFO",
         "FIELD_ENCRYPTION_KEYS": "YF556KJXdJS-WldnRn5opfeYc-R5gPwQAr0euAZ3UUY=",  # tests' own key
+        "AUTH_JWT_KEYS": TEST_JWT_KEYS,
+        "AUTH_JWT_SIGNING_KID": TEST_SIGNING_KID,
     }
+
+
+@pytest.fixture
+def token_for(environ: dict[str, str]):
+    """``token_for("operator", counters=("c1",))``: a valid bearer token for this test's world."""
+    from tests.support import mint_token
+
+    def make(role: str = "admin", **scope) -> str:
+        return mint_token(environ, role, **scope)
+
+    return make
 
 
 @pytest.fixture

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
+
+from shared.auth import Principal, mint
+from shared.config import Settings
 
 T = TypeVar("T")
 
@@ -74,3 +77,38 @@ def wait_for_count(
                 f"{what or 'count'}: {current}/{target}, no progress for {now - best_at:.0f}s"
             )
         time.sleep(0.5)  # polling interval of a deadline-bound wait
+
+
+def mint_token(environ: Mapping[str, str], role: str = "admin", **scope: Any) -> str:
+    """A valid token for ``role`` signed with the keys in ``environ`` (sub: ``test-<role>``)."""
+    sub = scope.pop("sub", f"test-{role}")
+    return mint(Settings.from_env("intake", environ), Principal(sub=sub, role=role, **scope))
+
+
+def bearer_headers(environ: Mapping[str, str], role: str = "admin", **scope: Any) -> dict[str, str]:
+    """The ``Authorization`` header of a token for ``role``."""
+    return {"Authorization": f"Bearer {mint_token(environ, role, **scope)}"}
+
+
+def authorize(client: Any, environ: Mapping[str, str], role: str = "admin", **scope: Any) -> Any:
+    """Make every request of a Flask test ``client`` carry a token for ``role``."""
+    client.environ_base["HTTP_AUTHORIZATION"] = bearer_headers(environ, role, **scope)[
+        "Authorization"
+    ]
+    return client
+
+
+def authorize_app(app: Any, role: str = "admin", **scope: Any) -> Any:
+    """Make every ``app.test_client()`` send a token for ``role`` (signed with the app's keys)."""
+    from flask.testing import FlaskClient
+
+    settings = app.extensions["sportello.settings"]
+    token = mint(settings, Principal(sub=f"test-{role}", role=role, **scope))
+
+    class AuthorizedClient(FlaskClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+    app.test_client_class = AuthorizedClient
+    return app

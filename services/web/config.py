@@ -43,6 +43,15 @@ def _env(raw: str) -> str:
     return value
 
 
+def _rate(raw: str) -> str:
+    count, sep, unit = raw.strip().partition("/")
+    if not sep or not count.isdigit() or int(count) <= 0:
+        raise ValueError("deve essere <numero>/<second|minute|hour>, es. 10/minute")
+    if unit not in {"second", "minute", "hour"}:
+        raise ValueError("deve essere <numero>/<second|minute|hour>, es. 10/minute")
+    return f"{int(count)}/{unit}"
+
+
 # web's own environment variables (listed in the README's configuration table).
 EXTRA_VARIABLES: tuple[Variable, ...] = (
     Variable("WEB_PORT", "8000", _port, "HTTP port of the web app.", "web_port"),
@@ -80,6 +89,13 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
         _env,
         "`dev` allows the web app to start without WEB_SECRET_KEY (a fixed, public dev key).",
         "env",
+    ),
+    Variable(
+        "WEB_SIGNIN_RATE_LIMIT",
+        "10/minute",
+        _rate,
+        "Sign-in attempts accepted per client address (then 429). In-memory, per web process.",
+        "signin_rate_limit",
     ),
     Variable(
         "WEB_API_TIMEOUT_S",

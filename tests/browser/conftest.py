@@ -16,7 +16,8 @@ import pytest
 import requests
 
 from deploy.system import SERVICES, System
-from tests.support import wait_for
+from tests.browser import support
+from tests.support import bearer_headers, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -74,7 +75,9 @@ def site(environ: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         running.wait_ready(timeout_s=60)
         wait_for(lambda: _ready(web), timeout_s=30, what="web app ready")
-        yield {"web": web, **{s: f"http://127.0.0.1:{p}/api/v1" for s, p in ports.items()}}
+        urls = {s: f"http://127.0.0.1:{p}/api/v1" for s, p in ports.items()}
+        support.authorize(urls["intake"], bearer_headers(environ))
+        yield {"web": web, **urls}
     finally:
         running.stop(timeout_s=20)
         for log in sorted((tmp_path / "run" / "logs").glob("*.log")):

@@ -6,6 +6,14 @@ from datetime import date, timedelta
 
 import requests
 
+# The Authorization header of each running intake API (set by the ``site`` fixture).
+HEADERS: dict[str, dict[str, str]] = {}
+
+
+def authorize(intake: str, headers: dict[str, str]) -> None:
+    """Send ``headers`` (an admin token) with every call this module makes to ``intake``."""
+    HEADERS[intake] = headers
+
 
 def seed(intake: str, suffix: str = "") -> dict:
     """A building (its custode reads the in-app inbox), a counter open every day, a tenant."""
@@ -18,6 +26,7 @@ def seed(intake: str, suffix: str = "") -> dict:
             "custodians": [{"name": "Custodia Sociale Giuffrè-Villani", "channel": "inbox"}],
             "committee_contact": "Laboratorio Sociale MM Giuffrè-Villani",
         },
+        headers=HEADERS.get(intake, {}),
         timeout=10,
     )
     assert building.status_code == 201, building.text
@@ -43,6 +52,7 @@ def seed(intake: str, suffix: str = "") -> dict:
             ],
             "operators": ["operatore.rossi"],
         },
+        headers=HEADERS.get(intake, {}),
         timeout=10,
     )
     assert counter.status_code == 201, counter.text
@@ -57,6 +67,7 @@ def seed(intake: str, suffix: str = "") -> dict:
             "email": "laura.bianchi@example.org",
             "consents": [{"channel": "email", "granted": True, "recorded_by": "operatore.rossi"}],
         },
+        headers=HEADERS.get(intake, {}),
         timeout=10,
     )
     assert tenant.status_code == 201, tenant.text
@@ -65,11 +76,19 @@ def seed(intake: str, suffix: str = "") -> dict:
 
 def cases_of(intake: str, tenant_id: str) -> list[dict]:
     """The tenant's cases at intake."""
-    return requests.get(f"{intake}/cases", params={"tenant_id": tenant_id}, timeout=10).json()
+    return requests.get(
+        f"{intake}/cases",
+        params={"tenant_id": tenant_id},
+        headers=HEADERS.get(intake, {}),
+        timeout=10,
+    ).json()
 
 
 def appointments_of(intake: str, tenant_id: str) -> list[dict]:
     """The tenant's appointments at intake."""
     return requests.get(
-        f"{intake}/appointments", params={"tenant_id": tenant_id}, timeout=10
+        f"{intake}/appointments",
+        params={"tenant_id": tenant_id},
+        headers=HEADERS.get(intake, {}),
+        timeout=10,
     ).json()

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from deploy.system import SERVICES, System
+from tests.support import bearer_headers
 
 
 def free_port() -> int:
@@ -21,9 +22,10 @@ def free_port() -> int:
 class Api:
     """HTTP access to one running service."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, headers: dict[str, str] | None = None) -> None:
         self.base = base
         self.session = requests.Session()
+        self.session.headers.update(headers or {})
 
     def get(self, path: str, **kw) -> requests.Response:
         return self.session.get(self.base + path, timeout=10, **kw)
@@ -54,5 +56,7 @@ def system(environ: dict[str, str], tmp_path: Path) -> Iterator[System]:
 
 
 @pytest.fixture
-def apis(system: System) -> dict[str, Api]:
-    return {s: Api(system.url(s)) for s in SERVICES}
+def apis(system: System, environ: dict[str, str]) -> dict[str, Api]:
+    """Each running API, called with an admin token signed with the test's keys."""
+    headers = bearer_headers(environ)
+    return {s: Api(system.url(s), headers) for s in SERVICES}

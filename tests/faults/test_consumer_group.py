@@ -33,7 +33,9 @@ def start_second_worker(world: World) -> subprocess.Popen:
 
 
 def test_two_workers_in_one_group_rebalance_and_apply_each_event_once(world: World) -> None:
-    ctx = workload.prepare(world.system.url("intake"), tenants=150)
+    ctx = workload.prepare(
+        world.system.url("intake"), tenants=150, headers=workload.token_headers(world.system.env)
+    )
     second = start_second_worker(world)
     try:
         load = BackgroundLoad(world, ctx, total=600, pace_s=0.01).start()
@@ -67,7 +69,9 @@ def test_two_workers_in_one_group_rebalance_and_apply_each_event_once(world: Wor
 
 
 def test_sigterm_finishes_the_batch_commits_and_exits_in_time(world: World) -> None:
-    ctx = workload.prepare(world.system.url("intake"), tenants=100)
+    ctx = workload.prepare(
+        world.system.url("intake"), tenants=100, headers=workload.token_headers(world.system.env)
+    )
     load = BackgroundLoad(world, ctx, total=300, pace_s=0.005).start()
     case_files = world.db("casework").case_files
     wait_for(lambda: case_files.count_documents({}) >= 50, timeout_s=120, what="work in progress")

@@ -43,7 +43,9 @@ def chaos(world: World, stop: threading.Event, kills: dict[str, int], seed: int)
 @pytest.mark.timeout(1200)
 def test_killing_workers_loses_nothing_and_doubles_nothing(world: World) -> None:
     intake = world.system.url("intake")
-    ctx = workload.prepare(intake, tenants=CASES // 4)
+    ctx = workload.prepare(
+        intake, tenants=CASES // 4, headers=workload.token_headers(world.system.env)
+    )
     kills = dict.fromkeys(VICTIMS, 0)
     stop = threading.Event()
     chaos_thread = threading.Thread(target=chaos, args=(world, stop, kills, 20261122))

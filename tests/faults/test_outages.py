@@ -12,7 +12,9 @@ from tests.support import wait_for
 
 
 def test_a_broker_restart_mid_stream_loses_nothing(world: World) -> None:
-    ctx = workload.prepare(world.system.url("intake"), tenants=100)
+    ctx = workload.prepare(
+        world.system.url("intake"), tenants=100, headers=workload.token_headers(world.system.env)
+    )
     load = BackgroundLoad(world, ctx, total=400).start()
     wait_for(lambda: load.sent >= 100, timeout_s=120, what="load under way")
     infra_command("stop", "kafka")
@@ -57,7 +59,7 @@ def test_a_store_restart_mid_stream_answers_503_and_commits_nothing_unstored(
     world: World,
 ) -> None:
     intake = world.system.url("intake")
-    ctx = workload.prepare(intake, tenants=100)
+    ctx = workload.prepare(intake, tenants=100, headers=workload.token_headers(world.system.env))
     load = BackgroundLoad(world, ctx, total=300, pace_s=0.05).start()
     wait_for(lambda: load.sent >= 80, timeout_s=120, what="load under way")
     group, topic = f"{world.prefix}.casework", world.topic("intake")
@@ -68,6 +70,7 @@ def test_a_store_restart_mid_stream_answers_503_and_commits_nothing_unstored(
             response = requests.post(
                 f"{intake}/api/v1/cases",
                 timeout=15,
+                headers=ctx.headers,
                 json={
                     "tenant_id": ctx.tenant_ids[0],
                     "building_id": ctx.building_id,

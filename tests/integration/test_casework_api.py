@@ -17,6 +17,7 @@ from shared.events import decode, encode, make_event
 from shared.events.intake import CASE_OPENED
 from shared.kafka import dispatcher
 from shared.outbox import event_text
+from tests.support import authorize_app, bearer_headers
 from tests.unit.test_envelope import case_opened_data
 
 BILL = {
@@ -33,7 +34,7 @@ BILL = {
 
 @pytest.fixture
 def app_and_client(settings_for) -> Iterator[tuple]:
-    app = create_app(settings_for("casework"))
+    app = authorize_app(create_app(settings_for("casework")))
     yield app, app.test_client()
     mongo.disconnect("casework")
 
@@ -397,3 +398,26 @@ def test_overdue_queue_lists_referrals_past_their_deadline(app_and_client) -> No
         assert [c["id"] for c in flagged] == ["case_o"]
     finally:
         deps.clock = real_clock
+
+
+def test_a_path_caseworker_acts_only_on_referrals_of_its_own_path(app_and_client, environ) -> None:
+    app, client = app_and_client
+    deliver_case_opened(app, "case_scope")
+    base = "/api/v1/case-files/case_scope"
+    ref = post(
+        client, f"{base}/referrals", {"path": "amat", "reason": "Bollette", "actor": "a"}, 201
+    )
+    post(client, f"{base}/referrals/{ref['id']}/send", {"actor": "a", "recipient": "AMAT"})
+    url = f"{base}/referrals/{ref['id']}"
+
+    def as_path(path: str) -> dict[str, str]:
+        return bearer_headers(environ, "path_caseworker", path=path)
+
+    for path, status in (("welfare", 403), ("amat", 200)):
+        got = client.get(url, headers=as_path(path))
+        assert got.status_code == status, got.json
+        accepted = client.post(f"{url}/accept", json={"actor": "x"}, headers=as_path(path))
+        assert accepted.status_code == status, accepted.json
+        if status == 403:
+            assert accepted.json["code"] == "vietato"
+            assert "altro percorso" in accepted.json["message"]

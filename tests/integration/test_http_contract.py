@@ -12,6 +12,7 @@ from services.casework.entrypoints.app import create_app as casework_app
 from services.intake.entrypoints.app import create_app as intake_app
 from services.notifications.entrypoints.app import create_app as notifications_app
 from shared import mongo
+from tests.support import authorize_app
 
 FACTORIES = {"intake": intake_app, "casework": casework_app, "notifications": notifications_app}
 
@@ -19,7 +20,7 @@ FACTORIES = {"intake": intake_app, "casework": casework_app, "notifications": no
 @pytest.fixture(params=list(FACTORIES))
 def client(request, settings_for) -> Iterator[FlaskClient]:
     service = request.param
-    app = FACTORIES[service](settings_for(service))
+    app = authorize_app(FACTORIES[service](settings_for(service)))
     yield app.test_client()
     mongo.disconnect(service)
 
@@ -70,7 +71,9 @@ def test_a_correlation_id_sent_by_the_client_comes_back(client: FlaskClient) -> 
 @pytest.mark.parametrize("service", list(FACTORIES))
 def test_readyz_names_kafka_when_the_broker_is_unreachable(settings_for, service: str) -> None:
     # Port 9 (discard) has no broker on this machine: the check must fail fast and name Kafka.
-    app = FACTORIES[service](settings_for(service, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9"))
+    app = authorize_app(
+        FACTORIES[service](settings_for(service, KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9"))
+    )
     try:
         response = app.test_client().get("/readyz")
     finally:
@@ -83,7 +86,9 @@ def test_readyz_names_kafka_when_the_broker_is_unreachable(settings_for, service
 
 @pytest.mark.parametrize("service", list(FACTORIES))
 def test_readyz_names_the_store_when_it_is_unreachable(settings_for, service: str) -> None:
-    app = FACTORIES[service](settings_for(service, MONGODB_URI="mongodb://127.0.0.1:9/"))
+    app = authorize_app(
+        FACTORIES[service](settings_for(service, MONGODB_URI="mongodb://127.0.0.1:9/"))
+    )
     try:
         response = app.test_client().get("/readyz")
     finally:
@@ -103,7 +108,7 @@ def test_live_indexes_equal_the_declared_ones(settings_for) -> None:
         ("casework", CASEWORK),
         ("notifications", NOTIFICATIONS),
     ):
-        app = FACTORIES[service](settings_for(service))
+        app = authorize_app(FACTORIES[service](settings_for(service)))
         assert app
         try:
             for document in documents:

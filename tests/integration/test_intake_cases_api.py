@@ -18,6 +18,7 @@ from services.intake.entrypoints.app import create_app
 from shared import mongo
 from shared.events import decode
 from shared.outbox import event_text
+from tests.support import authorize_app, bearer_headers
 
 SAINT_BON = {
     "name": "Complesso Saint Bon",
@@ -57,7 +58,7 @@ def register_tenant(client: FlaskClient, building_id: str, n: int = 0, **overrid
 
 @pytest.fixture
 def app(settings_for) -> Iterator[Flask]:
-    yield create_app(settings_for("intake"))
+    yield authorize_app(create_app(settings_for("intake")))
     mongo.disconnect("intake")
 
 
@@ -470,3 +471,24 @@ def test_an_open_case_claim_whose_case_never_landed_is_taken_over_after_the_grac
     assert response.status_code == status, response.json
     if status == 409:
         assert response.json["details"]["existing_case_id"] == "case_lost"
+
+
+def test_an_operator_opens_cases_only_at_its_own_counters(
+    client, building_id, tenant_id, environ
+) -> None:
+    operator = bearer_headers(environ, "operator", counters=("ctr_mine",))
+    for counter_id in ("ctr_other", None):
+        refused = client.post(
+            "/api/v1/cases",
+            json=case_body(tenant_id, building_id, counter_id=counter_id),
+            headers=operator,
+        )
+        assert refused.status_code == 403 and refused.json["code"] == "vietato"
+        assert "tuoi sportelli" in refused.json["message"]
+    # In scope, the call reaches intake (which does not know this counter: 404).
+    mine = client.post(
+        "/api/v1/cases",
+        json=case_body(tenant_id, building_id, counter_id="ctr_mine"),
+        headers=operator,
+    )
+    assert mine.status_code == 404, mine.json

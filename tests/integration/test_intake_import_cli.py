@@ -15,6 +15,7 @@ from services.intake.entrypoints.cli import main
 from shared import mongo
 from shared.events import decode
 from shared.outbox import event_text
+from tests.support import authorize_app
 
 HEADER = "nome;cognome;codice_fiscale;alloggio;telefono;email;lingua;componenti_nucleo;"
 CSV = (
@@ -182,7 +183,7 @@ def test_seed_demo_loads_buildings_counters_and_tenants_once(
 def test_old_idempotency_keys_can_be_purged(building_id: str, settings_for, capsys) -> None:
     from services.intake.entrypoints.app import create_app
 
-    app = create_app(settings_for("intake"))
+    app = authorize_app(create_app(settings_for("intake")))
     client = app.test_client()
     body = {"name": "Saint Bon", "address": "via Saint Bon 6", "municipio": 7}
     headers = {"Idempotency-Key": "k-1"}
@@ -194,7 +195,7 @@ def test_old_idempotency_keys_can_be_purged(building_id: str, settings_for, caps
     assert main(["purge-idempotency-keys", "--older-than-hours", "0"]) == 0
     assert "eliminate: 1" in capsys.readouterr().out
     mongo.disconnect("intake")
-    app = create_app(settings_for("intake"))
+    app = authorize_app(create_app(settings_for("intake")))
     try:
         # The key is forgotten: the same request is new work again.
         again = app.test_client().post("/api/v1/buildings", json=body, headers=headers).json

@@ -17,12 +17,13 @@ from shared.events import casework as cw
 from shared.events import decode, encode, make_event
 from shared.events import intake as ik
 from shared.kafka import dispatcher
+from tests.support import authorize_app, bearer_headers
 from tests.unit.test_notifications_rules import case_opened, referral
 
 
 @pytest.fixture
 def client(settings_for) -> Iterator[FlaskClient]:
-    app = create_app(settings_for("notifications"))
+    app = authorize_app(create_app(settings_for("notifications")))
     yield app.test_client()
     mongo.disconnect("notifications")
 
@@ -150,3 +151,22 @@ def test_unknown_ids_are_404_and_a_non_json_body_is_400(client) -> None:
         "/api/v1/custodians/Maria/preference", data="{", content_type="application/json"
     )
     assert not_json.status_code == 400
+
+
+def test_a_custode_sees_and_sets_only_what_is_addressed_to_them(client, environ) -> None:
+    mine = bearer_headers(environ, "custode", name="Custodia Sociale Saint Bon")
+    own = client.get(
+        "/api/v1/notifications", query_string={"recipient": "Custodia Sociale Saint Bon"},
+        headers=mine,
+    )  # fmt: skip
+    assert own.status_code == 200
+    for query in ({"recipient": "Custodia Sociale Giuffrè"}, {}):
+        other = client.get("/api/v1/notifications", query_string=query, headers=mine)
+        assert other.status_code == 403 and other.json["code"] == "vietato"
+    body = {"mode": "riepilogo", "actor": "custode"}
+    theirs = client.put("/api/v1/custodians/Altra/preference", json=body, headers=mine)
+    assert theirs.status_code == 403
+    ok = client.put(
+        "/api/v1/custodians/Custodia Sociale Saint Bon/preference", json=body, headers=mine
+    )
+    assert ok.status_code == 200, ok.json

@@ -20,6 +20,7 @@ from services.intake.entrypoints.app import create_app as create_intake
 from services.web.config import load_settings as load_web_settings
 from services.web.entrypoints.app import create_app as create_web
 from tests.integration.test_intake_cases_api import SAINT_BON, fiscal_code
+from tests.support import bearer_headers
 
 
 def free_port() -> int:
@@ -47,14 +48,16 @@ def intake_url(settings_for) -> Iterator[str]:
 
 
 @pytest.fixture
-def world(intake_url: str) -> dict:
-    """A building, a counter and a tenant registered through intake's API."""
+def world(intake_url: str, environ: dict[str, str]) -> dict:
+    """A building, a counter and a tenant registered through intake's API (as an admin)."""
     import requests
 
     api = f"{intake_url}/api/v1"
-    building = requests.post(f"{api}/buildings", json=SAINT_BON, timeout=10).json()
+    http = requests.Session()
+    http.headers.update(bearer_headers(environ))
+    building = http.post(f"{api}/buildings", json=SAINT_BON, timeout=10).json()
     monday = date.today() + timedelta(days=(7 - date.today().weekday()) % 7 or 7)
-    counter = requests.post(
+    counter = http.post(
         f"{api}/counters",
         json={
             "name": "Sportello Saint Bon",
@@ -75,7 +78,7 @@ def world(intake_url: str) -> dict:
         },
         timeout=10,
     ).json()
-    tenant = requests.post(
+    tenant = http.post(
         f"{api}/tenants",
         json={
             "building_id": building["id"],
@@ -85,13 +88,21 @@ def world(intake_url: str) -> dict:
         },
         timeout=10,
     ).json()
-    return {"api": api, "building": building, "counter": counter, "tenant": tenant}
+    return {
+        "api": api,
+        "building": building,
+        "counter": counter,
+        "tenant": tenant,
+        "headers": bearer_headers(environ),
+    }
 
 
 @pytest.fixture
-def web(intake_url: str, world: dict) -> FlaskClient:
+def web(intake_url: str, world: dict, environ: dict[str, str]) -> FlaskClient:
     settings = load_web_settings(
         {
+            "AUTH_JWT_KEYS": environ["AUTH_JWT_KEYS"],
+            "AUTH_JWT_SIGNING_KID": environ["AUTH_JWT_SIGNING_KID"],
             "WEB_SECRET_KEY": "test-key",
             "INTAKE_URL": intake_url,
             "CASEWORK_URL": closed_port_url(),
@@ -116,7 +127,10 @@ def cases_of(world: dict) -> list[dict]:
     import requests
 
     return requests.get(
-        f"{world['api']}/cases", params={"tenant_id": world["tenant"]["id"]}, timeout=10
+        f"{world['api']}/cases",
+        params={"tenant_id": world["tenant"]["id"]},
+        headers=world["headers"],
+        timeout=10,
     ).json()
 
 
@@ -139,6 +153,7 @@ def test_opening_a_case_without_needs_shows_intakes_italian_message_next_to_the_
     direct = requests.post(
         f"{world['api']}/cases",
         json={"tenant_id": world["tenant"]["id"], "needs": [], "opened_by": "operatore.rossi"},
+        headers=world["headers"],
         timeout=10,
     ).json()
     [message] = direct["errors"]["json"]["needs"]
@@ -219,6 +234,7 @@ def test_booking_a_meeting_in_a_free_slot(web: FlaskClient, world: dict) -> None
     booked = requests.get(
         f"{world['api']}/appointments",
         params={"tenant_id": world["tenant"]["id"]},
+        headers=world["headers"],
         timeout=10,
     ).json()
     assert [a["kind"] for a in booked] == ["incontro"]

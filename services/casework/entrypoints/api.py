@@ -13,8 +13,10 @@ from services.casework.domain import commands
 from services.casework.domain.model import CaseFile
 from services.casework.entrypoints import schemas
 from services.casework.service_layer.handlers import Dependencies
+from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
+from shared.web import forbid, principal
 
 case_files = Blueprint(
     "case_files",
@@ -61,11 +63,19 @@ def case_file(case_id: str) -> CaseFile:
     return found
 
 
+def own_path(path: str) -> None:
+    """A path caseworker acts only on referrals to their own path (403 otherwise)."""
+    who = principal()
+    if who.role == "path_caseworker" and path != who.path:
+        raise forbid("Questo invio è di un altro percorso.")
+
+
 # --- case files and work queues -------------------------------------------------------------
 
 
 @case_files.route("")
 class CaseFiles(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.arguments(schemas.CaseFileListQuery, location="query", unknown=RAISE)
     @case_files.response(200, schemas.CaseFileSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     def get(self, query: dict[str, Any]) -> Any:
@@ -88,6 +98,7 @@ class CaseFiles(MethodView):
 
 @case_files.route("/<case_id>")
 class CaseFileById(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.CaseFileSchema)
     @case_files.alt_response(404, description="Fascicolo non trovato.")
     def get(self, case_id: str) -> Any:
@@ -97,6 +108,7 @@ class CaseFileById(MethodView):
 
 @case_files.route("/<case_id>/transitions")
 class Transitions(MethodView):
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.TransitionInSchema)
     @case_files.response(200, schemas.CaseFileSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -108,6 +120,7 @@ class Transitions(MethodView):
 
 @case_files.route("/<case_id>/assignee")
 class Assignee(MethodView):
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.AssignInSchema)
     @case_files.response(200, schemas.CaseFileSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -119,6 +132,7 @@ class Assignee(MethodView):
 
 @case_files.route("/<case_id>/timeline")
 class Timeline(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.TimelineItemSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
@@ -131,6 +145,7 @@ class Timeline(MethodView):
 
 @case_files.route("/<case_id>/assessment-proposal")
 class AssessmentProposal(MethodView):
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.ProposalInSchema)
     @case_files.response(200, schemas.ProposalSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -147,12 +162,14 @@ class AssessmentProposal(MethodView):
 
 @case_files.route("/<case_id>/assessments")
 class Assessments(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.AssessmentSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """Every assessment of the case, oldest first (the history)."""
         return case_file(case_id).assessments
 
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.AssessmentInSchema)
     @case_files.response(201, schemas.AssessmentSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -167,12 +184,14 @@ class Assessments(MethodView):
 
 @case_files.route("/<case_id>/referrals")
 class Referrals(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.ReferralSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The case's referrals."""
         return case_file(case_id).referrals
 
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.ReferralInSchema)
     @case_files.response(201, schemas.ReferralSchema)
     @case_files.alt_response(404, description="Fascicolo o percorso non trovati.")
@@ -184,17 +203,29 @@ class Referrals(MethodView):
 
 @case_files.route("/<case_id>/referrals/<referral_id>")
 class ReferralById(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.ReferralSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str, referral_id: str) -> Any:
         """One referral, with the data shared with its path."""
-        return case_file(case_id).referral(referral_id)
+        referral = case_file(case_id).referral(referral_id)
+        own_path(referral.path)
+        return referral
 
 
-def _referral_step(name: str, schema: type, command: type, doc: str) -> None:
-    """Register ``POST /<case_id>/referrals/<referral_id>/<name>``."""
+# Who takes each referral step: the case's side sends, cancels and reassigns; the path answers.
+CASE_SIDE = ("operator", "path_caseworker", "admin")
+PATH_SIDE = ("path_caseworker", "admin")
 
+
+def _referral_step(
+    name: str, schema: type, command: type, doc: str, roles: tuple[str, ...] = CASE_SIDE
+) -> None:
+    """Register ``POST /<case_id>/referrals/<referral_id>/<name>`` for ``roles``."""
+
+    @allow(*roles)
     def post(self: MethodView, body: dict[str, Any], case_id: str, referral_id: str) -> Any:
+        own_path(case_file(case_id).referral(referral_id).path)
         return bus().handle(command(case_id=case_id, referral_id=referral_id, **body))
 
     post.__doc__ = doc
@@ -215,19 +246,25 @@ _referral_step(
     "Send the referral: only what the path needs is shared; the deadline starts.",
 )
 _referral_step(
-    "accept", schemas.ActorInSchema, commands.AcceptReferral, "The path takes the referral."
+    "accept",
+    schemas.ActorInSchema,
+    commands.AcceptReferral,
+    "The path takes the referral.",
+    PATH_SIDE,
 )
 _referral_step(
     "decline",
     schemas.ReasonInSchema,
     commands.DeclineReferral,
     "The path declines the referral, with a reason.",
+    PATH_SIDE,
 )
 _referral_step(
     "complete",
     schemas.CompleteInSchema,
     commands.CompleteReferral,
     "The path reports its outcome (and a plain-language text for the tenant).",
+    PATH_SIDE,
 )
 _referral_step(
     "cancel", schemas.ReasonInSchema, commands.CancelReferral, "Cancel the referral, with a reason."
@@ -242,6 +279,7 @@ _referral_step(
 
 @case_files.route("/<case_id>/disclosures")
 class Disclosures(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.DisclosureSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
@@ -254,12 +292,14 @@ class Disclosures(MethodView):
 
 @case_files.route("/<case_id>/home-visits")
 class HomeVisits(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.HomeVisitSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The case's home visits."""
         return case_file(case_id).visits
 
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.HomeVisitInSchema)
     @case_files.response(201, schemas.HomeVisitSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -271,6 +311,7 @@ class HomeVisits(MethodView):
 
 @case_files.route("/<case_id>/diary")
 class Diary(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.DiarySchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
@@ -280,6 +321,7 @@ class Diary(MethodView):
         entries = sorted(found.diary, key=lambda d: (d.read_on, d.at))
         return {"entries": entries, "periods": found.consumption(share), "anomaly_share": share}
 
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.DiaryInSchema)
     @case_files.response(201, schemas.DiaryEntrySchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -291,12 +333,14 @@ class Diary(MethodView):
 
 @case_files.route("/<case_id>/outcomes")
 class Outcomes(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.OutcomeSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The measured outcomes of the case."""
         return case_file(case_id).outcomes
 
+    @allow("path_caseworker", "admin")
     @case_files.arguments(schemas.OutcomeInSchema)
     @case_files.response(201, schemas.OutcomeSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -308,12 +352,14 @@ class Outcomes(MethodView):
 
 @case_files.route("/<case_id>/notes")
 class Notes(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.NoteSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The case's notes."""
         return case_file(case_id).notes
 
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.NoteInSchema)
     @case_files.response(201, schemas.NoteSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -325,12 +371,14 @@ class Notes(MethodView):
 
 @case_files.route("/<case_id>/tasks")
 class Tasks(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.response(200, schemas.TaskSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The case's tasks, by due date."""
         return sorted(case_file(case_id).tasks, key=lambda t: t.due_date)
 
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.TaskInSchema)
     @case_files.response(201, schemas.TaskSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -342,6 +390,7 @@ class Tasks(MethodView):
 
 @case_files.route("/<case_id>/tasks/<task_id>/complete")
 class TaskDone(MethodView):
+    @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.ActorInSchema)
     @case_files.response(200, schemas.TaskSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
@@ -356,6 +405,7 @@ class TaskDone(MethodView):
 
 @queues.route("/overdue-referrals")
 class OverdueReferrals(MethodView):
+    @allow("path_caseworker", "coordinator", "admin")
     @queues.arguments(schemas.PageQuery, location="query", unknown=RAISE)
     @queues.response(200, schemas.OverdueReferralSchema(many=True))
     @queues.alt_response(422, description="Parametri non validi.")
@@ -367,6 +417,7 @@ class OverdueReferrals(MethodView):
 
 @queues.route("/counts")
 class Counts(MethodView):
+    @allow("path_caseworker", "coordinator", "admin")
     @queues.response(200, schemas.CountsSchema)
     @queues.alt_response(503, description="Archivio non raggiungibile.")
     def get(self) -> Any:
@@ -376,6 +427,7 @@ class Counts(MethodView):
 
 @reports.route("/outcomes")
 class OutcomeTotals(MethodView):
+    @allow("coordinator", "admin")
     @reports.arguments(schemas.OutcomeReportQuery, location="query", unknown=RAISE)
     @reports.response(200, schemas.OutcomeTotalSchema(many=True))
     @reports.alt_response(422, description="Parametri non validi.")
@@ -386,6 +438,7 @@ class OutcomeTotals(MethodView):
 
 @paths.route("")
 class ReferralPaths(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @paths.response(200, schemas.ReferralPathSchema(many=True))
     @paths.alt_response(503, description="Servizio non disponibile.")
     def get(self) -> Any:

@@ -18,8 +18,10 @@ from services.intake.domain.model import Bill, Custodian, Schedule
 from services.intake.entrypoints import schemas
 from services.intake.entrypoints.idempotency import PARAMETER, idempotent
 from services.intake.service_layer.handlers import counter_slots
+from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
+from shared.web import forbid, principal
 
 buildings = Blueprint(
     "buildings",
@@ -65,6 +67,7 @@ def paged(page: Any) -> tuple[list, int, dict[str, str]]:
 
 @buildings.route("")
 class Buildings(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @buildings.arguments(schemas.BuildingListQuery, location="query", unknown=RAISE)
     @buildings.response(200, schemas.BuildingSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @buildings.alt_response(422, description="Filtri non validi.")
@@ -75,6 +78,7 @@ class Buildings(MethodView):
         items = repository.list(municipio, query["limit"], query["offset"])
         return items, 200, {"X-Total-Count": str(repository.count(municipio))}
 
+    @allow("admin")
     @idempotent("buildings")
     @buildings.doc(parameters=[PARAMETER])
     @buildings.arguments(schemas.BuildingInSchema)
@@ -88,6 +92,7 @@ class Buildings(MethodView):
 
 @buildings.route("/<building_id>")
 class BuildingById(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @buildings.response(200, schemas.BuildingSchema)
     @buildings.alt_response(404, description="Edificio non trovato.")
     def get(self, building_id: str) -> Any:
@@ -103,6 +108,7 @@ class BuildingById(MethodView):
 
 @counters.route("")
 class Counters(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @counters.arguments(schemas.CounterListQuery, location="query", unknown=RAISE)
     @counters.response(200, schemas.CounterSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @counters.alt_response(422, description="Filtri non validi.")
@@ -112,6 +118,7 @@ class Counters(MethodView):
             bus().deps.counters.list(query.get("building_id"), query["limit"], query["offset"])
         )
 
+    @allow("admin")
     @idempotent("counters")
     @counters.doc(parameters=[PARAMETER])
     @counters.arguments(schemas.CounterInSchema)
@@ -126,6 +133,7 @@ class Counters(MethodView):
 
 @counters.route("/<counter_id>")
 class CounterById(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @counters.response(200, schemas.CounterSchema)
     @counters.alt_response(404, description="Sportello non trovato.")
     def get(self, counter_id: str) -> Any:
@@ -138,6 +146,7 @@ class CounterById(MethodView):
 
 @counters.route("/<counter_id>/slots")
 class CounterSlots(MethodView):
+    @allow("operator", "coordinator", "admin")
     @counters.arguments(schemas.SlotQuery, location="query", unknown=RAISE)
     @counters.response(200, schemas.SlotSchema(many=True))
     @counters.alt_response(404, description="Sportello non trovato.")
@@ -152,6 +161,7 @@ class CounterSlots(MethodView):
 
 @tenants.route("")
 class Tenants(MethodView):
+    @allow("operator", "admin")
     @tenants.arguments(schemas.TenantListQuery, location="query", unknown=RAISE)
     @tenants.response(200, schemas.TenantSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @tenants.alt_response(422, description="Filtri non validi.")
@@ -168,6 +178,7 @@ class Tenants(MethodView):
             )
         )
 
+    @allow("operator", "admin")
     @idempotent("tenants")
     @tenants.doc(parameters=[PARAMETER])
     @tenants.arguments(schemas.TenantInSchema)
@@ -183,6 +194,7 @@ class Tenants(MethodView):
 
 @tenants.route("/<tenant_id>")
 class TenantById(MethodView):
+    @allow("operator", "path_caseworker", "admin")
     @tenants.response(200, schemas.TenantSchema)
     @tenants.alt_response(404, description="Inquilino non trovato.")
     def get(self, tenant_id: str) -> Any:
@@ -192,6 +204,7 @@ class TenantById(MethodView):
             raise NotFound("Inquilino non trovato.", id=tenant_id)
         return tenant
 
+    @allow("operator", "admin")
     @tenants.arguments(schemas.TenantPatchSchema)
     @tenants.response(200, schemas.TenantSchema)
     @tenants.alt_response(404, description="Inquilino o edificio non trovato.")
@@ -205,6 +218,7 @@ class TenantById(MethodView):
 
 @tenants.route("/<tenant_id>/consents")
 class TenantConsents(MethodView):
+    @allow("operator", "admin")
     @idempotent("tenants.consents")
     @tenants.doc(parameters=[PARAMETER])
     @tenants.arguments(schemas.ConsentInSchema)
@@ -221,6 +235,7 @@ class TenantConsents(MethodView):
 
 @appointments.route("")
 class Appointments(MethodView):
+    @allow("operator", "coordinator", "admin")
     @appointments.arguments(schemas.AppointmentListQuery, location="query", unknown=RAISE)
     @appointments.response(
         200, schemas.AppointmentSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER
@@ -241,6 +256,7 @@ class Appointments(MethodView):
             )
         )
 
+    @allow("operator", "admin")
     @idempotent("appointments")
     @appointments.doc(parameters=[PARAMETER])
     @appointments.arguments(schemas.AppointmentInSchema)
@@ -257,6 +273,7 @@ class Appointments(MethodView):
 
 @appointments.route("/<appointment_id>")
 class AppointmentById(MethodView):
+    @allow("operator", "coordinator", "admin")
     @appointments.response(200, schemas.AppointmentSchema)
     @appointments.alt_response(404, description="Appuntamento non trovato.")
     def get(self, appointment_id: str) -> Any:
@@ -269,6 +286,7 @@ class AppointmentById(MethodView):
 
 @appointments.route("/<appointment_id>/reschedule")
 class AppointmentReschedule(MethodView):
+    @allow("operator", "admin")
     @idempotent("appointments.reschedule")
     @appointments.doc(parameters=[PARAMETER])
     @appointments.arguments(schemas.RescheduleSchema)
@@ -283,6 +301,7 @@ class AppointmentReschedule(MethodView):
 
 @appointments.route("/<appointment_id>/cancel")
 class AppointmentCancel(MethodView):
+    @allow("operator", "admin")
     @idempotent("appointments.cancel")
     @appointments.doc(parameters=[PARAMETER])
     @appointments.arguments(schemas.CancelSchema)
@@ -300,6 +319,7 @@ class AppointmentCancel(MethodView):
 
 @cases.route("")
 class Cases(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @cases.arguments(schemas.CaseListQuery, location="query", unknown=RAISE)
     @cases.response(200, schemas.CaseSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @cases.alt_response(422, description="Filtri non validi.")
@@ -321,6 +341,7 @@ class Cases(MethodView):
             )
         )
 
+    @allow("operator", "admin")
     @idempotent("cases")
     @cases.doc(parameters=[PARAMETER])
     @cases.arguments(schemas.CaseInSchema)
@@ -332,12 +353,17 @@ class Cases(MethodView):
     @cases.alt_response(422, description="Dati non validi (POD, PDR, bollette, bisogni…).")
     def post(self, body: dict[str, Any]) -> Any:
         """Open a case for a tenant; publishes ``case.opened``."""
+        who = principal()
+        # An operator opens cases only at the counters their token names.
+        if who.role == "operator" and body.get("counter_id") not in who.counters:
+            raise forbid("Puoi aprire casi solo presso i tuoi sportelli.")
         bills = [Bill(**b) for b in body.pop("bills")]
         return bus().handle(commands.OpenCase(bills=bills, **body))
 
 
 @cases.route("/<case_id>")
 class CaseById(MethodView):
+    @allow("operator", "path_caseworker", "coordinator", "admin")
     @cases.response(200, schemas.CaseSchema)
     @cases.alt_response(404, description="Caso non trovato.")
     def get(self, case_id: str) -> Any:

@@ -12,7 +12,9 @@ from marshmallow import RAISE
 from services.notifications.domain import commands
 from services.notifications.entrypoints import schemas
 from services.notifications.service_layer.handlers import Dependencies
+from shared.auth import allow
 from shared.messagebus import MessageBus
+from shared.web import forbid, principal
 
 notifications = Blueprint(
     "notifications",
@@ -39,13 +41,22 @@ def bus() -> MessageBus[Dependencies]:
     return current_app.extensions["sportello.bus"]
 
 
+def own_name(recipient: str | None) -> None:
+    """A custode sees and sets only what is addressed to them (their name in the token)."""
+    who = principal()
+    if who.role == "custode" and recipient != who.name:
+        raise forbid("Puoi vedere solo i messaggi indirizzati a te.")
+
+
 @notifications.route("")
 class Notifications(MethodView):
+    @allow("custode", "coordinator", "admin")
     @notifications.arguments(schemas.NotificationListQuery, location="query", unknown=RAISE)
     @notifications.response(200, schemas.NotificationSchema(many=True))
     @notifications.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> list:
         """Notifications, newest first, by case, status, recipient and channel."""
+        own_name(query.get("recipient"))
         status, channel = query.get("status"), query.get("channel")
         return bus().deps.notifications.list(
             query.get("case_id"),
@@ -59,6 +70,7 @@ class Notifications(MethodView):
 
 @notifications.route("/<notification_id>")
 class NotificationDetail(MethodView):
+    @allow("coordinator", "admin")
     @notifications.response(200, schemas.NotificationDetailSchema)
     @notifications.alt_response(404, description="Notifica non trovata.")
     def get(self, notification_id: str) -> Any:
@@ -68,6 +80,7 @@ class NotificationDetail(MethodView):
 
 @inbox.route("/<recipient>")
 class Inbox(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @inbox.arguments(schemas.InboxQuery, location="query", unknown=RAISE)
     @inbox.response(200, schemas.NotificationDetailSchema(many=True))
     @inbox.alt_response(422, description="Parametri non validi.")
@@ -80,6 +93,7 @@ class Inbox(MethodView):
 
 @inbox.route("/<recipient>/unread-count")
 class UnreadCount(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @inbox.response(200, schemas.UnreadCountSchema)
     @inbox.alt_response(503, description="Archivio non raggiungibile.")
     def get(self, recipient: str) -> dict:
@@ -89,6 +103,7 @@ class UnreadCount(MethodView):
 
 @inbox.route("/<recipient>/<notification_id>/read")
 class MarkRead(MethodView):
+    @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @inbox.response(200, schemas.NotificationDetailSchema)
     @inbox.alt_response(404, description="Messaggio non trovato nella casella.")
     def post(self, recipient: str, notification_id: str) -> Any:
@@ -98,11 +113,13 @@ class MarkRead(MethodView):
 
 @custodians.route("/<custodian>/preference")
 class CustodianPreference(MethodView):
+    @allow("custode", "admin")
     @custodians.arguments(schemas.CustodianPreferenceSchema)
     @custodians.response(200, schemas.CustodianPreferenceOut)
     @custodians.alt_response(422, description="Dati non validi.")
     def put(self, body: dict[str, Any], custodian: str) -> dict:
         """Choose immediate messages or one daily digest (urgent ones always come at once)."""
+        own_name(custodian)
         return bus().handle(commands.SetCustodianPreference(custodian, body["mode"], body["actor"]))
 
 

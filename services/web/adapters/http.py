@@ -7,6 +7,7 @@ is down instead of failing. A 4xx raises ``ApiError`` carrying the API's JSON er
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -55,6 +56,8 @@ class ApiClient:
         self.part = part
         self.timeout_s = timeout_s
         self.session = requests.Session()
+        # Who the calls are made for: a fresh bearer token per page (set by the app factory).
+        self.token: Callable[[], str] | None = None
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``path``; the decoded JSON body."""
@@ -77,6 +80,8 @@ class ApiClient:
         self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any
     ) -> tuple[Any, int]:
         all_headers = {"Accept": "application/json", **(headers or {})}
+        if self.token is not None:
+            all_headers["Authorization"] = f"Bearer {self.token()}"
         correlation_id = current_correlation_id()
         if correlation_id:
             all_headers["X-Correlation-ID"] = correlation_id

@@ -1,7 +1,8 @@
-"""Demo identities: who is using the web app until authentication (JWT) lands.
+"""Demo identities: who is using the web app, and the API principal each one acts as.
 
 "Signing in" is choosing a role and what it works on (a counter, a referral path, a building's
-custodian); the identity lives in the signed session cookie. Each role has its own home page.
+custodian); the identity lives in the signed session cookie. Each role has its own home page. The
+web app calls the APIs with a short-lived token it signs for the identity (``principal()``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from shared.auth import Principal
 
 ROLES: dict[str, str] = {
     "operatore": "Operatore di sportello",
@@ -32,6 +35,17 @@ SCOPE: dict[str, str] = {
     "custode": "custodian",
     "coordinatore": "",
 }
+
+# The API role of each web role (shared.auth.ROLES).
+API_ROLE: dict[str, str] = {
+    "operatore": "operator",
+    "percorso": "path_caseworker",
+    "custode": "custode",
+    "coordinatore": "coordinator",
+}
+
+# Who the sign-in page is before anyone signs in: it only reads counters, buildings and paths.
+SIGN_IN_PRINCIPAL = Principal(sub="web-accesso", role="coordinator", name="Pagina di accesso")
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 
@@ -64,6 +78,16 @@ class Identity:
     def home(self) -> str:
         """The endpoint of this role's home page."""
         return HOME[self.role]
+
+    def principal(self) -> Principal:
+        """The API principal of this identity, with its scope (counter, path, custodian)."""
+        return Principal(
+            sub=self.username,
+            role=API_ROLE[self.role],
+            name=self.custodian or self.username,
+            counters=(self.counter_id,) if self.counter_id else (),
+            path=self.path,
+        )
 
     def to_session(self) -> dict[str, str]:
         """What the session cookie keeps."""

@@ -11,13 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from services.web.bootstrap import bootstrap
 from services.web.config import load_settings, secret_key
 from services.web.entrypoints import auth, cases, counter, custode, dashboard, team
-from services.web.entrypoints.common import ZONE, identity
+from services.web.entrypoints.common import ZONE, api_token, identity
 from shared.config import Settings
 from shared.logs import bind_correlation_id, configure_logging
 
@@ -37,6 +39,7 @@ HTTP_TITLES = {
     404: "Pagina non trovata",
     405: "Operazione non consentita su questa pagina",
     413: "Richiesta troppo grande",
+    429: "Troppi tentativi di accesso: riprova tra un minuto",
 }
 
 
@@ -51,9 +54,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
-    app.extensions["sportello.web.clients"] = bootstrap(settings)
+    app.extensions["sportello.settings"] = settings
+    clients = bootstrap(settings)
+    for client in (clients.intake, clients.casework, clients.notifications):
+        client.token = api_token
+    app.extensions["sportello.web.clients"] = clients
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    # Sign-in checks who people are: a client address gets a few attempts a minute (then 429).
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
+    app.view_functions["auth.signin_post"] = limiter.limit(
+        settings.extra["signin_rate_limit"],
+        error_message="Troppi tentativi di accesso: riprova tra un minuto.",
+    )(app.view_functions["auth.signin_post"])
 
     @app.before_request
     def _correlation() -> None:

@@ -14,7 +14,8 @@ from werkzeug.wrappers import Response
 
 from services.web.adapters.http import ApiError, Unavailable
 from services.web.bootstrap import Clients
-from services.web.domain.identity import Identity
+from services.web.domain.identity import SIGN_IN_PRINCIPAL, Identity
+from shared.auth import mint
 
 T = TypeVar("T")
 
@@ -30,6 +31,16 @@ def clients() -> Clients:
 def identity() -> Identity | None:
     """Who is signed in, if anyone."""
     return Identity.from_session(session.get("identity"))
+
+
+def api_token() -> str:
+    """A short-lived token for who is signed in (the sign-in page's own when nobody is), signed
+    with the web app's key; one per page request."""
+    if "api_token" not in g:
+        who = g.get("identity") or identity()
+        principal = who.principal() if who else SIGN_IN_PRINCIPAL
+        g.api_token = mint(current_app.extensions["sportello.settings"], principal)
+    return str(g.api_token)
 
 
 def now() -> datetime:
