@@ -118,9 +118,10 @@ class CaseFileRepository:
             return False
         doc = self._document(case_file)
         doc["version"] = version
-        self.collection.update_one(
-            {"_id": case_file.id, "version": case_file.version}, {"$set": doc}
-        )
+        # The version insert above is the compare-and-set: only its winner gets here, and it read
+        # the document at the version it extends. So the filter is the `_id` alone, the one filter
+        # FerretDB serves from an index (with the version too, every write read the collection).
+        self.collection.update_one({"_id": case_file.id}, {"$set": doc})
         case_file.version = version
         if records:
             self._publish(version_id, records)
