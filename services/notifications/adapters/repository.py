@@ -41,6 +41,11 @@ from shared.events.notifications import (
 )
 from shared.outbox import outbox_update, stage
 
+SEND_QUEUE = "send_queue"
+# A queue entry whose message is not stored is kept this long: the insert may be on its way.
+QUEUE_GRACE = timedelta(seconds=30)
+CLAIMABLE = {s.value for s in PENDING} | {Status.SENDING.value}
+
 
 def _history(status: Status, at: datetime, detail: str = "") -> dict[str, Any]:
     return {"status": status.value, "at": at, "detail": detail}
@@ -56,6 +61,53 @@ class NotificationRepository:
     def _coll(self) -> Any:
         return NotificationDoc._get_collection()
 
+    @property
+    def _queue(self) -> Any:
+        """The send queue: one small entry per message waiting to be sent (or being sent).
+
+        It holds what claiming needs (``due_at``, ``lease_until``, ``attempts``) so the sender's
+        look for due messages reads this small collection, never the messages themselves: on
+        FerretDB's SQLite backend any filter but ``{_id}`` reads and decodes a whole collection.
+        The messages are then read and written by ``_id`` alone. An entry goes in *before* its
+        message (like the outbox hints), so a pending message always has one; an entry whose
+        message never landed is dropped after ``QUEUE_GRACE``.
+        """
+        return NotificationDoc._get_db()[SEND_QUEUE]
+
+    def _enqueue(self, notification_id: str, due_at: datetime, created_at: datetime) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # a redelivery: the entry is there already
+            self._queue.insert_one(
+                {
+                    "_id": notification_id,
+                    "due_at": due_at,
+                    "lease_until": None,
+                    "attempts": 0,
+                    "queued_at": created_at,
+                }
+            )
+
+    def requeue_pending(self) -> int:
+        """Give every pending message without a queue entry one (messages stored before the
+        queue existed); run once at start. Returns how many were added."""
+        self._queue.create_index("due_at")  # MongoDB serves the look for due messages from it
+        added = 0
+        pending = {"status": {"$in": [s.value for s in PENDING] + [Status.SENDING.value]}}
+        for doc in self._coll.find(pending, {"due_at": 1, "attempts": 1, "created_at": 1}):
+            try:
+                self._queue.insert_one(
+                    {
+                        "_id": doc["_id"],
+                        "due_at": doc.get("due_at") or doc.get("created_at"),
+                        "lease_until": None,
+                        "attempts": doc.get("attempts") or 0,
+                        "queued_at": doc.get("created_at"),
+                    }
+                )
+                added += 1
+            except DuplicateKeyError:
+                pass
+        return added
+
     def add_once(self, n: Notification) -> bool:
         """Record the intent to send ``n`` unless it is recorded already."""
         doc = _document(n)
@@ -64,6 +116,8 @@ class NotificationRepository:
             # Decided at planning time (e.g. no consent): its outcome event goes with the record.
             event = _delivery_event(n, NOTIFICATION_NOT_SENT, n.created_at, n.reason or "")
             stage(doc, self.topic, [event])
+        if n.status in PENDING:
+            self._enqueue(n.id, n.due_at, n.created_at)
         try:
             doc.save(force_insert=True)
         except NotUniqueError:
@@ -80,6 +134,7 @@ class NotificationRepository:
         doc.pop("_id", None)
         doc.pop("status", None)  # set by the filter's equality on insert
         doc["history"] = [_history(Status.CREATED, digest.created_at, "riepilogo")]
+        self._enqueue(digest.id, digest.due_at, digest.created_at)
         try:
             self._coll.update_one(
                 {"_id": digest.id, "status": Status.CREATED.value},
@@ -175,48 +230,79 @@ class NotificationRepository:
     ) -> int:
         """Cancel the pending messages of ``rules`` about an appointment (e.g. its reminder),
         except those ``by_event`` itself planned (a redelivered event must not undo itself)."""
+        query = {
+            "appointment_id": appointment_id,
+            "event_id": {"$ne": by_event},
+            "rule": {"$in": list(rules)},
+            "status": {"$in": [s.value for s in PENDING]},
+        }
+        ids = [d["_id"] for d in self._coll.find(query, {"_id": 1})]
+        if not ids:
+            return 0
         result = self._coll.update_many(
-            {
-                "appointment_id": appointment_id,
-                "event_id": {"$ne": by_event},
-                "rule": {"$in": list(rules)},
-                "status": {"$in": [s.value for s in PENDING]},
-            },
+            query,
             {
                 "$set": {"status": Status.CANCELLED.value, "lease_until": None},
                 "$push": {"history": _history(Status.CANCELLED, at, "appuntamento cambiato")},
             },
         )
+        self._queue.delete_many({"_id": {"$in": ids}})
         return result.modified_count
 
     def claim(self, now: datetime, lease: timedelta) -> Notification | None:
         """Take one due message for sending, recording the intent (status, attempt, lease).
 
-        A message whose sender died mid-send is taken again once its lease has expired.
+        A message whose sender died mid-send is taken again once its lease has expired. The due
+        message is found in the small send queue; the message itself is written by ``_id``.
         """
         due = {
             "$or": [
-                {"status": {"$in": [s.value for s in PENDING]}, "due_at": {"$lte": now}},
-                {"status": Status.SENDING.value, "lease_until": {"$lte": now}},
+                {"lease_until": None, "due_at": {"$lte": now}},
+                {"lease_until": {"$lte": now}},
             ]
         }
-        # An idle sender only reads: a write per poll would contend with the consumer's writes
-        # (FerretDB's SQLite backend locks the whole database for a write).
-        if self._coll.find_one(due, {"_id": 1}) is None:
-            return None
-        doc = self._coll.find_one_and_update(
-            due,
-            {
-                "$set": {"status": Status.SENDING.value, "lease_until": now + lease},
-                "$inc": {"attempts": 1},
-                "$push": {"history": _history(Status.SENDING, now, "")},
-            },
-            sort=[("due_at", 1)],
-            return_document=ReturnDocument.AFTER,
-        )
-        if doc is None:
-            return None
-        return _notification(NotificationDoc._from_son(doc))
+        while True:
+            # An idle sender only reads: a write per poll would contend with the consumer's
+            # writes (FerretDB's SQLite backend locks the whole database for a write).
+            if self._queue.find_one(due, {"_id": 1}) is None:
+                return None
+            entry = self._queue.find_one_and_update(
+                due,
+                {"$set": {"lease_until": now + lease}, "$inc": {"attempts": 1}},
+                sort=[("due_at", 1)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if entry is None:
+                return None
+            doc = self._coll.find_one({"_id": entry["_id"]}, {"status": 1})
+            if doc is None or doc["status"] not in CLAIMABLE:
+                self._settle_entry(entry, doc, now)
+                continue
+            doc = self._coll.find_one_and_update(
+                {"_id": entry["_id"]},
+                {
+                    "$set": {
+                        "status": Status.SENDING.value,
+                        "lease_until": now + lease,
+                        "attempts": entry["attempts"],
+                    },
+                    "$push": {"history": _history(Status.SENDING, now, "")},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                continue
+            return _notification(NotificationDoc._from_son(doc))
+
+    def _settle_entry(
+        self, entry: dict[str, Any], doc: dict[str, Any] | None, now: datetime
+    ) -> None:
+        """A queue entry whose message is finished, or never landed: drop it (after the grace
+        the message's insert may still be on its way)."""
+        if doc is None and _aware(entry.get("queued_at") or now) > now - QUEUE_GRACE:
+            self._queue.update_one({"_id": entry["_id"]}, {"$set": {"lease_until": None}})
+            return
+        self._queue.delete_one({"_id": entry["_id"]})
 
     def _finish(
         self,
@@ -228,6 +314,11 @@ class NotificationRepository:
         event_type: str | None = None,
     ) -> bool:
         """Record a send's result, guarded by the attempt that sent it; with its event."""
+        # The guard: only the attempt that holds the queue entry records a result (a sender whose
+        # lease expired while another took the message over must not overwrite its outcome).
+        entry = self._queue.find_one({"_id": n.id}, {"attempts": 1})
+        if entry is None or entry.get("attempts") != n.attempts:
+            return False
         update: dict[str, Any] = {
             "$set": {"status": status.value, "lease_until": None, **(extra or {})},
             "$push": {"history": _history(status, at, detail)},
@@ -244,10 +335,13 @@ class NotificationRepository:
             )
             update["$push"]["outbox"] = outbox["$push"]["outbox"]
             update["$inc"] = outbox["$inc"]
-        result = self._coll.update_one(
-            {"_id": n.id, "status": Status.SENDING.value, "attempts": n.attempts}, update
-        )
-        return bool(result.modified_count)
+        result = self._coll.update_one({"_id": n.id}, update)
+        if status == Status.RETRY:
+            due = (extra or {})["due_at"]
+            self._queue.update_one({"_id": n.id}, {"$set": {"due_at": due, "lease_until": None}})
+        else:
+            self._queue.delete_one({"_id": n.id})
+        return bool(result.matched_count)
 
     def record_delivered(self, n: Notification, at: datetime, detail: str = "") -> bool:
         """The channel accepted the message."""

@@ -60,8 +60,14 @@ class Sender:
         """Send until the stop event is set; an outage pauses the loop, never ends it."""
         wait = self.poll_s
         log.info("sender started")
+        queued = False
         while not self.stop_event.is_set():
             try:
+                if not queued:  # messages stored before the send queue existed
+                    added = self.deps.notifications.requeue_pending()
+                    queued = True
+                    if added:
+                        log.info("pending messages queued", extra={"count": added})
                 worked = self.run_once()
                 wait = self.poll_s
             except Exception as exc:  # noqa: BLE001 - the store may be down: wait, then go on
