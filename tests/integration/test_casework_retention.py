@@ -14,6 +14,7 @@ from services.casework.entrypoints.worker import DeadlineScanner
 from services.casework.service_layer.handlers import anonymise_expired
 from shared import mongo
 from tests.integration.test_casework_api import deliver_case_opened, outbox_types, post
+from tests.support import authorize_app
 
 SECRET = "Vive sola, invalidità al 100%, rate arretrate col fornitore"
 NOTE = "Il figlio è in comunità, la signora non riesce a pagare l'affitto"
@@ -21,7 +22,7 @@ KEEP = timedelta(days=30)
 
 
 def test_closed_case_files_are_anonymised_after_the_retention_period(settings_for, environ) -> None:
-    app = create_app(settings_for("casework", RETENTION_CLOSED_CASE_DAYS="30"))
+    app = authorize_app(create_app(settings_for("casework", RETENTION_CLOSED_CASE_DAYS="30")))
     client = app.test_client()
     deps = app.extensions["sportello.bus"].deps
     now = [datetime(2026, 11, 3, 9, tzinfo=UTC)]

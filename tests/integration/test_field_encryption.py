@@ -18,6 +18,7 @@ from shared import mongo
 from shared.crypto import DecryptionError, FieldCipher, generate_key, is_encrypted, transform
 from tests.integration.test_casework_api import deliver_case_opened
 from tests.integration.test_intake_cases_api import SAINT_BON, case_body, register_tenant
+from tests.support import authorize_app
 
 SECRET = "Figlio con asma grave, debiti con il padrone di casa"
 NOTE = "Ha perso il lavoro a ottobre, la moglie è in cura oncologica"
@@ -52,7 +53,7 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
     settings_for, environ, monkeypatch
 ) -> None:
     old = environ["FIELD_ENCRYPTION_KEYS"]
-    client = intake_app(settings_for("intake")).test_client()
+    client = authorize_app(intake_app(settings_for("intake"))).test_client()
     building = client.post("/api/v1/buildings", json=SAINT_BON).json["id"]
     tenant = register_tenant(client, building)["id"]
     opened = client.post("/api/v1/cases", json=case_body(tenant, building, description=SECRET))
@@ -91,7 +92,9 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
     assert all(FieldCipher([new]).is_current(r["value"]) for r in tenant_doc["outbox"])
 
     # The old key can go.
-    client = intake_app(settings_for("intake", FIELD_ENCRYPTION_KEYS=new)).test_client()
+    client = authorize_app(
+        intake_app(settings_for("intake", FIELD_ENCRYPTION_KEYS=new))
+    ).test_client()
     assert client.get(f"/api/v1/cases/{case_id}").json["description"] == SECRET
     mongo.disconnect("intake")
 
@@ -100,7 +103,7 @@ def test_casework_stores_free_text_encrypted_and_rotates_it(
     settings_for, environ, monkeypatch
 ) -> None:
     old = environ["FIELD_ENCRYPTION_KEYS"]
-    app = casework_app(settings_for("casework"))
+    app = authorize_app(casework_app(settings_for("casework")))
     client = app.test_client()
     deliver_case_opened(app, "case_enc", description=SECRET)
     note = client.post(
@@ -135,7 +138,9 @@ def test_casework_stores_free_text_encrypted_and_rotates_it(
     records = [r for v in versions(environ) for r in v["outbox"]]
     assert records and all(FieldCipher([new]).is_current(r["value"]) for r in records)
 
-    client = casework_app(settings_for("casework", FIELD_ENCRYPTION_KEYS=new)).test_client()
+    client = authorize_app(
+        casework_app(settings_for("casework", FIELD_ENCRYPTION_KEYS=new))
+    ).test_client()
     assert client.get("/api/v1/case-files/case_enc").json["description"] == SECRET
     assert NOTE in [n["text"] for n in client.get("/api/v1/case-files/case_enc/notes").json]
     mongo.disconnect("casework")
