@@ -59,11 +59,16 @@ def _name(raw: str) -> str:
     return raw
 
 
-def _traces_exporter(raw: str) -> str:
-    value = raw.lower()
-    if value not in {"none", "console"}:
-        raise ValueError("uno tra none, console")
-    return value
+def one_of(*choices: str) -> Callable[[str], str]:
+    """A parser accepting one of ``choices`` (case-insensitive), e.g. ``one_of("dev", "prod")``."""
+
+    def parse(raw: str) -> str:
+        value = raw.lower()
+        if value not in choices:
+            raise ValueError("uno tra " + ", ".join(choices))
+        return value
+
+    return parse
 
 
 def _optional_name(raw: str) -> str:
@@ -210,7 +215,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "OTEL_TRACES_EXPORTER",
         "none",
-        _traces_exporter,
+        one_of("none", "console"),
         "Where spans go: `none` (trace context still propagates) or `console`.",
         "traces_exporter",
     ),

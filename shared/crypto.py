@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from mongoengine import StringField
 from pymongo.collection import Collection
 
-from shared.config import ConfigError, Settings, Variable
+from shared.config import ConfigError, Settings, Variable, one_of
 
 PREFIX = "enc:v1:"
 # Anyone can read this key (it is in the source): accepted only with SPORTELLO_ENV=dev.
@@ -50,13 +50,6 @@ def _keys(raw: str) -> tuple[str, ...]:
     return keys
 
 
-def _env(raw: str) -> str:
-    value = raw.lower()
-    if value not in {"dev", "prod"}:
-        raise ValueError("uno tra dev, prod")
-    return value
-
-
 # Declared by every service that stores encrypted fields (intake and casework).
 VARIABLES: tuple[Variable, ...] = (
     Variable(
@@ -70,7 +63,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "SPORTELLO_ENV",
         "prod",
-        _env,
+        one_of("dev", "prod"),
         "`dev` lets a service start without its keys (a fixed, public development key).",
         "env",
     ),

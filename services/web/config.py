@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared.config import ConfigError, Settings, Variable
+from shared.config import ConfigError, Settings, Variable, one_of
 
 SERVICE = "web"
 
@@ -34,13 +34,6 @@ def _timeout(raw: str) -> float:
 
 def _text(raw: str) -> str:
     return "" if raw == "-" else raw
-
-
-def _env(raw: str) -> str:
-    value = raw.lower()
-    if value not in {"dev", "prod"}:
-        raise ValueError("uno tra dev, prod")
-    return value
 
 
 def _rate(raw: str) -> str:
@@ -86,7 +79,7 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
     Variable(
         "SPORTELLO_ENV",
         "prod",
-        _env,
+        one_of("dev", "prod"),
         "`dev` allows the web app to start without WEB_SECRET_KEY (a fixed, public dev key).",
         "env",
     ),
