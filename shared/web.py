@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -25,7 +25,7 @@ from opentelemetry.trace import SpanKind
 from pymongo.errors import ConnectionFailure, PyMongoError
 from werkzeug.exceptions import HTTPException
 
-from shared import auth, metrics, mongo, tracing
+from shared import audit, auth, metrics, mongo, tracing
 from shared.auth import AuthError, Principal
 from shared.config import Settings
 from shared.domain import DomainError
@@ -369,8 +369,14 @@ def service_app(
     blueprints: Iterable[flask_smorest.Blueprint],
     db_alias: str,
     extensions: dict[str, Any],
+    audited: Mapping[str, str] | None = None,
 ) -> Flask:
-    """A service's Flask app: JSON logs, the shared plumbing, its blueprints and dependencies."""
+    """A service's Flask app: JSON logs, the shared plumbing, its blueprints and dependencies.
+
+    ``audited`` maps the blueprints that serve personal data to the resource kind their requests
+    are recorded under in the audit trail (``shared.audit``), which admins read at
+    ``/api/v1/audit``.
+    """
     configure_logging(settings.service, settings.log_level)
     tracing.configure_tracing(settings.service, settings.traces_exporter)
     # No static files in an API: every route is either public (health, docs) or role-checked.
@@ -389,5 +395,7 @@ def service_app(
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    api.register_blueprint(audit.blueprint)
+    audit.install_audit(app, lambda: mongo.database(db_alias), audited or {})
     document_auth(api)
     return app

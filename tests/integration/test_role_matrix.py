@@ -105,6 +105,10 @@ POLICY: dict[str, dict[tuple[str, str], frozenset[str]]] = {
     },
 }
 
+# Every service has its own audit trail, read by admins only.
+for routes in POLICY.values():
+    routes[("GET", "/api/v1/audit")] = frozenset({AD})
+
 # Every token of the matrix names the same person and scope, and every path parameter is that
 # name: so a custode's own inbox and a caller's own counter are in scope.
 DUMMY = "dummy"

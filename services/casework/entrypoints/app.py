@@ -14,6 +14,9 @@ from services.casework.entrypoints.api import BLUEPRINTS
 from shared.config import Settings
 from shared.web import service_app
 
+# The blueprints that serve a tenant's personal data or a case file: every request is audited.
+AUDITED = {"case_files": "case_file", "queues": "case_file"}
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the casework API. Nothing is contacted until a request needs it."""
@@ -24,5 +27,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         description="Fascicoli, valutazioni, invii a Welfare, Casa e AMAT fino all'esito.",
         blueprints=BLUEPRINTS,
         db_alias=ALIAS,
+        audited=AUDITED,
         extensions={"sportello.bus": message_bus(bootstrap(settings))},
     )

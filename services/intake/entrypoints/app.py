@@ -14,6 +14,9 @@ from services.intake.entrypoints.api import BLUEPRINTS
 from shared.config import Settings
 from shared.web import service_app
 
+# The blueprints that serve a tenant's personal data or a case file: every request is audited.
+AUDITED = {"tenants": "tenant", "appointments": "appointment", "cases": "case"}
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the intake API. Nothing is contacted until a request needs it."""
@@ -24,5 +27,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         description="Sportelli, edifici, inquilini, appuntamenti e apertura dei casi.",
         blueprints=BLUEPRINTS,
         db_alias=ALIAS,
+        audited=AUDITED,
         extensions={"sportello.bus": bootstrap(settings)},
     )

@@ -14,6 +14,9 @@ from services.notifications.entrypoints.api import BLUEPRINTS
 from shared.config import Settings
 from shared.web import service_app
 
+# The blueprints that serve a tenant's personal data or a case file: every request is audited.
+AUDITED = {"notifications": "notification", "inbox": "inbox"}
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the notifications API. Nothing is contacted until a request needs it."""
@@ -26,5 +29,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
         blueprints=BLUEPRINTS,
         db_alias=ALIAS,
+        audited=AUDITED,
         extensions={"sportello.bus": command_bus(bootstrap(settings))},
     )
