@@ -25,7 +25,7 @@ from opentelemetry.trace import SpanKind
 from pymongo.errors import ConnectionFailure, PyMongoError
 from werkzeug.exceptions import HTTPException
 
-from shared import audit, auth, metrics, mongo, tracing
+from shared import audit, auth, metrics, mongo, privacy, tracing
 from shared.auth import AuthError, Principal
 from shared.config import Settings
 from shared.domain import DomainError
@@ -370,12 +370,14 @@ def service_app(
     db_alias: str,
     extensions: dict[str, Any],
     audited: Mapping[str, str] | None = None,
+    held_about: Callable[[str], dict[str, Any]] | None = None,
 ) -> Flask:
     """A service's Flask app: JSON logs, the shared plumbing, its blueprints and dependencies.
 
     ``audited`` maps the blueprints that serve personal data to the resource kind their requests
     are recorded under in the audit trail (``shared.audit``), which admins read at
-    ``/api/v1/audit``.
+    ``/api/v1/audit``. ``held_about(tenant_id)`` returns everything the service holds about a
+    tenant: the admin's GDPR export at ``/api/v1/privacy/tenants/<id>/export`` (audited too).
     """
     configure_logging(settings.service, settings.log_level)
     tracing.configure_tracing(settings.service, settings.traces_exporter)
@@ -396,6 +398,14 @@ def service_app(
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     api.register_blueprint(audit.blueprint)
-    audit.install_audit(app, lambda: mongo.database(db_alias), audited or {})
+    if held_about is not None:
+        api.register_blueprint(
+            privacy.privacy_blueprint(
+                settings.service, lambda: mongo.database(db_alias), held_about
+            )
+        )
+    audit.install_audit(
+        app, lambda: mongo.database(db_alias), {**(audited or {}), "privacy": "privacy"}
+    )
     document_auth(api)
     return app

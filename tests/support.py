@@ -56,12 +56,18 @@ def read_topic(
 
 
 def wait_for_count(
-    count: Callable[[], int], target: int, stall_s: float = 90, max_s: float = 900, what: str = ""
+    count: Callable[[], int],
+    target: int,
+    stall_s: float = 90,
+    max_s: float = 900,
+    what: str = "",
+    every_s: float = 0.5,
 ) -> int:
     """Wait until ``count()`` reaches ``target``; fail if it stops growing for ``stall_s``.
 
     For backlogs whose drain time depends on the machine: a slow but steady drain passes, a
-    drain that stalls (something lost or stuck) fails with how far it got.
+    drain that stalls (something lost or stuck) fails with how far it got. ``every_s`` spaces
+    the polls of a count that is itself costly (FerretDB scans a whole collection for it).
     """
     deadline = time.monotonic() + max_s
     best, best_at = -1, time.monotonic()
@@ -76,7 +82,7 @@ def wait_for_count(
             raise AssertionError(
                 f"{what or 'count'}: {current}/{target}, no progress for {now - best_at:.0f}s"
             )
-        time.sleep(0.5)  # polling interval of a deadline-bound wait
+        time.sleep(every_s)  # polling interval of a deadline-bound wait
 
 
 def mint_token(environ: Mapping[str, str], role: str = "admin", **scope: Any) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from services.intake.adapters.documents import ALIAS, DOCUMENTS
+from services.intake.adapters.privacy import PrivacyStore
 from services.intake.adapters.repository import (
     AppointmentRepository,
     BuildingRepository,
@@ -43,5 +44,6 @@ def bootstrap(
         clock=clock,
         zone=settings.extra["timezone"],
         claim_grace=timedelta(seconds=settings.extra["claim_grace_s"]),
+        privacy=PrivacyStore(topic=topic),
     )
     return MessageBus(HANDLERS, deps)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from shared.events.intake import TenantErasedData
 from shared.events.registry import EventData, register
 
 PRODUCER = "casework"
@@ -127,4 +128,12 @@ CASE_ANONYMISED = register(
     CaseAnonymisedData,
     "Un caso chiuso da più del periodo di conservazione è stato anonimizzato (restano le"
     " statistiche).",
+)
+
+
+TENANT_ERASED = register(
+    PRODUCER,
+    "casework.tenant.erased",
+    TenantErasedData,
+    "casework ha anonimizzato i fascicoli dell'inquilino che ha chiesto la cancellazione.",
 )

@@ -190,3 +190,30 @@ CASE_OPENED = register(
     CaseOpenedData,
     "Un operatore ha aperto un caso per un inquilino (sportello, visita, incontro o telefono).",
 )
+
+
+class TenantErasureRequestedData(EventData):
+    """A tenant asked for erasure (GDPR art. 17): every service anonymises what it holds."""
+
+    erasure_id = fields.String(required=True)
+    tenant_id = fields.String(required=True)
+    requested_by = fields.String(required=True)
+    requested_at = fields.AwareDateTime(required=True)
+
+
+class TenantErasedData(EventData):
+    """A service confirms that it anonymised everything it held about a tenant."""
+
+    erasure_id = fields.String(required=True)
+    tenant_id = fields.String(required=True)
+    at = fields.AwareDateTime(required=True)
+    records = fields.Integer(required=True, metadata={"description": "Documenti anonimizzati."})
+
+
+TENANT_ERASURE_REQUESTED = register(
+    PRODUCER,
+    "intake.tenant.erasure_requested",
+    TenantErasureRequestedData,
+    "Un inquilino ha chiesto la cancellazione dei suoi dati: ogni servizio li anonimizza e lo"
+    " conferma.",
+)

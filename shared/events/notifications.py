@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
+from shared.events.intake import TenantErasedData
 from shared.events.registry import EventData, register
 
 PRODUCER = "notifications"
@@ -37,4 +38,13 @@ NOTIFICATION_NOT_SENT = register(
     "notifications.notification.not_sent",
     DeliveryData,
     "Una notifica non è stata inviata (manca il consenso o il contatto); il motivo è registrato.",
+)
+
+
+TENANT_ERASED = register(
+    PRODUCER,
+    "notifications.tenant.erased",
+    TenantErasedData,
+    "notifications ha anonimizzato contatti e messaggi dell'inquilino che ha chiesto la"
+    " cancellazione.",
 )

@@ -145,6 +145,7 @@ def test_every_personal_data_route_of_intake_is_audited(app: Flask) -> None:
         "tenants",
         "appointments",
         "cases",
+        "erasure",
     }
     assert personal == set(INTAKE_AUDITED)
 

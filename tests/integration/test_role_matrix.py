@@ -105,9 +105,12 @@ POLICY: dict[str, dict[tuple[str, str], frozenset[str]]] = {
     },
 }
 
-# Every service has its own audit trail, read by admins only.
+# Every service has its own audit trail and its part of a tenant's export: for admins only.
 for routes in POLICY.values():
     routes[("GET", "/api/v1/audit")] = frozenset({AD})
+    routes[("GET", "/api/v1/privacy/tenants/<tenant_id>/export")] = frozenset({AD})
+POLICY["intake"][("POST", "/api/v1/privacy/tenants/<tenant_id>/erasure")] = frozenset({AD})
+POLICY["intake"][("GET", "/api/v1/privacy/tenants/<tenant_id>/erasure")] = frozenset({AD})
 
 # Every token of the matrix names the same person and scope, and every path parameter is that
 # name: so a custode's own inbox and a caller's own counter are in scope.

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from services.casework.adapters.codec import from_doc, to_doc
-from services.casework.domain.model import ANONYMOUS, CaseFile, CaseState
+from services.casework.domain.model import ANONYMOUS, CaseFile, CaseState, ReferralState
 from shared.domain import Conflict
-from tests.unit.test_casework_domain import NOW, case_in, new_case
+from tests.unit.test_casework_domain import NOW, case_in, new_case, referral_in
 
 KEEP = timedelta(days=30)
 
@@ -52,3 +52,26 @@ def test_anonymising_keeps_statistics_and_removes_the_person() -> None:
     assert [t.to_state for t in case.history][-1] == "chiuso" and case.opened_at == NOW
     # It is stored and read back like any case file.
     assert from_doc(CaseFile, {**to_doc(case)}).anonymised_at == NOW + KEEP
+
+
+def test_erasure_ends_a_case_in_charge_cancels_its_referrals_and_anonymises_it() -> None:
+    case, ref_id = referral_in(ReferralState.ACCEPTED)  # in charge: not archivable by hand
+    case.erase("sistema", NOW)
+    assert case.state == CaseState.ARCHIVED and case.anonymised_at == NOW
+    assert case.referral(ref_id).state == ReferralState.CANCELLED
+    assert [e.kind for e in case.events] == [
+        "referral.cancelled",
+        "case.state_changed",
+        "case.anonymised",
+    ]
+    assert case.tenant_id == ANONYMOUS and case.description == ""
+    case.erase("sistema", NOW + KEEP)  # a redelivered request changes nothing
+    assert len(case.events) == 3
+
+
+def test_erasure_of_a_closed_case_only_anonymises_it() -> None:
+    case = case_in(CaseState.CLOSED)
+    case.events.clear()
+    case.erase("sistema", NOW)
+    assert case.state == CaseState.CLOSED
+    assert [e.kind for e in case.events] == ["case.anonymised"]

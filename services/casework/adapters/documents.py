@@ -26,6 +26,7 @@ from mongoengine import (
 )
 
 from shared.outbox import OutboxDocument
+from shared.privacy import ERASURES
 
 ALIAS = "casework"
 
@@ -125,4 +126,7 @@ ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
     CaseFileDoc._meta["collection"]: ENCRYPTED_PATHS,
     CaseFileVersionDoc._meta["collection"]: ("staged.*.value", "outbox.*.value"),
 }
-OUTBOX_COLLECTIONS = [CaseFileVersionDoc._meta["collection"]]
+OUTBOX_COLLECTIONS = [
+    CaseFileVersionDoc._meta["collection"],
+    ERASURES,  # each erasure record carries its confirmation event (shared.privacy)
+]

@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from services.casework.adapters.codec import from_doc, to_doc
 from services.casework.adapters.documents import ENCRYPTED_PATHS, CaseFileDoc, CaseFileVersionDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
+from shared import privacy
 from shared.clock import now_utc
 from shared.crypto import FieldCipher, transform
 from shared.events import Event
@@ -272,6 +273,22 @@ class CaseFileRepository:
                 if len(ids) >= limit:
                     break
         return ids
+
+    def ids_of_tenant(self, tenant_id: str) -> list[str]:
+        """Ids of the case files of ``tenant_id`` (FerretDB scans: erasure and export are rare)."""
+        return [d["_id"] for d in self.collection.find({"tenant_id": tenant_id}, {"_id": 1})]
+
+    def of_tenant(self, tenant_id: str) -> list[CaseFile]:
+        """The case files of ``tenant_id``, decrypted (for the tenant's export)."""
+        return [c for c in (self.get(i) for i in self.ids_of_tenant(tenant_id)) if c is not None]
+
+    def purge_event_history(self, case_ids: list[str]) -> int:
+        """Drop the published events kept in the versions of these case files (erasure)."""
+        if not case_ids:
+            return 0
+        return privacy.purge_published_events(
+            self.collection.database, self.versions.name, {"case_id": {"$in": case_ids}}
+        )
 
     def _case_file(self, doc: dict[str, Any]) -> CaseFile:
         data = {k: v for k, v in doc.items() if k not in _NOT_DOMAIN}

@@ -58,6 +58,7 @@ CASE_TRANSITIONS: dict[CaseState, tuple[CaseState, ...]] = {
 TERMINAL_CASE_STATES = (CaseState.CLOSED, CaseState.ARCHIVED)
 # What an anonymised case file says instead of a tenant's id or a free-text outcome.
 ANONYMOUS = "anonimizzato"
+ERASURE_REASON = "cancellazione dei dati richiesta dall'interessato (GDPR art. 17)"
 
 
 class ReferralState(StrEnum):
@@ -447,6 +448,35 @@ class CaseFile:
                 {"case_id": self.id, "actor": actor, "at": at, "closed_at": closed},
             )
         )
+
+    def erase(self, actor: str, at: datetime) -> None:
+        """The tenant asked to be erased (GDPR art. 17): end the case, whatever its state, and
+        anonymise it. Open referrals are cancelled (their paths hear of it), an unfinished case is
+        archived outside the usual lifecycle (a legal duty, not a decision on the case)."""
+        if self.anonymised_at is not None:
+            return
+        for referral in self.open_referrals:
+            self.cancel_referral(referral.id, ERASURE_REASON, actor, at)
+        if not self.is_terminal:
+            previous = self.state
+            self.state = CaseState.ARCHIVED
+            self.history.append(
+                Transition(previous.value, CaseState.ARCHIVED.value, actor, at, ERASURE_REASON)
+            )
+            self.events.append(
+                DomainEvent(
+                    "case.state_changed",
+                    {
+                        "case_id": self.id,
+                        "actor": actor,
+                        "at": at,
+                        "from_state": previous.value,
+                        "to_state": CaseState.ARCHIVED.value,
+                        "reason": ERASURE_REASON,
+                    },
+                )
+            )
+        self.anonymise(actor, at)
 
     def transition(
         self, to: CaseState, actor: str, at: datetime, reason: str = "", outcome: str | None = None

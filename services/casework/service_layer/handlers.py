@@ -19,11 +19,12 @@ from services.casework.adapters.repository import CaseFileRepository
 from services.casework.domain import commands
 from services.casework.domain.model import CaseFile, DomainEvent
 from services.casework.domain.paths import ReferralPath
+from shared import privacy
 from shared.clock import now_utc
 from shared.domain import Conflict, NotFound
 from shared.events import Event, make_event
 from shared.events import casework as contracts
-from shared.events.intake import CASE_OPENED
+from shared.events.intake import CASE_OPENED, TENANT_ERASURE_REQUESTED
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,12 @@ def mutate(
 
 def on_case_opened(event: Event, deps: Dependencies) -> None:
     """Open the case file of a case intake opened (once, however often the event arrives)."""
-    created = deps.case_files.add_once(CaseFile.from_intake(event.id, event.data))
+    case_file = CaseFile.from_intake(event.id, event.data)
+    created = deps.case_files.add_once(case_file)
+    if privacy.erased(deps.case_files.collection.database, case_file.tenant_id) is not None:
+        # The case was opened before the tenant's erasure and reached us after it: erase it too.
+        mutate(case_file.id, deps, lambda c, at: c.erase(SYSTEM_ACTOR, at), only_with_events=True)
+        deps.case_files.purge_event_history([case_file.id])
     log.info(
         "case file %s",
         "opened" if created else "already open (redelivery)",
@@ -133,8 +139,45 @@ def on_case_opened(event: Event, deps: Dependencies) -> None:
     )
 
 
+def on_tenant_erasure_requested(event: Event, deps: Dependencies) -> None:
+    """Erase every case file of the tenant, purge their event history, confirm once.
+
+    Idempotent: an erased file is skipped; the confirmation is stored with the erasure record in
+    one write, after the files, so a redelivery after a crash finishes the work and confirms.
+    """
+    tenant_id, erasure_id = event.data["tenant_id"], event.data["erasure_id"]
+    db = deps.case_files.collection.database
+    if privacy.erased(db, tenant_id) is not None:
+        return
+    case_ids = deps.case_files.ids_of_tenant(tenant_id)
+    for case_id in case_ids:
+        mutate(case_id, deps, lambda c, at: c.erase(SYSTEM_ACTOR, at), only_with_events=True)
+    deps.case_files.purge_event_history(case_ids)
+    at = deps.clock()
+    confirmation = make_event(
+        contracts.TENANT_ERASED,
+        tenant_id,
+        {
+            "erasure_id": erasure_id,
+            "tenant_id": tenant_id,
+            "at": at.isoformat(),
+            "records": len(case_ids),
+        },
+    )
+    privacy.record_erasure(
+        db,
+        tenant_id=tenant_id,
+        record={"erasure_id": erasure_id, "at": at, "records": len(case_ids)},
+        topic=deps.topic,
+        event=confirmation,
+        cipher=deps.case_files.cipher,
+    )
+    log.info("tenant erased", extra={"erasure_id": erasure_id, "case_files": len(case_ids)})
+
+
 EVENT_HANDLERS = {
     CASE_OPENED: on_case_opened,
+    TENANT_ERASURE_REQUESTED: on_tenant_erasure_requested,
 }
 
 

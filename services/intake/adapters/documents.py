@@ -26,6 +26,7 @@ from mongoengine import (
 
 from shared.crypto import EncryptedStringField
 from shared.outbox import OutboxDocument
+from shared.privacy import ERASURES
 
 ALIAS = "intake"
 
@@ -261,4 +262,5 @@ OUTBOX_COLLECTIONS = [
     IntakeCaseDoc._meta["collection"],
     IntakeTenantDoc._meta["collection"],
     IntakeAppointmentDoc._meta["collection"],
+    ERASURES,  # each erasure record carries its confirmation event (shared.privacy)
 ]

@@ -1,5 +1,6 @@
 """intake's worker: publishes the outbox and applies casework's ``case.closed`` (which frees the
-tenant's needs for a new case). ``python -m services.intake.entrypoints.worker``.
+tenant's needs for a new case), ``case.anonymised`` (retention) and the erasure confirmations of
+casework and notifications. ``python -m services.intake.entrypoints.worker``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from services.intake.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.intake.bootstrap import bootstrap
 from services.intake.config import load_settings
 from services.intake.service_layer.handlers import EVENT_HANDLERS
+from services.intake.service_layer.privacy import PRIVACY_EVENT_HANDLERS
 from shared import mongo
 from shared.config import Settings
 from shared.kafka import dispatcher
@@ -22,7 +24,8 @@ def build_worker(settings: Settings) -> Worker:
         mongo.database(ALIAS),
         OUTBOX_COLLECTIONS,
         Consumption(
-            topics=[settings.topic("casework")], handler=dispatcher(EVENT_HANDLERS, bus.deps)
+            topics=[settings.topic("casework"), settings.topic("notifications")],
+            handler=dispatcher(EVENT_HANDLERS | PRIVACY_EVENT_HANDLERS, bus.deps),
         ),
     )
 

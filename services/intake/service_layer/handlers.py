@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.intake.adapters.privacy import PrivacyStore
 from services.intake.adapters.repository import (
     AppointmentRepository,
     BuildingRepository,
@@ -68,6 +69,7 @@ class Dependencies:
     clock: Callable[[], datetime]
     zone: ZoneInfo
     claim_grace: timedelta
+    privacy: PrivacyStore
 
 
 # --- buildings and counters ---
@@ -594,9 +596,16 @@ def _counter(deps: Dependencies, counter_id: str) -> Counter:
 
 def _tenant(deps: Dependencies, tenant_id: str, field: str | None) -> Tenant:
     tenant = deps.tenants.get(tenant_id)
+    details = {"field": field} if field else {}
     if tenant is None:
-        details = {"field": field} if field else {}
         raise NotFound("Inquilino non trovato.", id=tenant_id, **details)
+    if deps.privacy.erasure(tenant_id) is not None:
+        raise Conflict(
+            "L'inquilino ha chiesto la cancellazione dei suoi dati: non se ne registrano altri.",
+            code="tenant_erased",
+            id=tenant_id,
+            **details,
+        )
     return tenant
 
 

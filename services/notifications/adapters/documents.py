@@ -15,6 +15,7 @@ from mongoengine import (
 )
 
 from shared.outbox import OutboxDocument
+from shared.privacy import ERASURES
 
 ALIAS = "notifications"
 
@@ -142,4 +143,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     BuildingDoc,
     CustodianPreferenceDoc,
 )
-OUTBOX_COLLECTIONS = [NotificationDoc._meta["collection"]]
+OUTBOX_COLLECTIONS = [
+    NotificationDoc._meta["collection"],
+    ERASURES,  # each erasure record carries its confirmation event (shared.privacy)
+]

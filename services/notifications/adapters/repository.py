@@ -40,6 +40,7 @@ from shared.events.notifications import (
     NOTIFICATION_NOT_SENT,
 )
 from shared.outbox import outbox_update, stage
+from shared.privacy import ANONYMOUS
 
 SEND_QUEUE = "send_queue"
 # A queue entry whose message is not stored is kept this long: the insert may be on its way.
@@ -60,6 +61,11 @@ class NotificationRepository:
     @property
     def _coll(self) -> Any:
         return NotificationDoc._get_collection()
+
+    @property
+    def database(self) -> Any:
+        """notifications' database (its erasure records live there)."""
+        return NotificationDoc._get_db()
 
     @property
     def _queue(self) -> Any:
@@ -248,6 +254,56 @@ class NotificationRepository:
         )
         self._queue.delete_many({"_id": {"$in": ids}})
         return result.modified_count
+
+    def erase_tenant(self, tenant_id: str, case_ids: list[str], at: datetime) -> int:
+        """Anonymise every message to the tenant or about their cases (GDPR erasure).
+
+        Texts and render contexts are emptied, the tenant's name and address removed, what was
+        still to be sent is cancelled (an emptied message must not go out), and the subjects a
+        digest kept of these messages are replaced. Idempotent. Returns the messages touched.
+        """
+        query = {
+            "$or": [
+                {"recipient.kind": RecipientKind.TENANT.value, "recipient.ref": tenant_id},
+                {"case_id": {"$in": case_ids}},
+            ]
+        }
+        touched = list(self._coll.find(query, {"status": 1, "recipient": 1, "digest_id": 1}))
+        pending = {s.value for s in PENDING}
+        digests: dict[str, set[str]] = {}
+        for doc in touched:
+            changes: dict[str, Any] = {"subject": "", "text": "", "html": "", "context": {}}
+            if doc["recipient"].get("kind") == RecipientKind.TENANT.value:
+                changes |= {"recipient.name": ANONYMOUS, "recipient.address": None}
+            operations: dict[str, Any] = {"$set": changes}
+            if doc.get("status") in pending:
+                changes |= {"status": Status.CANCELLED.value, "lease_until": None}
+                operations["$push"] = {
+                    "history": _history(Status.CANCELLED, at, "dati cancellati su richiesta")
+                }
+            self._coll.update_one({"_id": doc["_id"]}, operations)
+            if doc.get("digest_id"):
+                digests.setdefault(doc["digest_id"], set()).add(doc["_id"])
+        if touched:
+            self._queue.delete_many({"_id": {"$in": [d["_id"] for d in touched]}})
+        for digest_id, item_ids in digests.items():
+            digest = self._coll.find_one({"_id": digest_id}, {"items": 1}) or {}
+            items = [
+                {**item, "subject": ANONYMOUS} if item.get("id") in item_ids else item
+                for item in digest.get("items") or []
+            ]
+            self._coll.update_one({"_id": digest_id}, {"$set": {"items": items}})
+        return len(touched)
+
+    def about_tenant(self, tenant_id: str, case_ids: list[str]) -> list[dict[str, Any]]:
+        """Every message to the tenant or about their cases, as stored (the GDPR export)."""
+        query = {
+            "$or": [
+                {"recipient.kind": RecipientKind.TENANT.value, "recipient.ref": tenant_id},
+                {"case_id": {"$in": case_ids}},
+            ]
+        }
+        return list(self._coll.find(query, {"outbox": 0}))
 
     def claim(self, now: datetime, lease: timedelta) -> Notification | None:
         """Take one due message for sending, recording the intent (status, attempt, lease).
@@ -534,6 +590,21 @@ class TenantRepository:
             consents=consents,
         )
 
+    def erase(self, tenant_id: str) -> int:
+        """Forget the tenant's contacts and consents (GDPR erasure); returns documents removed."""
+        removed = TenantDoc._get_collection().delete_one({"_id": tenant_id}).deleted_count
+        return (
+            removed
+            + ConsentDoc._get_collection().delete_many({"tenant_id": tenant_id}).deleted_count
+        )
+
+    def held(self, tenant_id: str) -> dict[str, Any]:
+        """The tenant's contact data and consents as stored (the GDPR export)."""
+        return {
+            "tenant": TenantDoc._get_collection().find_one({"_id": tenant_id}),
+            "consents": list(ConsentDoc._get_collection().find({"tenant_id": tenant_id})),
+        }
+
 
 class CaseRepository:
     """Case id → tenant, building, operator, urgency."""
@@ -552,6 +623,19 @@ class CaseRepository:
             },
             upsert=True,
         )
+
+    def ids_of_tenant(self, tenant_id: str) -> list[str]:
+        """The tenant's cases notifications has heard of."""
+        return [
+            d["_id"] for d in CaseDoc._get_collection().find({"tenant_id": tenant_id}, {"_id": 1})
+        ]
+
+    def unlink(self, case_ids: list[str]) -> None:
+        """The cases stay (for the statistics), without the link to their erased tenant."""
+        if case_ids:
+            CaseDoc._get_collection().update_many(
+                {"_id": {"$in": case_ids}}, {"$set": {"tenant_id": ANONYMOUS}}
+            )
 
     def get(self, case_id: str | None) -> CaseDoc | None:
         """The case, if notifications has heard of it."""

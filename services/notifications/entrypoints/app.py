@@ -5,6 +5,8 @@ Served by ``gunicorn -c services/notifications/gunicorn_conf.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from services.notifications.adapters.documents import ALIAS
@@ -21,6 +23,18 @@ AUDITED = {"notifications": "notification", "inbox": "inbox"}
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the notifications API. Nothing is contacted until a request needs it."""
     settings = settings or load_settings()
+    bus = command_bus(bootstrap(settings))
+
+    def held_about(tenant_id: str) -> dict[str, Any]:
+        """The tenant's contacts, consents and every message to them or about their cases."""
+        deps = bus.deps
+        case_ids = deps.cases.ids_of_tenant(tenant_id)
+        return {
+            **deps.tenants.held(tenant_id),
+            "case_ids": case_ids,
+            "notifications": deps.notifications.about_tenant(tenant_id, case_ids),
+        }
+
     return service_app(
         settings,
         title="Sportello — notifications",
@@ -30,5 +44,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         blueprints=BLUEPRINTS,
         db_alias=ALIAS,
         audited=AUDITED,
-        extensions={"sportello.bus": command_bus(bootstrap(settings))},
+        held_about=held_about,
+        extensions={"sportello.bus": bus},
     )

@@ -31,14 +31,17 @@ from services.notifications.domain.model import (
 )
 from services.notifications.domain.policy import QuietHours, next_digest_at
 from services.notifications.domain.rules import Directory, Rule, matching
-from shared.events import Event, PoisonEvent, contracts
+from shared import privacy
+from shared.events import Event, PoisonEvent, contracts, make_event
 from shared.events.intake import (
     CASE_OPENED,
     CONSENT_CHANGED,
     HOME_VISIT_REQUESTED,
+    TENANT_ERASURE_REQUESTED,
     TENANT_REGISTERED,
     TENANT_UPDATED,
 )
+from shared.events.notifications import TENANT_ERASED
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,10 @@ class Dependencies:
 def update_read_models(event: Event, deps: Dependencies) -> None:
     """Keep what notifications knows about tenants, cases and buildings current (idempotent)."""
     data = event.data
+    if event.type in (TENANT_REGISTERED, TENANT_UPDATED, CONSENT_CHANGED) and privacy.erased(
+        deps.notifications.database, data["tenant_id"]
+    ):
+        return  # a late snapshot of an erased tenant must not bring their contacts back
     if event.type in (TENANT_REGISTERED, TENANT_UPDATED):
         deps.tenants.apply_snapshot(data)
     elif event.type == CONSENT_CHANGED:
@@ -450,6 +457,39 @@ COMMAND_HANDLERS: dict[type, Callable[[Any, Dependencies], Any]] = {
 
 
 # Every event of the services notifications listens to goes to ``on_event``: the rules decide.
+def on_tenant_erasure_requested(event: Event, deps: Dependencies) -> None:
+    """Forget the tenant's contacts and consents, anonymise the messages to them or about their
+    cases, and confirm once (the confirmation is stored with the erasure record, after the work:
+    a redelivery after a crash finishes the work and confirms)."""
+    tenant_id, erasure_id = event.data["tenant_id"], event.data["erasure_id"]
+    db = deps.notifications.database
+    if privacy.erased(db, tenant_id) is not None:
+        return
+    at = deps.clock()
+    case_ids = deps.cases.ids_of_tenant(tenant_id)
+    records = deps.notifications.erase_tenant(tenant_id, case_ids, at)
+    records += deps.tenants.erase(tenant_id)
+    deps.cases.unlink(case_ids)
+    confirmation = make_event(
+        TENANT_ERASED,
+        tenant_id,
+        {
+            "erasure_id": erasure_id,
+            "tenant_id": tenant_id,
+            "at": at.isoformat(),
+            "records": records,
+        },
+    )
+    privacy.record_erasure(
+        db,
+        tenant_id=tenant_id,
+        record={"erasure_id": erasure_id, "at": at, "records": records},
+        topic=deps.notifications.topic,
+        event=confirmation,
+    )
+    log.info("tenant erased", extra={"erasure_id": erasure_id, "records": records})
+
+
 EVENT_HANDLERS: dict[str, Callable[[Event, Dependencies], None]] = {
     c.type: on_event for c in contracts() if c.producer in ("intake", "casework")
-}
+} | {TENANT_ERASURE_REQUESTED: on_tenant_erasure_requested}

@@ -1,0 +1,149 @@
+"""What intake's GDPR erasure does to its store: anonymise a tenant, their cases, appointments and
+idempotency records, and keep the erasure request with the confirmations of every service.
+
+Plain pymongo on purpose: anonymisation rewrites fields in place, by ``_id`` (FerretDB serves only
+that from an index), and each step is idempotent, so an interrupted erasure is finished by asking
+again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pymongo.database import Database
+
+from services.intake.adapters.documents import (
+    ALIAS,
+    IntakeAppointmentDoc,
+    IntakeCaseDoc,
+    IntakeIdempotencyDoc,
+    IntakeOpenCaseClaimDoc,
+    IntakeTenantDoc,
+)
+from shared import mongo, privacy
+from shared.crypto import cipher_for
+from shared.events import Event
+from shared.privacy import ANONYMOUS
+
+ANONYMOUS_NAME = "Anonimizzato"
+
+# What an anonymised case keeps: building, counter, channel, needs, urgency, dates, status (the
+# statistics). What it loses: the link to the tenant and everything about the household.
+CASE_ERASED_FIELDS: dict[str, Any] = {
+    "tenant_id": ANONYMOUS,
+    "description": "",
+    "disconnection_date": None,
+    "hardship_signals": [],
+    "bills": [],
+    "isee_band": None,
+    "receives_bonus_sociale": None,
+}
+
+
+def anonymous_fiscal_code(tenant_id: str) -> str:
+    """A stand-in codice fiscale: unique per tenant (the index is unique), never a real one."""
+    return "ANON" + hashlib.sha256(tenant_id.encode()).hexdigest()[:12].upper()
+
+
+class PrivacyStore:
+    """intake's erasure records and the anonymising writes."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    @property
+    def db(self) -> Database:
+        """intake's database."""
+        return mongo.database(ALIAS)
+
+    def erasure(self, tenant_id: str) -> dict[str, Any] | None:
+        """The erasure request of ``tenant_id``, if any."""
+        return privacy.erased(self.db, tenant_id)
+
+    def anonymise_cases(self, tenant_id: str) -> list[str]:
+        """Anonymise the tenant's cases and purge their event history; returns their ids."""
+        cases = self.db[IntakeCaseDoc._meta["collection"]]
+        ids = [d["_id"] for d in cases.find({"tenant_id": tenant_id}, {"_id": 1})]
+        for case_id in ids:
+            self.anonymise_case(case_id)
+        # The (tenant, need) claims of open cases name the tenant: they go.
+        claims = self.db[IntakeOpenCaseClaimDoc._meta["collection"]]
+        claims.delete_many({"_id": {"$regex": f"^{tenant_id}:"}})
+        return ids
+
+    def anonymise_case(self, case_id: str) -> bool:
+        """Anonymise one case (erasure or casework's retention); False if it is not here."""
+        collection = IntakeCaseDoc._meta["collection"]
+        found = self.db[collection].update_one({"_id": case_id}, {"$set": CASE_ERASED_FIELDS})
+        privacy.purge_published_events(self.db, collection, {"_id": case_id})
+        return bool(found.matched_count)
+
+    def anonymise_appointments(self, tenant_id: str) -> int:
+        """Take the tenant out of their appointments: notes, reasons and place go when the
+        appointment was theirs alone; from a group session only their name goes."""
+        collection = IntakeAppointmentDoc._meta["collection"]
+        appointments = self.db[collection]
+        touched = list(appointments.find({"tenant_ids": tenant_id}, {"tenant_ids": 1}))
+        for doc in touched:
+            others = [t for t in doc["tenant_ids"] if t != tenant_id]
+            changes: dict[str, Any] = {"tenant_ids": others}
+            if not others:
+                changes |= {"tenant_ids": [ANONYMOUS], "notes": "", "cancel_reason": None}
+                changes["location"] = ""
+            appointments.update_one({"_id": doc["_id"]}, {"$set": changes})
+            privacy.purge_published_events(self.db, collection, {"_id": doc["_id"]})
+        return len(touched)
+
+    def anonymise_tenant(self, tenant_id: str) -> bool:
+        """Replace the tenant's personal data; keeps building and household size (statistics)."""
+        collection = IntakeTenantDoc._meta["collection"]
+        found = self.db[collection].update_one(
+            {"_id": tenant_id},
+            {
+                "$set": {
+                    "first_name": ANONYMOUS_NAME,
+                    "last_name": ANONYMOUS_NAME,
+                    "search_name": ANONYMOUS,
+                    "fiscal_code": anonymous_fiscal_code(tenant_id),
+                    "apartment": None,
+                    "phone": None,
+                    "email": None,
+                    "consents": [],
+                }
+            },
+        )
+        privacy.purge_published_events(self.db, collection, {"_id": tenant_id})
+        return bool(found.matched_count)
+
+    def drop_idempotent_answers(self, ids: list[str]) -> int:
+        """Forget the stored first answers naming the tenant or their cases (they copy data)."""
+        collection = self.db[IntakeIdempotencyDoc._meta["collection"]]
+        doomed = [
+            d["_id"]
+            for d in collection.find({}, {"body": 1})
+            if any(i in (d.get("body") or "") for i in ids)
+        ]
+        if doomed:
+            collection.delete_many({"_id": {"$in": doomed}})
+        return len(doomed)
+
+    def record_erasure(self, tenant_id: str, record: dict[str, Any], event: Event) -> bool:
+        """Store the erasure request with its event, once (False when it was already there)."""
+        return privacy.record_erasure(
+            self.db,
+            tenant_id=tenant_id,
+            record=record,
+            topic=self.topic,
+            event=event,
+            cipher=cipher_for(ALIAS),
+        )
+
+    def confirm(self, tenant_id: str, service: str, at: datetime, records: int) -> bool:
+        """Record ``service``'s confirmation of the erasure (idempotent)."""
+        result = self.db[privacy.ERASURES].update_one(
+            {"_id": tenant_id},
+            {"$set": {f"confirmations.{service}": {"at": at, "records": records}}},
+        )
+        return bool(result.matched_count)

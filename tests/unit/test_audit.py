@@ -1,0 +1,31 @@
+"""The audit trail's pure parts: whose data a request touched, and what of the query is kept."""
+
+from __future__ import annotations
+
+from shared.audit import MASK, masked_query, subjects_of
+
+
+def test_subjects_come_from_the_url_and_from_every_item_of_the_answer() -> None:
+    answer = [
+        {"id": "case_1", "tenant_id": "ten_a"},
+        {"id": "case_2", "tenant_id": "ten_b"},
+        "not a record",
+    ]
+    assert subjects_of({"building_id": "bld_9"}, answer) == [
+        "building:bld_9",
+        "case:case_1",
+        "tenant:ten_a",
+        "case:case_2",
+        "tenant:ten_b",
+    ]
+
+
+def test_an_answer_names_its_own_kind_by_its_id_prefix() -> None:
+    assert subjects_of({}, {"id": "ten_x", "building_id": "bld_1"}) == ["tenant:ten_x"]
+    assert subjects_of({"recipient": "custode.rossi"}, None) == ["recipient:custode.rossi"]
+    assert subjects_of({}, {"id": 7}) == []  # no id text, no subject
+
+
+def test_search_values_are_masked_and_filters_kept() -> None:
+    query = masked_query([("name", "Rossi"), ("building_id", "bld_1"), ("fiscal_code", "X")])
+    assert query == {"name": [MASK], "building_id": ["bld_1"], "fiscal_code": [MASK]}
