@@ -258,16 +258,25 @@ class NotificationRepository:
     def erase_tenant(self, tenant_id: str, case_ids: list[str], at: datetime) -> int:
         """Anonymise every message to the tenant or about their cases (GDPR erasure).
 
-        Texts and render contexts are emptied, the tenant's name and address removed, what was
+        Returns the messages touched; see :meth:`anonymise`.
+        """
+        return self.anonymise(
+            {
+                "$or": [
+                    {"recipient.kind": RecipientKind.TENANT.value, "recipient.ref": tenant_id},
+                    {"case_id": {"$in": case_ids}},
+                ]
+            },
+            at,
+        )
+
+    def anonymise(self, query: dict[str, Any], at: datetime) -> int:
+        """Anonymise the messages matching ``query`` (erasure, or a case past its retention).
+
+        Texts and render contexts are emptied, a tenant's name and address removed, what was
         still to be sent is cancelled (an emptied message must not go out), and the subjects a
         digest kept of these messages are replaced. Idempotent. Returns the messages touched.
         """
-        query = {
-            "$or": [
-                {"recipient.kind": RecipientKind.TENANT.value, "recipient.ref": tenant_id},
-                {"case_id": {"$in": case_ids}},
-            ]
-        }
         touched = list(self._coll.find(query, {"status": 1, "recipient": 1, "digest_id": 1}))
         pending = {s.value for s in PENDING}
         digests: dict[str, set[str]] = {}
@@ -279,7 +288,7 @@ class NotificationRepository:
             if doc.get("status") in pending:
                 changes |= {"status": Status.CANCELLED.value, "lease_until": None}
                 operations["$push"] = {
-                    "history": _history(Status.CANCELLED, at, "dati cancellati su richiesta")
+                    "history": _history(Status.CANCELLED, at, "dati anonimizzati")
                 }
             self._coll.update_one({"_id": doc["_id"]}, operations)
             if doc.get("digest_id"):

@@ -33,6 +33,7 @@ from services.notifications.domain.policy import QuietHours, next_digest_at
 from services.notifications.domain.rules import Directory, Rule, matching
 from shared import privacy
 from shared.events import Event, PoisonEvent, contracts, make_event
+from shared.events.casework import CASE_ANONYMISED
 from shared.events.intake import (
     CASE_OPENED,
     CONSENT_CHANGED,
@@ -490,6 +491,15 @@ def on_tenant_erasure_requested(event: Event, deps: Dependencies) -> None:
     log.info("tenant erased", extra={"erasure_id": erasure_id, "records": records})
 
 
+def on_case_anonymised(event: Event, deps: Dependencies) -> None:
+    """casework's retention anonymised a closed case: so are the messages about it."""
+    on_event(event, deps)  # the rules may still want to tell someone (none does today)
+    deps.notifications.anonymise({"case_id": event.data["case_id"]}, deps.clock())
+
+
 EVENT_HANDLERS: dict[str, Callable[[Event, Dependencies], None]] = {
     c.type: on_event for c in contracts() if c.producer in ("intake", "casework")
-} | {TENANT_ERASURE_REQUESTED: on_tenant_erasure_requested}
+} | {
+    TENANT_ERASURE_REQUESTED: on_tenant_erasure_requested,
+    CASE_ANONYMISED: on_case_anonymised,
+}
