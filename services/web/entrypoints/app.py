@@ -36,6 +36,7 @@ BLUEPRINTS = (
 
 HTTP_TITLES = {
     400: "Richiesta non valida",
+    403: "Il tuo ruolo non consente questa operazione",
     404: "Pagina non trovata",
     405: "Operazione non consentita su questa pagina",
     413: "Richiesta troppo grande",

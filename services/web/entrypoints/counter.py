@@ -29,6 +29,7 @@ from services.web.entrypoints.common import (
     back,
     clients,
     idempotency_key,
+    may,
     now,
     requires,
     unavailable,
@@ -180,6 +181,7 @@ def _answer(
 
 @blp.post("/casi")
 @requires("operatore")
+@may("open_case")
 def open_case() -> Any:
     """Open a case for the chosen tenant."""
     me = g.identity
@@ -208,6 +210,7 @@ def _aware(raw: str) -> str:
 
 @blp.post("/appuntamenti")
 @requires("operatore")
+@may("book")
 def book() -> Any:
     """Book the next meeting (a slot of my counter) or a home visit."""
     me = g.identity
@@ -232,6 +235,7 @@ def book() -> Any:
 
 @blp.post("/inquilini")
 @requires("operatore")
+@may("register_tenant")
 def register_tenant() -> Any:
     """Register a tenant, then choose them for a case."""
     me = g.identity
