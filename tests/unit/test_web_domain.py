@@ -16,8 +16,6 @@ from services.web.domain.forms import (
 )
 from services.web.domain.identity import Identity, IdentityError, make_identity
 from services.web.domain.queues import (
-    first_response_hours,
-    mean_first_response_by_path,
     team_inbox,
     unread_first,
 )
@@ -139,27 +137,6 @@ def test_the_custodes_unread_messages_come_first() -> None:
         {"id": "c", "created_at": "2026-11-19T10:00:00+00:00", "read_at": None},
     ]
     assert [m["id"] for m in unread_first(messages)] == ["a", "c", "b"]
-
-
-def test_time_to_first_response_counts_from_sending_to_the_first_answer() -> None:
-    answered = {
-        "path": "amat",
-        "sent_at": "2026-11-20T10:00:00+00:00",
-        "history": [
-            {"to_state": "inviata", "at": "2026-11-20T10:00:00+00:00"},
-            {"to_state": "presa_in_carico", "at": "2026-11-20T16:00:00+00:00"},
-            {"to_state": "completata", "at": "2026-11-21T10:00:00+00:00"},
-        ],
-    }
-    assert first_response_hours(answered) == 6
-    waiting = {"path": "amat", "sent_at": "2026-11-20T10:00:00+00:00", "history": []}
-    assert first_response_hours(waiting) is None
-    declined = {
-        **answered,
-        "path": "casa",
-        "history": [{"to_state": "rifiutata", "at": "2026-11-22T10:00:00+00:00"}],
-    }
-    assert mean_first_response_by_path([answered, waiting, declined]) == {"amat": 6, "casa": 48}
 
 
 def test_bars_scale_to_the_largest_value_and_survive_zeros() -> None:
