@@ -81,6 +81,9 @@ def test_the_case_form_becomes_intakes_body() -> None:
         "description": "",
         "disconnection_date": None,
         "hardship_kind": "da_valutare",
+        "isee_band": None,
+        "receives_bonus_sociale": None,
+        "bills": [],
         "opened_by": "op.rossi",
     }
 
@@ -167,3 +170,41 @@ def test_diary_columns_scale_each_commodity_on_its_own() -> None:
     assert [c.unit for c in columns] == ["kWh", "kWh", "Smc"]
     assert columns[2].anomaly == "consumo alto"
     assert diary_columns([]) == []
+
+
+def test_amounts_in_euro_become_cents() -> None:
+    from services.web.domain.forms import euro_cents
+
+    assert euro_cents("184,50") == 18_450
+    assert euro_cents("1.234,56 €") == 123_456
+    assert euro_cents("90") == 9_000
+    assert euro_cents("12.5") == 1_250
+    assert euro_cents("dieci") == "dieci"  # intake says it is not a number
+    assert euro_cents("NaN") == "NaN"
+
+
+def test_bills_skip_empty_ones_and_map_intakes_fields_to_the_inputs() -> None:
+    from services.web.domain.forms import bills_body
+
+    form = {
+        "bill-0-commodity": ["luce"],
+        "bill-3-commodity": ["gas"],
+        "bill-3-supplier": ["A2A"],
+        "bill-3-meter": ["0088 1234 5678 90"],
+        "bill-3-consumption": ["95,5"],
+    }
+    bills, aliases = bills_body(form)
+    assert bills == [
+        {
+            "commodity": "gas",
+            "offer": None,
+            "supplier": "A2A",
+            "pdr": "00881234567890",
+            "consumption": 95.5,
+            "unit": "Smc",
+        }
+    ]
+    assert aliases["bills.0.pdr"] == aliases["bills.0.pod"] == "bill-3-meter"
+    assert aliases["bills.0.amount_cents"] == "bill-3-amount"
+    body = case_body({"receives_bonus_sociale": ["si"], "isee_band": [""]}, "c", "op")
+    assert (body["receives_bonus_sociale"], body["isee_band"], body["bills"]) == (True, None, [])

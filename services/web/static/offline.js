@@ -173,7 +173,28 @@
     });
   }
 
+  // One more bill in the case form: a copy of the empty bill, numbered after the last one.
+  function setupBills() {
+    var button = document.getElementById("aggiungi-bolletta");
+    var model = document.getElementById("bolletta-modello");
+    if (!button || !model) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var last = -1;
+      document.querySelectorAll("#bollette fieldset.bill").forEach(function (f) {
+        last = Math.max(last, parseInt(f.getAttribute("data-bill"), 10));
+      });
+      var next = last + 1;
+      var holder = document.createElement("div");
+      holder.innerHTML = model.innerHTML.replace(/__n__/g, String(next)).replace(/__N__/g, String(next + 1));
+      var bill = holder.firstElementChild;
+      button.parentNode.insertBefore(bill, button);
+      bill.querySelector("select, input").focus();
+    });
+  }
+
   document.addEventListener("submit", onSubmit);
+  if (document.readyState !== "loading") { setupBills(); } else { document.addEventListener("DOMContentLoaded", setupBills); }
   window.addEventListener("online", flush);
   window.addEventListener("offline", render);
   document.addEventListener("DOMContentLoaded", flush);
