@@ -193,8 +193,25 @@
     });
   }
 
+  // The service worker keeps the counter's pages for a reload without a connection (sw.js).
+  // The first page of a visit is not fetched through it: that one is put in its cache here.
+  function setupWorker() {
+    if (!("serviceWorker" in navigator) || !window.caches) { return; }
+    var first = !navigator.serviceWorker.controller;
+    navigator.serviceWorker.register("/sw.js", { scope: "/sportello" }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function () {
+      if (first && navigator.onLine) {
+        return caches.open("sportello-sportello-v1").then(function (cache) {
+          return cache.add(window.location.href);
+        });
+      }
+    }).catch(function () { /* no service worker: the queue still works while the page is open */ });
+  }
+
   document.addEventListener("submit", onSubmit);
   if (document.readyState !== "loading") { setupBills(); } else { document.addEventListener("DOMContentLoaded", setupBills); }
+  setupWorker();
   window.addEventListener("online", flush);
   window.addEventListener("offline", render);
   document.addEventListener("DOMContentLoaded", flush);
