@@ -144,7 +144,22 @@ def test_case_from_the_counter_to_the_amat_team_the_custode_and_the_dashboard(
         declined = rows.filter(has_text="rifiutata")
         expect(declined.locator("th, td")).to_have_text(["welfare", "rifiutata", "1"])
         expect(coordinator.locator("#totale-casi")).to_contain_text("Casi nel fascicolo: 1")
+        # casework's sums: the case went to both paths, each answered once (accept, decline).
+        answered = coordinator.locator("#prima-risposta tbody tr")
+        expect(answered).to_have_count(2)
+        expect(answered.filter(has_text="amat").locator("th, td").nth(1)).to_have_text("1")
+        expect(answered.filter(has_text="welfare").locator("th, td").nth(1)).to_have_text("1")
+        cases_per_path = coordinator.locator("#c2-t + svg + table tbody tr")
+        expect(cases_per_path).to_have_count(2)
         shoot(coordinator, "07-coordinamento")
         check_accessibility(coordinator, axe_source, "coordinamento")
+
+        # The coordinator reads the case file, and is offered no action.
+        coordinator.goto(f"{web}/casi/{case['id']}")
+        expect(coordinator.locator("#ref-t + table tbody tr")).to_have_count(2)
+        expect(coordinator.locator("main form")).to_have_count(0)
+        expect(coordinator.get_by_role("button", name="Invia", exact=True)).to_have_count(0)
+        shoot(coordinator, "07b-coordinamento-fascicolo")
+        check_accessibility(coordinator, axe_source, "fascicolo del coordinamento")
     finally:
         team.close()

@@ -93,6 +93,7 @@ POLICY: dict[str, dict[tuple[str, str], frozenset[str]]] = {
         ("GET", "/api/v1/queues/overdue-referrals"): frozenset({PC, CO, AD}),
         ("GET", "/api/v1/queues/counts"): frozenset({PC, CO, AD}),
         ("GET", "/api/v1/reports/outcomes"): frozenset({CO, AD}),
+        ("GET", "/api/v1/reports/dashboard"): frozenset({CO, AD}),
         ("GET", "/api/v1/referral-paths"): ALL,
     },
     "notifications": {

@@ -267,3 +267,112 @@ def test_another_role_is_sent_to_its_own_home(web: FlaskClient) -> None:
     assert web.get("/coordinamento").headers["Location"] == "/sportello"
     web.post("/esci")
     assert web.get("/sportello").headers["Location"].startswith("/accesso")
+
+
+ENEL = {
+    "bill-0-commodity": "luce",
+    "bill-0-supplier": "Enel Energia",
+    "bill-0-offer": "Servizio di tutela",
+    "bill-0-period_start": "2026-09-01",
+    "bill-0-period_end": "2026-10-31",
+    "bill-0-meter": "it001e12345678",
+    "bill-0-consumption": "420,5",
+    "bill-0-amount": "184,50",
+    "bill-0-arrears": "1.090,00",
+}
+
+
+def test_a_case_with_isee_bonus_sociale_and_bills(web: FlaskClient, world: dict) -> None:
+    page = web.get(f"/sportello?inquilino={world['tenant']['id']}")
+    for field in ("c-isee", "c-bonus-si", "bill-0-supplier", "bill-0-meter", "bill-0-amount"):
+        assert f'id="{field}"' in page.text
+    assert 'id="bolletta-modello"' in page.text
+    answer = web.post(
+        "/sportello/casi",
+        data={
+            "tenant_id": world["tenant"]["id"],
+            "needs": ["lettura_bollette", "morosita"],
+            "isee_band": "fino_9530",
+            "receives_bonus_sociale": "si",
+            **ENEL,
+            # A second bill, gas; a third left empty is not sent.
+            "bill-1-commodity": "gas",
+            "bill-1-supplier": "A2A Energia",
+            "bill-1-period_start": "2026-09-01",
+            "bill-1-period_end": "2026-10-31",
+            "bill-1-meter": "0088 1234 5678 90",
+            "bill-1-consumption": "95",
+            "bill-1-amount": "120",
+            "bill-2-commodity": "luce",
+        },
+    )
+    assert answer.status_code == 303, answer.text
+    [case] = cases_of(world)
+    assert case["isee_band"] == "fino_9530"
+    assert case["receives_bonus_sociale"] is True
+    luce, gas = case["bills"]
+    assert (luce["supplier"], luce["pod"], luce["pdr"]) == ("Enel Energia", "IT001E12345678", None)
+    assert (luce["consumption"], luce["unit"]) == (420.5, "kWh")
+    assert (luce["amount_cents"], luce["arrears_cents"]) == (18_450, 109_000)
+    assert (gas["pdr"], gas["pod"], gas["unit"], gas["amount_cents"]) == (
+        "00881234567890",
+        None,
+        "Smc",
+        12_000,
+    )
+
+
+def test_wrong_pod_and_pdr_are_reported_next_to_their_bill(web: FlaskClient, world: dict) -> None:
+    page = web.post(
+        "/sportello/casi",
+        data={
+            "tenant_id": world["tenant"]["id"],
+            "needs": ["lettura_bollette"],
+            # Bill 0 left empty: intake's bills.0 is the form's bill 1.
+            "bill-0-commodity": "luce",
+            "bill-1-commodity": "luce",
+            "bill-1-supplier": "Enel Energia",
+            "bill-1-period_start": "2026-09-01",
+            "bill-1-period_end": "2026-10-31",
+            "bill-1-meter": "IT001X1234",
+            "bill-1-amount": "10",
+            "bill-2-commodity": "gas",
+            "bill-2-supplier": "A2A Energia",
+            "bill-2-period_start": "2026-09-01",
+            "bill-2-period_end": "2026-10-31",
+            "bill-2-meter": "12345",
+        },
+    )
+    assert page.status_code == 422
+    pod = "POD non valido: formato IT + 3 cifre + E + 8 cifre (14 caratteri)."
+    assert f'<p class="field-error" id="bill-1-meter-err">{pod}</p>' in page.text
+    assert 'aria-invalid="true" aria-describedby="bill-1-meter-err"' in page.text
+    assert '<p class="field-error" id="bill-2-meter-err">PDR non valido: deve avere 14 cifre.' in (
+        page.text
+    )
+    # The required amount of the gas bill is missing: said next to its field, in Italian.
+    assert 'id="bill-2-amount-err"' in page.text
+    # What was typed is shown again, bill by bill.
+    assert 'value="IT001X1234"' in page.text and 'value="A2A Energia"' in page.text
+    assert cases_of(world) == []
+
+
+def test_the_offline_queue_sends_the_bills_too(web: FlaskClient, world: dict) -> None:
+    body = {
+        "tenant_id": [world["tenant"]["id"]],
+        "needs": ["lettura_bollette"],
+        "isee_band": ["9530_15000"],
+        "receives_bonus_sociale": ["no"],
+        **{k: [v] for k, v in ENEL.items()},
+    }
+    headers = {"Idempotency-Key": "tablet-3:000043", "Accept": "application/json"}
+    first = web.post("/sportello/casi", json=body, headers=headers)
+    assert first.status_code == 201, first.json
+    [case] = cases_of(world)
+    assert case["receives_bonus_sociale"] is False and case["isee_band"] == "9530_15000"
+    assert [b["pod"] for b in case["bills"]] == ["IT001E12345678"]
+    wrong = dict(body, **{"bill-0-meter": ["IT1"]})
+    headers = {"Idempotency-Key": "k-2", "Accept": "application/json"}
+    refused = web.post("/sportello/casi", json=wrong, headers=headers)
+    assert refused.status_code == 422
+    assert set(refused.json["errors"]) == {"bill-0-meter"}

@@ -16,8 +16,6 @@ from services.web.domain.forms import (
 )
 from services.web.domain.identity import Identity, IdentityError, make_identity
 from services.web.domain.queues import (
-    first_response_hours,
-    mean_first_response_by_path,
     team_inbox,
     unread_first,
 )
@@ -83,6 +81,9 @@ def test_the_case_form_becomes_intakes_body() -> None:
         "description": "",
         "disconnection_date": None,
         "hardship_kind": "da_valutare",
+        "isee_band": None,
+        "receives_bonus_sociale": None,
+        "bills": [],
         "opened_by": "op.rossi",
     }
 
@@ -141,27 +142,6 @@ def test_the_custodes_unread_messages_come_first() -> None:
     assert [m["id"] for m in unread_first(messages)] == ["a", "c", "b"]
 
 
-def test_time_to_first_response_counts_from_sending_to_the_first_answer() -> None:
-    answered = {
-        "path": "amat",
-        "sent_at": "2026-11-20T10:00:00+00:00",
-        "history": [
-            {"to_state": "inviata", "at": "2026-11-20T10:00:00+00:00"},
-            {"to_state": "presa_in_carico", "at": "2026-11-20T16:00:00+00:00"},
-            {"to_state": "completata", "at": "2026-11-21T10:00:00+00:00"},
-        ],
-    }
-    assert first_response_hours(answered) == 6
-    waiting = {"path": "amat", "sent_at": "2026-11-20T10:00:00+00:00", "history": []}
-    assert first_response_hours(waiting) is None
-    declined = {
-        **answered,
-        "path": "casa",
-        "history": [{"to_state": "rifiutata", "at": "2026-11-22T10:00:00+00:00"}],
-    }
-    assert mean_first_response_by_path([answered, waiting, declined]) == {"amat": 6, "casa": 48}
-
-
 def test_bars_scale_to_the_largest_value_and_survive_zeros() -> None:
     drawn = bars({"aperto": 4, "chiuso": 1}, highlight={"chiuso"})
     assert [(b.label, b.share, b.highlight) for b in drawn] == [
@@ -190,3 +170,41 @@ def test_diary_columns_scale_each_commodity_on_its_own() -> None:
     assert [c.unit for c in columns] == ["kWh", "kWh", "Smc"]
     assert columns[2].anomaly == "consumo alto"
     assert diary_columns([]) == []
+
+
+def test_amounts_in_euro_become_cents() -> None:
+    from services.web.domain.forms import euro_cents
+
+    assert euro_cents("184,50") == 18_450
+    assert euro_cents("1.234,56 €") == 123_456
+    assert euro_cents("90") == 9_000
+    assert euro_cents("12.5") == 1_250
+    assert euro_cents("dieci") == "dieci"  # intake says it is not a number
+    assert euro_cents("NaN") == "NaN"
+
+
+def test_bills_skip_empty_ones_and_map_intakes_fields_to_the_inputs() -> None:
+    from services.web.domain.forms import bills_body
+
+    form = {
+        "bill-0-commodity": ["luce"],
+        "bill-3-commodity": ["gas"],
+        "bill-3-supplier": ["A2A"],
+        "bill-3-meter": ["0088 1234 5678 90"],
+        "bill-3-consumption": ["95,5"],
+    }
+    bills, aliases = bills_body(form)
+    assert bills == [
+        {
+            "commodity": "gas",
+            "offer": None,
+            "supplier": "A2A",
+            "pdr": "00881234567890",
+            "consumption": 95.5,
+            "unit": "Smc",
+        }
+    ]
+    assert aliases["bills.0.pdr"] == aliases["bills.0.pod"] == "bill-3-meter"
+    assert aliases["bills.0.amount_cents"] == "bill-3-amount"
+    body = case_body({"receives_bonus_sociale": ["si"], "isee_band": [""]}, "c", "op")
+    assert (body["receives_bonus_sociale"], body["isee_band"], body["bills"]) == (True, None, [])

@@ -232,6 +232,22 @@ class CaseFileRepository:
                 states[r["state"]] = states.get(r["state"], 0) + 1
         return {"cases_by_state": by_state, "referrals_by_path": by_path}
 
+    def dashboard_rows(self) -> list[dict[str, Any]]:
+        """Every case file, projected to what the dashboard sums (``domain.reports``): no
+        encrypted field is read, and FerretDB returns a few small fields per document."""
+        fields = {
+            "_id": 0,
+            "state": 1,
+            "building.id": 1,
+            "building.name": 1,
+            "referrals.path": 1,
+            "referrals.state": 1,
+            "referrals.sent_at": 1,
+            "referrals.history.to_state": 1,
+            "referrals.history.at": 1,
+        }
+        return list(self.collection.find({}, fields))
+
     def outcome_totals(self, group_by: str) -> list[dict[str, Any]]:
         """Measured outcomes summed per building, counter or path, and kind.
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from services.casework.domain import commands
+from services.casework.domain import reports as reports_domain
 from services.casework.domain.model import CaseFile
 from services.casework.entrypoints import schemas
 from services.casework.service_layer.handlers import Dependencies
@@ -434,6 +435,17 @@ class OutcomeTotals(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Measured outcomes summed per building, counter or path, and kind."""
         return deps().case_files.outcome_totals(query["group_by"])
+
+
+@reports.route("/dashboard")
+class Dashboard(MethodView):
+    @allow("coordinator", "admin")
+    @reports.response(200, schemas.DashboardSchema)
+    @reports.alt_response(503, description="Archivio non raggiungibile.")
+    def get(self) -> Any:
+        """The coordinators' dashboard over every case file: cases per state, path and building,
+        referrals per path and state, mean and median hours to first response per path."""
+        return reports_domain.dashboard(deps().case_files.dashboard_rows())
 
 
 @paths.route("")

@@ -564,3 +564,34 @@ class CountsSchema(Schema):
     referrals_by_path = fields.Dict(
         keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer())
     )
+
+
+class BuildingCountSchema(Schema):
+    building_id = fields.String()
+    name = fields.String()
+    cases = fields.Integer()
+
+
+class ResponseTimeSchema(Schema):
+    answered = fields.Integer(metadata={"description": "Invii a cui il percorso ha risposto."})
+    mean = fields.Float(metadata={"description": "Ore medie dall'invio alla prima risposta."})
+    median = fields.Float(metadata={"description": "Ore mediane dall'invio alla prima risposta."})
+
+
+class DashboardSchema(Schema):
+    total_cases = fields.Integer()
+    cases_by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
+    cases_by_path = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "Casi con almeno un invio (non solo proposto) al percorso."},
+    )
+    cases_by_building = fields.List(fields.Nested(BuildingCountSchema))
+    referrals_by_path = fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer())
+    )
+    first_response_hours = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(ResponseTimeSchema),
+        metadata={"description": "Per percorso, sugli invii con una risposta."},
+    )

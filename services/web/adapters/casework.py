@@ -49,9 +49,10 @@ class CaseworkClient(ApiClient):
         """Add a reading to the energy diary."""
         return self.post(f"/case-files/{case_id}/diary", body)
 
-    def counts(self) -> dict[str, Any]:
-        """Cases per state and referrals per path and state."""
-        return self.get("/queues/counts")
+    def dashboard(self) -> dict[str, Any]:
+        """casework's dashboard over every case file: cases per state, path and building,
+        referrals per path and state, hours to first response per path."""
+        return self.get("/reports/dashboard")
 
     def overdue_referrals(self) -> list[dict[str, Any]]:
         """Referrals past their response deadline."""

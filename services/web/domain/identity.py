@@ -44,6 +44,38 @@ API_ROLE: dict[str, str] = {
     "coordinatore": "coordinator",
 }
 
+# What the pages offer people to do, and the API calls each action makes. A page shows an action
+# only to roles the API lets make every one of its calls: so nobody is offered a button the API
+# would answer with 403 (tests/integration/test_web_roles.py compares this with the APIs' own
+# ``shared.auth.allow`` declarations).
+ACTION_CALLS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "open_case": (("intake", "POST", "/api/v1/cases"),),
+    "book": (("intake", "POST", "/api/v1/appointments"),),
+    "register_tenant": (("intake", "POST", "/api/v1/tenants"),),
+    "refer": (
+        ("casework", "POST", "/api/v1/case-files/<case_id>/referrals"),
+        ("casework", "POST", "/api/v1/case-files/<case_id>/referrals/<referral_id>/send"),
+    ),
+    "add_reading": (("casework", "POST", "/api/v1/case-files/<case_id>/diary"),),
+    "answer_referral": (
+        ("casework", "POST", "/api/v1/case-files/<case_id>/referrals/<referral_id>/accept"),
+        ("casework", "POST", "/api/v1/case-files/<case_id>/referrals/<referral_id>/decline"),
+        ("casework", "POST", "/api/v1/case-files/<case_id>/referrals/<referral_id>/complete"),
+    ),
+    "mark_read": (("notifications", "POST", "/api/v1/inbox/<recipient>/<notification_id>/read"),),
+}
+
+# The API roles that may take each action: the roles every call of ``ACTION_CALLS`` allows.
+ACTION_ROLES: dict[str, frozenset[str]] = {
+    "open_case": frozenset({"operator", "admin"}),
+    "book": frozenset({"operator", "admin"}),
+    "register_tenant": frozenset({"operator", "admin"}),
+    "refer": frozenset({"operator", "path_caseworker", "admin"}),
+    "add_reading": frozenset({"operator", "path_caseworker", "admin"}),
+    "answer_referral": frozenset({"path_caseworker", "admin"}),
+    "mark_read": frozenset({"operator", "path_caseworker", "custode", "coordinator", "admin"}),
+}
+
 # Who the sign-in page is before anyone signs in: it only reads counters, buildings and paths.
 SIGN_IN_PRINCIPAL = Principal(sub="web-accesso", role="coordinator", name="Pagina di accesso")
 
@@ -78,6 +110,11 @@ class Identity:
     def home(self) -> str:
         """The endpoint of this role's home page."""
         return HOME[self.role]
+
+    def can(self, action: str) -> bool:
+        """Whether this role may take ``action`` (a key of ``ACTION_ROLES``): pages offer only
+        these. Coordinators read everything and take no action."""
+        return API_ROLE[self.role] in ACTION_ROLES[action]
 
     def principal(self) -> Principal:
         """The API principal of this identity, with its scope (counter, path, custodian)."""

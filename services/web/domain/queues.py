@@ -1,14 +1,11 @@
-"""Work queues as people read them: a referral team's inbox, a custode's inbox, first responses."""
+"""Work queues as people read them: a referral team's inbox, a custode's inbox, counts."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-
-# Referral states (casework's lifecycle) that mean "the team answered".
-ANSWERED = {"presa_in_carico", "rifiutata", "completata"}
 
 
 @dataclass
@@ -68,28 +65,6 @@ def unread_first(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m for m in newest_first if not m.get("read_at")] + [
         m for m in newest_first if m.get("read_at")
     ]
-
-
-def first_response_hours(referral: dict[str, Any]) -> float | None:
-    """Hours from sending a referral to the team's first answer (accept or decline)."""
-    sent = referral.get("sent_at")
-    if not sent:
-        return None
-    for step in referral.get("history") or []:
-        if step.get("to_state") in ANSWERED and step.get("at"):
-            delta = datetime.fromisoformat(step["at"]) - datetime.fromisoformat(sent)
-            return max(delta.total_seconds() / 3600, 0.0)
-    return None
-
-
-def mean_first_response_by_path(referrals: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean hours to first response per path, over the referrals answered so far."""
-    hours: dict[str, list[float]] = defaultdict(list)
-    for referral in referrals:
-        value = first_response_hours(referral)
-        if value is not None:
-            hours[referral.get("path", "?")].append(value)
-    return {path: sum(v) / len(v) for path, v in sorted(hours.items())}
 
 
 def count_by(items: list[dict[str, Any]], key: str) -> dict[str, int]:

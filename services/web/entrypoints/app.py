@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request, send_from_directory
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
@@ -36,6 +36,7 @@ BLUEPRINTS = (
 
 HTTP_TITLES = {
     400: "Richiesta non valida",
+    403: "Il tuo ruolo non consente questa operazione",
     404: "Pagina non trovata",
     405: "Operazione non consentita su questa pagina",
     413: "Richiesta troppo grande",
@@ -98,6 +99,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         if moment.tzinfo is not None:
             moment = moment.astimezone(ZONE)
         return moment.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+
+    @app.get("/sw.js")
+    def service_worker() -> Any:
+        # At the root, so its scope may be /sportello (a worker's scope cannot be above its URL).
+        response = send_from_directory(app.static_folder or "", "sw.js", max_age=0)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+        return response
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -10,7 +10,14 @@ from services.web.adapters.http import ApiError, Unavailable
 from services.web.domain.charts import diary_columns
 from services.web.domain.forms import NEEDS, field_messages
 from services.web.entrypoints.auth import FALLBACK_PATHS
-from services.web.entrypoints.common import attempt, back, clients, requires, unavailable
+from services.web.entrypoints.common import (
+    attempt,
+    back,
+    clients,
+    may,
+    requires,
+    unavailable,
+)
 
 blp = Blueprint("cases", __name__, url_prefix="/casi")
 
@@ -97,7 +104,8 @@ def _act(case_id: str, form_key: str, fields: set[str], call: Any) -> Any:
 
 
 @blp.post("/<case_id>/invii")
-@requires("operatore", "coordinatore")
+@requires("operatore", "percorso", "coordinatore")
+@may("refer")
 def send_referral(case_id: str) -> Any:
     """Refer the case to a path (proposed and sent in one step)."""
     _check_id(case_id)
@@ -113,6 +121,7 @@ def send_referral(case_id: str) -> Any:
 
 @blp.post("/<case_id>/diario")
 @requires("operatore", "percorso", "coordinatore")
+@may("add_reading")
 def add_reading(case_id: str) -> Any:
     """Add a meter reading (or a note) to the energy diary."""
     _check_id(case_id)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g, jsonify, redirect, request, session, url_for
+from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from services.web.adapters.http import ApiError, Unavailable
@@ -62,6 +62,22 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             if roles and who.role not in roles:
                 return redirect(url_for(who.home))
             g.identity = who
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def may(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A form post only roles allowed to take ``action`` may make (others get 403, the page never
+    offered them the form). Goes under ``requires``, which sets ``g.identity``."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not g.identity.can(action):
+                abort(403)
             return view(*args, **kwargs)
 
         return wrapper

@@ -15,11 +15,16 @@ from flask import Blueprint, g, jsonify, render_template, request
 from services.web.adapters.http import ApiError, Unavailable
 from services.web.domain.forms import (
     CHANNELS,
+    COMMODITIES,
     HARDSHIP_KINDS,
+    ISEE_BANDS,
     NEEDS,
     Form,
     appointment_body,
+    bill_indexes,
+    bills_body,
     case_body,
+    case_fields,
     field_messages,
     tenant_body,
 )
@@ -29,6 +34,7 @@ from services.web.entrypoints.common import (
     back,
     clients,
     idempotency_key,
+    may,
     now,
     requires,
     unavailable,
@@ -37,14 +43,6 @@ from services.web.entrypoints.common import (
 
 blp = Blueprint("counter", __name__, url_prefix="/sportello")
 
-CASE_FIELDS = {
-    "tenant_id",
-    "channel",
-    "needs",
-    "description",
-    "disconnection_date",
-    "hardship_kind",
-}
 APPOINTMENT_FIELDS = {"kind", "tenant_id", "starts_at", "notes", "case_id", "visit_at"}
 TENANT_FIELDS = {
     "building_id",
@@ -125,6 +123,10 @@ def _day_view(status: int = 200, **state: Any) -> Any:
         "needs": NEEDS,
         "channels": CHANNELS,
         "hardship_kinds": HARDSHIP_KINDS,
+        "isee_bands": ISEE_BANDS,
+        "commodities": COMMODITIES,
+        # The bills the case form shows: those sent back with messages, or one empty bill.
+        "bill_rows": bill_indexes(state.get("case_form") or {}),
         "case_form": {},
         "case_errors": {},
         "appointment_form": {},
@@ -180,18 +182,21 @@ def _answer(
 
 @blp.post("/casi")
 @requires("operatore")
+@may("open_case")
 def open_case() -> Any:
     """Open a case for the chosen tenant."""
     me = g.identity
     form = _form()
     body = case_body(form, me.counter_id, me.username)
+    _, bill_aliases = bills_body(form)
     key = idempotency_key()
     return _answer(
         lambda: clients().intake.open_case(body, key),
         form,
-        CASE_FIELDS,
+        case_fields(form),
         "case",
         lambda case: back("cases.case_file", case_id=case["id"], nuovo=1),
+        aliases=bill_aliases,
     )
 
 
@@ -208,6 +213,7 @@ def _aware(raw: str) -> str:
 
 @blp.post("/appuntamenti")
 @requires("operatore")
+@may("book")
 def book() -> Any:
     """Book the next meeting (a slot of my counter) or a home visit."""
     me = g.identity
@@ -232,6 +238,7 @@ def book() -> Any:
 
 @blp.post("/inquilini")
 @requires("operatore")
+@may("register_tenant")
 def register_tenant() -> Any:
     """Register a tenant, then choose them for a case."""
     me = g.identity

@@ -9,7 +9,14 @@ from flask import Blueprint, abort, g, render_template, request
 from services.web.adapters.http import ApiError, Unavailable
 from services.web.domain.queues import unread_first
 from services.web.entrypoints.cases import _check_id
-from services.web.entrypoints.common import attempt, back, clients, requires, unavailable
+from services.web.entrypoints.common import (
+    attempt,
+    back,
+    clients,
+    may,
+    requires,
+    unavailable,
+)
 
 blp = Blueprint("custode", __name__, url_prefix="/custode")
 
@@ -24,6 +31,7 @@ def inbox() -> Any:
 
 @blp.post("/<notification_id>/letto")
 @requires("custode")
+@may("mark_read")
 def mark_read(notification_id: str) -> Any:
     """Mark an in-app message read."""
     _check_id(notification_id)

@@ -10,7 +10,15 @@ from services.web.adapters.http import ApiError, Unavailable
 from services.web.domain.forms import NEEDS
 from services.web.domain.queues import team_inbox
 from services.web.entrypoints.cases import _check_id
-from services.web.entrypoints.common import attempt, back, clients, now, requires, unavailable
+from services.web.entrypoints.common import (
+    attempt,
+    back,
+    clients,
+    may,
+    now,
+    requires,
+    unavailable,
+)
 
 blp = Blueprint("team", __name__, url_prefix="/percorso")
 
@@ -51,6 +59,7 @@ def inbox() -> Any:
 
 @blp.post("/<case_id>/<referral_id>/<action>")
 @requires("percorso")
+@may("answer_referral")
 def act(case_id: str, referral_id: str, action: str) -> Any:
     """Accept, decline (with a reason) or complete (with an outcome) a referral."""
     _check_id(case_id)

@@ -173,7 +173,45 @@
     });
   }
 
+  // One more bill in the case form: a copy of the empty bill, numbered after the last one.
+  function setupBills() {
+    var button = document.getElementById("aggiungi-bolletta");
+    var model = document.getElementById("bolletta-modello");
+    if (!button || !model) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var last = -1;
+      document.querySelectorAll("#bollette fieldset.bill").forEach(function (f) {
+        last = Math.max(last, parseInt(f.getAttribute("data-bill"), 10));
+      });
+      var next = last + 1;
+      var holder = document.createElement("div");
+      holder.innerHTML = model.innerHTML.replace(/__n__/g, String(next)).replace(/__N__/g, String(next + 1));
+      var bill = holder.firstElementChild;
+      button.parentNode.insertBefore(bill, button);
+      bill.querySelector("select, input").focus();
+    });
+  }
+
+  // The service worker keeps the counter's pages for a reload without a connection (sw.js).
+  // The first page of a visit is not fetched through it: that one is put in its cache here.
+  function setupWorker() {
+    if (!("serviceWorker" in navigator) || !window.caches) { return; }
+    var first = !navigator.serviceWorker.controller;
+    navigator.serviceWorker.register("/sw.js", { scope: "/sportello" }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function () {
+      if (first && navigator.onLine) {
+        return caches.open("sportello-sportello-v1").then(function (cache) {
+          return cache.add(window.location.href);
+        });
+      }
+    }).catch(function () { /* no service worker: the queue still works while the page is open */ });
+  }
+
   document.addEventListener("submit", onSubmit);
+  if (document.readyState !== "loading") { setupBills(); } else { document.addEventListener("DOMContentLoaded", setupBills); }
+  setupWorker();
   window.addEventListener("online", flush);
   window.addEventListener("offline", render);
   document.addEventListener("DOMContentLoaded", flush);
