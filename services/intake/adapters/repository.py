@@ -7,7 +7,7 @@ outbox): ``stage`` before an insert, ``outbox_update`` merged into an update.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -82,24 +82,19 @@ class BuildingRepository:
         return _building(doc) if doc else None
 
     def list(
-        self, municipio: int | None = None, limit: int = 100, offset: int = 0
+        self,
+        municipio: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        ids: Sequence[str] | None = None,
     ) -> list[Building]:
-        """Buildings sorted by name."""
-        query = (
-            IntakeBuildingDoc.objects(municipio=municipio)
-            if municipio
-            else IntakeBuildingDoc.objects
-        )
+        """Buildings sorted by name (in ``municipio`` and among ``ids``, when given)."""
+        query = _buildings(municipio, ids)
         return [_building(d) for d in query.order_by("name").skip(offset).limit(limit)]
 
-    def count(self, municipio: int | None = None) -> int:
-        """How many buildings there are (in ``municipio``, if given)."""
-        query = (
-            IntakeBuildingDoc.objects(municipio=municipio)
-            if municipio
-            else IntakeBuildingDoc.objects
-        )
-        return query.count()
+    def count(self, municipio: int | None = None, ids: Sequence[str] | None = None) -> int:
+        """How many buildings there are (in ``municipio`` and among ``ids``, when given)."""
+        return _buildings(municipio, ids).count()
 
 
 class CounterRepository:
@@ -290,8 +285,10 @@ class AppointmentRepository:
         starts_to: datetime | None,
         limit: int,
         offset: int,
+        scope: CounterScope | None = None,
     ) -> Page:
-        """Appointments in time order, filtered (each filter leads an index)."""
+        """Appointments in time order, filtered (each filter leads an index); with ``scope``,
+        only those at its counters or, without a counter, at its buildings."""
         criteria: dict[str, Any] = {}
         for name, value in (
             ("counter_id", counter_id),
@@ -301,6 +298,11 @@ class AppointmentRepository:
         ):
             if value:
                 criteria[name] = value
+        if scope is not None:
+            criteria["$or"] = [
+                {"counter_id": {"$in": list(scope.counters)}},
+                {"counter_id": None, "building_id": {"$in": list(scope.buildings)}},
+            ]
         _range(criteria, "starts_at", starts_from, starts_to)
         query = (
             IntakeAppointmentDoc.objects(__raw__=criteria)
@@ -436,8 +438,10 @@ class CaseRepository:
         limit: int,
         offset: int,
         zone: Any,
+        counters: Sequence[str] | None = None,
     ) -> Page:
-        """Cases, newest first, filtered (every filter leads a declared index with opened_at)."""
+        """Cases, newest first, filtered (every filter leads a declared index with opened_at);
+        with ``counters``, only the cases opened at one of them."""
         criteria: dict[str, Any] = {}
         for name, value in (
             ("counter_id", counter_id),
@@ -447,6 +451,8 @@ class CaseRepository:
         ):
             if value:
                 criteria[name] = value
+        if counters is not None and not counter_id:
+            criteria["counter_id"] = {"$in": list(counters)}
         if urgent is not None:
             criteria["urgent"] = urgent
         # Dates are local days at the counter: from the start of ``opened_from`` to the end of
@@ -522,6 +528,23 @@ def _range(
         bounds["$lt" if end_exclusive else "$lte"] = end
     if bounds:
         criteria[name] = bounds
+
+
+@dataclass(frozen=True)
+class CounterScope:
+    """What an operator works on: its counters and the buildings of those counters."""
+
+    counters: tuple[str, ...]
+    buildings: tuple[str, ...]
+
+
+def _buildings(municipio: int | None, ids: Sequence[str] | None) -> Any:
+    filters: dict[str, Any] = {}
+    if municipio:
+        filters["municipio"] = municipio
+    if ids is not None:
+        filters["id__in"] = list(ids)
+    return IntakeBuildingDoc.objects(**filters)
 
 
 def _building_doc(b: Building) -> IntakeBuildingDoc:

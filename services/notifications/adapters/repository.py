@@ -4,10 +4,11 @@ built from other services' events (tenants and consents, cases, buildings, custo
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mongoengine import NotUniqueError
+from mongoengine import NotUniqueError, Q
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -175,8 +176,10 @@ class NotificationRepository:
         channel: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        buildings: Sequence[str] | None = None,
     ) -> list[Notification]:
-        """Notifications, newest first, filtered by case, status, recipient and channel."""
+        """Notifications, newest first, filtered by case, status, recipient and channel;
+        ``buildings`` keeps those about one of them or about no building."""
         filters = {
             k: v
             for k, v in {
@@ -187,7 +190,10 @@ class NotificationRepository:
             }.items()
             if v
         }
-        docs = NotificationDoc.objects(**filters).exclude("outbox").order_by("-created_at")
+        query = NotificationDoc.objects(**filters)
+        if buildings is not None:
+            query = query.filter(Q(building_id__in=list(buildings)) | Q(building_id=None))
+        docs = query.exclude("outbox").order_by("-created_at")
         return [_notification(d) for d in docs.skip(offset).limit(limit)]
 
     def inbox(self, recipient: str, unread: bool, limit: int, offset: int) -> list[Notification]:
