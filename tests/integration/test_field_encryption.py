@@ -4,6 +4,7 @@ and key rotation moves every value to the new key so the old one can be removed.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pymongo
@@ -22,6 +23,8 @@ from tests.support import authorize_app
 
 SECRET = "Figlio con asma grave, debiti con il padrone di casa"
 NOTE = "Ha perso il lavoro a ottobre, la moglie è in cura oncologica"
+VISIT_NOTE = "Muffa in camera da letto, la bambina ha l'asma"
+CANCEL_REASON = "Ricoverata in ospedale fino a fine mese"
 
 
 def raw(environ: dict[str, str], service: str, collection: str, doc_id: str) -> dict[str, Any]:
@@ -67,6 +70,45 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
     assert is_encrypted(stored["outbox"][0]["value"])
     assert client.get(f"/api/v1/cases/{case_id}").json["description"] == SECRET
 
+    # The tenant's codice fiscale, phone and email: ciphertext, and a blind index to find them.
+    person = client.get(f"/api/v1/tenants/{tenant}").json
+    stored_tenant = raw(environ, "intake", "tenants", tenant)
+    for name in ("fiscal_code", "phone", "email"):
+        assert is_encrypted(stored_tenant[name]), name
+        assert person[name] not in json.dumps(stored_tenant, default=str), name
+    assert stored_tenant["fiscal_code_index"].startswith("bi:v1:")
+    assert_found_by_fiscal_code(client, person)
+    # An appointment's notes and cancel reason, written on insert and on update.
+    visit = client.post(
+        "/api/v1/appointments",
+        json={
+            "kind": "sopralluogo",
+            "case_id": case_id,
+            "starts_at": (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0).isoformat(),
+            "notes": VISIT_NOTE,
+            "booked_by": "operatore.rossi",
+        },
+    )
+    assert visit.status_code == 201, visit.json
+    visit_id = visit.json["id"]
+    cancelled = client.post(
+        f"/api/v1/appointments/{visit_id}/cancel",
+        json={"reason": CANCEL_REASON, "actor": "operatore.rossi"},
+    )
+    assert cancelled.status_code == 200, cancelled.json
+    stored_visit = raw(environ, "intake", "appointments", visit_id)
+    assert is_encrypted(stored_visit["notes"]) and is_encrypted(stored_visit["cancel_reason"])
+    text = json.dumps(stored_visit, default=str)
+    assert VISIT_NOTE not in text and CANCEL_REASON not in text
+    shown = client.get(f"/api/v1/appointments/{visit_id}").json
+    assert (shown["notes"], shown["cancel_reason"]) == (VISIT_NOTE, CANCEL_REASON)
+    # A phone changed later is stored encrypted too (the update path writes around the document).
+    patched = client.patch(f"/api/v1/tenants/{tenant}", json={"phone": "+39 347 7654321"})
+    assert patched.status_code == 200, patched.json
+    stored_tenant = raw(environ, "intake", "tenants", tenant)
+    assert is_encrypted(stored_tenant["phone"]) and "7654321" not in stored_tenant["phone"]
+    person = patched.json
+
     # A value written before encryption is read as it is, and encrypted by the rotation.
     legacy = client.post("/api/v1/cases", json=case_body(tenant, building, needs=["altro"]))
     assert legacy.status_code == 201, legacy.json
@@ -90,13 +132,43 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
         assert all(FieldCipher([new]).is_current(r["value"]) for r in stored["outbox"])
     tenant_doc = raw(environ, "intake", "tenants", tenant)
     assert all(FieldCipher([new]).is_current(r["value"]) for r in tenant_doc["outbox"])
+    for name in ("fiscal_code", "phone", "email"):
+        assert FieldCipher([new]).decrypt(tenant_doc[name]) == person[name], name
+    # The blind index is derived from the key: recomputed under the new one.
+    assert tenant_doc["fiscal_code_index"] == FieldCipher([new]).blind_index(person["fiscal_code"])
+    visit_doc = raw(environ, "intake", "appointments", visit_id)
+    assert FieldCipher([new]).decrypt(visit_doc["notes"]) == VISIT_NOTE
+    assert FieldCipher([new]).decrypt(visit_doc["cancel_reason"]) == CANCEL_REASON
 
     # The old key can go.
     client = authorize_app(
         intake_app(settings_for("intake", FIELD_ENCRYPTION_KEYS=new))
     ).test_client()
     assert client.get(f"/api/v1/cases/{case_id}").json["description"] == SECRET
+    assert client.get(f"/api/v1/tenants/{tenant}").json == person
+    assert_found_by_fiscal_code(client, person)
+    assert client.get(f"/api/v1/appointments/{visit_id}").json["notes"] == VISIT_NOTE
     mongo.disconnect("intake")
+
+
+def assert_found_by_fiscal_code(client: Any, person: dict[str, Any]) -> None:
+    """Search by codice fiscale (any case, spaces) finds the tenant; a duplicate is refused."""
+    code = person["fiscal_code"]
+    for query in (code, code.lower()):
+        found = client.get("/api/v1/tenants", query_string={"fiscal_code": query})
+        assert [t["id"] for t in found.json] == [person["id"]], query
+    again = client.post(
+        "/api/v1/tenants",
+        json={
+            "building_id": person["building_id"],
+            "first_name": "Altro",
+            "last_name": "Nome",
+            "fiscal_code": code.lower(),
+            "consents": [],
+        },
+    )
+    assert again.status_code == 409, again.json
+    assert again.json["details"]["existing_tenant_id"] == person["id"]
 
 
 def test_casework_stores_free_text_encrypted_and_rotates_it(

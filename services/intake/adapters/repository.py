@@ -31,7 +31,7 @@ from services.intake.adapters.documents import (
     IntakeSlotClaimDoc,
     IntakeTenantDoc,
 )
-from services.intake.domain.identifiers import search_key
+from services.intake.domain.identifiers import normalize_fiscal_code, search_key
 from services.intake.domain.model import (
     Appointment,
     AppointmentKind,
@@ -55,7 +55,7 @@ from services.intake.domain.model import (
     Schedule,
     Tenant,
 )
-from shared.crypto import cipher_for
+from shared.crypto import EncryptedStringField, cipher_for
 from shared.domain import Conflict
 from shared.events import Event
 from shared.outbox import outbox_update, stage
@@ -147,6 +147,10 @@ class TenantRepository:
 
     def add(self, tenant: Tenant, events: Iterable[Event]) -> None:
         """Insert a new tenant; ``Conflict`` when the codice fiscale is already registered."""
+        # The unique index catches a concurrent duplicate under the same key; this lookup also
+        # finds one indexed under an older key while a rotation is under way.
+        if _by_fiscal_code(tenant.fiscal_code).only("id").first() is not None:
+            raise self._duplicate(tenant.fiscal_code)
         doc = IntakeTenantDoc(**_tenant_fields(tenant))
         stage(doc, self.topic, events, cipher_for(ALIAS))
         try:
@@ -157,7 +161,7 @@ class TenantRepository:
     def update(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
         """Store ``tenant`` if nobody changed it since ``previous_version`` (else ``Conflict``)."""
         collection = IntakeTenantDoc._get_collection()
-        fields = _tenant_fields(tenant)
+        fields = _encrypted(IntakeTenantDoc, _tenant_fields(tenant))
         fields.pop("id")
         fields["consents"] = [c.to_mongo().to_dict() for c in fields["consents"]]
         operations = outbox_update(
@@ -188,7 +192,7 @@ class TenantRepository:
             )
 
     def _duplicate(self, fiscal_code: str) -> Conflict:
-        existing = IntakeTenantDoc.objects(fiscal_code=fiscal_code).only("id").first()
+        existing = _by_fiscal_code(fiscal_code).only("id").first()
         return Conflict(
             "Esiste già un inquilino con questo codice fiscale.",
             code="duplicate_tenant",
@@ -201,8 +205,8 @@ class TenantRepository:
         return _tenant(doc) if doc else None
 
     def by_fiscal_code(self, fiscal_code: str) -> Tenant | None:
-        """The tenant with this codice fiscale, if any."""
-        doc = IntakeTenantDoc.objects(fiscal_code=fiscal_code).exclude("outbox").first()
+        """The tenant with this codice fiscale, if any (found by its blind index)."""
+        doc = _by_fiscal_code(fiscal_code).exclude("outbox").first()
         return _tenant(doc) if doc else None
 
     def search(
@@ -217,7 +221,9 @@ class TenantRepository:
         """Tenants by name prefix (surname first), codice fiscale or building, sorted by name."""
         criteria: dict[str, Any] = {}
         if fiscal_code:
-            criteria["fiscal_code"] = fiscal_code
+            # Stored encrypted: found by its blind index (under every key, during a rotation).
+            indexes = cipher_for(ALIAS).blind_indexes(normalize_fiscal_code(fiscal_code))
+            criteria["fiscal_code_index"] = {"$in": indexes}
         if building_id:
             criteria["building_id"] = building_id
         if name:
@@ -248,7 +254,7 @@ class AppointmentRepository:
     ) -> None:
         """Store ``appointment`` if unchanged since ``previous_version`` (else ``Conflict``)."""
         collection = IntakeAppointmentDoc._get_collection()
-        fields = _appointment_fields(appointment)
+        fields = _encrypted(IntakeAppointmentDoc, _appointment_fields(appointment))
         fields.pop("id")
         operations = outbox_update(
             self.topic,
@@ -538,6 +544,22 @@ class CounterScope:
     buildings: tuple[str, ...]
 
 
+def _by_fiscal_code(fiscal_code: str) -> Any:
+    """Tenants whose codice fiscale is ``fiscal_code``, by its blind index under every key."""
+    indexes = cipher_for(ALIAS).blind_indexes(normalize_fiscal_code(fiscal_code))
+    return IntakeTenantDoc.objects(fiscal_code_index__in=indexes)
+
+
+def _encrypted(document: type[Document], fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` as ``document`` stores them: encrypted fields encrypted (for raw updates)."""
+    out = dict(fields)
+    for name, value in fields.items():
+        field = document._fields.get(name)
+        if isinstance(field, EncryptedStringField):
+            out[name] = field.to_mongo(value)
+    return out
+
+
 def _buildings(municipio: int | None, ids: Sequence[str] | None) -> Any:
     filters: dict[str, Any] = {}
     if municipio:
@@ -609,6 +631,7 @@ def _tenant_fields(t: Tenant) -> dict[str, Any]:
         "last_name": t.last_name,
         "search_name": search_key(t.last_name, t.first_name),
         "fiscal_code": t.fiscal_code,
+        "fiscal_code_index": cipher_for(ALIAS).blind_index(normalize_fiscal_code(t.fiscal_code)),
         "phone": t.phone,
         "email": t.email,
         "preferred_language": t.preferred_language,
