@@ -339,12 +339,13 @@ def rotate_main(
     service: str,
     targets: Callable[[Settings], Mapping[Collection, Sequence[str]]],
     settings: Settings,
-    reindex: Callable[[Settings, FieldCipher, bool], int] | None = None,
+    extra: Callable[[Settings, FieldCipher, bool], int] | None = None,
 ) -> int:
     """A service's ``rotate_keys`` command: rotate every target, then report what is left.
 
-    ``reindex(settings, cipher, check_only)`` recomputes the service's blind indexes under the
-    current key (they are derived from it) and returns how many are still under an older one.
+    ``extra(settings, cipher, check_only)`` moves what a path list cannot describe to the current
+    key (intake's blind indexes, notifications' addresses encrypted only on some channels) and
+    returns how many documents are still under an older key.
     """
     parser = argparse.ArgumentParser(
         prog=f"python -m services.{service}.entrypoints.rotate_keys",
@@ -361,9 +362,9 @@ def rotate_main(
         stale = count_stale(collection, paths, cipher)
         print(f"{collection.name}: {stale} documenti ancora con una chiave precedente")
         left += stale
-    if reindex is not None:
-        stale = reindex(settings, cipher, args.check)
-        print(f"indici cifrati: {stale} documenti ancora con una chiave precedente")
+    if extra is not None:
+        stale = extra(settings, cipher, args.check)
+        print(f"altri valori: {stale} documenti ancora con una chiave precedente")
         left += stale
     return 1 if left else 0
 

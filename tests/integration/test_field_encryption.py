@@ -15,11 +15,22 @@ from services.casework.entrypoints import rotate_keys as casework_rotate
 from services.casework.entrypoints.app import create_app as casework_app
 from services.intake.entrypoints import rotate_keys as intake_rotate
 from services.intake.entrypoints.app import create_app as intake_app
+from services.notifications.entrypoints import rotate_keys as notifications_rotate
+from services.notifications.entrypoints.app import create_app as notifications_app
 from shared import mongo
 from shared.crypto import DecryptionError, FieldCipher, generate_key, is_encrypted, transform
+from shared.events import casework as cw
+from shared.events import intake as ik
 from tests.integration.test_casework_api import deliver_case_opened
 from tests.integration.test_intake_cases_api import SAINT_BON, case_body, register_tenant
+from tests.integration.test_notifications_api import apply
 from tests.support import authorize_app
+from tests.unit.test_notifications_rules import (
+    appointment_data,
+    case_opened,
+    referral,
+    tenant_data,
+)
 
 SECRET = "Figlio con asma grave, debiti con il padrone di casa"
 NOTE = "Ha perso il lavoro a ottobre, la moglie è in cura oncologica"
@@ -216,3 +227,63 @@ def test_casework_stores_free_text_encrypted_and_rotates_it(
     assert client.get("/api/v1/case-files/case_enc").json["description"] == SECRET
     assert NOTE in [n["text"] for n in client.get("/api/v1/case-files/case_enc/notes").json]
     mongo.disconnect("casework")
+
+
+def test_notifications_store_tenant_contacts_and_addresses_encrypted_and_rotate_them(
+    settings_for, environ, monkeypatch
+) -> None:
+    old = environ["FIELD_ENCRYPTION_KEYS"]
+    client = authorize_app(notifications_app(settings_for("notifications"))).test_client()
+    tenant = tenant_data()
+    apply(client, ik.TENANT_REGISTERED, tenant)
+    starts = (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0)
+    apply(client, ik.APPOINTMENT_BOOKED, appointment_data(starts.isoformat()))
+    apply(client, ik.CASE_OPENED, case_opened())
+    apply(client, cw.REFERRAL_COMPLETED, referral(outcome="contributo concesso"))
+
+    stored = raw(environ, "notifications", "tenants", tenant["tenant_id"])
+    assert is_encrypted(stored["phone"]) and is_encrypted(stored["email"])
+    messages = all_raw(environ, "notifications", "notifications")
+    personal = [m for m in messages if m["channel"] in ("email", "sms")]
+    to_tenant = [m for m in personal if m["recipient"]["kind"] == "inquilino"]
+    assert to_tenant and all(is_encrypted(m["recipient"]["address"]) for m in personal)
+    text = json.dumps(messages, default=str)
+    assert tenant["phone"] not in text and tenant["email"] not in text
+    # An inbox id is a staff id the inbox is looked up by: in clear.
+    inbox = [m for m in messages if m["channel"] == "inbox"]
+    assert inbox and {m["recipient"]["address"] for m in inbox} >= {"operatore.bianchi"}
+    shown = client.get("/api/v1/notifications", query_string={"channel": to_tenant[0]["channel"]})
+    assert {n["recipient"]["address"] for n in shown.json} <= {tenant["phone"], tenant["email"]}
+    mongo.disconnect("notifications")
+
+    new = generate_key()
+    use_env(monkeypatch, environ, FIELD_ENCRYPTION_KEYS=f"{new},{old}")
+    assert notifications_rotate.main(["--check"]) == 1
+    assert notifications_rotate.main([]) == 0
+    assert notifications_rotate.main([]) == 0
+    stored = raw(environ, "notifications", "tenants", tenant["tenant_id"])
+    assert FieldCipher([new]).decrypt(stored["phone"]) == tenant["phone"]
+    assert FieldCipher([new]).is_current(stored["email"])
+    for m in all_raw(environ, "notifications", "notifications"):
+        address = m["recipient"]["address"]
+        if m["channel"] == "inbox":
+            assert not is_encrypted(address)
+        else:
+            assert FieldCipher([new]).is_current(address)
+
+    client = authorize_app(
+        notifications_app(settings_for("notifications", FIELD_ENCRYPTION_KEYS=new))
+    ).test_client()
+    shown = client.get("/api/v1/notifications", query_string={"channel": to_tenant[0]["channel"]})
+    assert {n["recipient"]["address"] for n in shown.json} <= {tenant["phone"], tenant["email"]}
+    assert shown.json
+    mongo.disconnect("notifications")
+
+
+def all_raw(environ: dict[str, str], service: str, collection: str) -> list[dict[str, Any]]:
+    """Every document of a collection as the store holds it."""
+    client = pymongo.MongoClient(environ["MONGODB_URI"], tz_aware=True)
+    try:
+        return list(client[f"{environ['SPORTELLO_DB_PREFIX']}_{service}"][collection].find())
+    finally:
+        client.close()

@@ -13,6 +13,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications.adapters.documents import (
+    ALIAS,
     BuildingDoc,
     CaseDoc,
     ConsentDoc,
@@ -33,6 +34,7 @@ from services.notifications.domain.model import (
     Status,
     Tenant,
 )
+from shared.crypto import cipher_for
 from shared.domain import NotFound
 from shared.events import Event, make_event
 from shared.events.notifications import (
@@ -403,7 +405,9 @@ def _document(n: Notification) -> NotificationDoc:
         event_type=n.event_type,
         rule=n.rule,
         case_id=n.case_id,
-        recipient=RecipientDoc(kind=r.kind.value, name=r.name, address=r.address, ref=r.ref),
+        recipient=RecipientDoc(
+            kind=r.kind.value, name=r.name, address=_stored_address(n), ref=r.ref
+        ),
         channel=n.channel.value,
         template=n.template,
         language=n.language,
@@ -427,6 +431,23 @@ def _document(n: Notification) -> NotificationDoc:
     )
 
 
+def _encrypt(value: str | None) -> str | None:
+    """``value`` encrypted with notifications' key (for writes that bypass the documents)."""
+    return cipher_for(ALIAS).encrypt(value) if value else value
+
+
+def _decrypt(value: str | None) -> str | None:
+    """A stored value in clear (plaintext, e.g. an inbox id, passes through)."""
+    return cipher_for(ALIAS).decrypt(value) if value else value
+
+
+def _stored_address(n: Notification) -> str | None:
+    """Email addresses and phone numbers are personal: encrypted. An inbox id is a staff id that
+    inboxes are looked up by: in clear."""
+    address = n.recipient.address
+    return address if n.channel == Channel.INBOX else _encrypt(address)
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -441,7 +462,7 @@ def _notification(doc: NotificationDoc) -> Notification:
         event_type=doc.event_type,
         rule=doc.rule,
         case_id=doc.case_id,
-        recipient=Recipient(RecipientKind(r.kind), r.name, r.address, r.ref),
+        recipient=Recipient(RecipientKind(r.kind), r.name, _decrypt(r.address), r.ref),
         channel=Channel(doc.channel),
         template=doc.template,
         created_at=_aware(doc.created_at),  # type: ignore[arg-type]
@@ -480,8 +501,8 @@ class TenantRepository:
             "apartment": data.get("apartment"),
             "first_name": data["first_name"],
             "last_name": data["last_name"],
-            "phone": data.get("phone"),
-            "email": data.get("email"),
+            "phone": _encrypt(data.get("phone")),
+            "email": _encrypt(data.get("email")),
             "preferred_language": data.get("preferred_language") or "it",
         }
         applied = True
