@@ -22,7 +22,12 @@ from shared.crypto import DecryptionError, FieldCipher, generate_key, is_encrypt
 from shared.events import casework as cw
 from shared.events import intake as ik
 from tests.integration.test_casework_api import deliver_case_opened
-from tests.integration.test_intake_cases_api import SAINT_BON, case_body, register_tenant
+from tests.integration.test_intake_cases_api import (
+    SAINT_BON,
+    case_body,
+    fiscal_code,
+    register_tenant,
+)
 from tests.integration.test_notifications_api import apply
 from tests.support import authorize_app
 from tests.unit.test_notifications_rules import (
@@ -127,6 +132,13 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
     db = pymongo.MongoClient(environ["MONGODB_URI"])[f"{environ['SPORTELLO_DB_PREFIX']}_intake"]
     db.cases.update_one({"_id": legacy_id}, {"$set": {"description": "scritta in chiaro"}})
     assert client.get(f"/api/v1/cases/{legacy_id}").json["description"] == "scritta in chiaro"
+    # A tenant written before its data was encrypted: plaintext, no blind index.
+    legacy_tenant = dict(raw(environ, "intake", "tenants", tenant), _id="ten_legacy", outbox=[])
+    legacy_code = fiscal_code(77)
+    legacy_tenant.update(fiscal_code=legacy_code, phone="+39 333 7777777", email="l@example.org")
+    del legacy_tenant["fiscal_code_index"]
+    db.tenants.insert_one(legacy_tenant)
+    assert client.get("/api/v1/tenants/ten_legacy").json["phone"] == "+39 333 7777777"
     mongo.disconnect("intake")
 
     # Rotation: the new key first, the old one still there to decrypt.
@@ -143,6 +155,10 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
         assert all(FieldCipher([new]).is_current(r["value"]) for r in stored["outbox"])
     tenant_doc = raw(environ, "intake", "tenants", tenant)
     assert all(FieldCipher([new]).is_current(r["value"]) for r in tenant_doc["outbox"])
+    legacy_doc = raw(environ, "intake", "tenants", "ten_legacy")
+    assert FieldCipher([new]).decrypt(legacy_doc["fiscal_code"]) == legacy_code
+    assert legacy_doc["fiscal_code_index"] == FieldCipher([new]).blind_index(legacy_code)
+    assert is_encrypted(legacy_doc["phone"]) and is_encrypted(legacy_doc["email"])
     for name in ("fiscal_code", "phone", "email"):
         assert FieldCipher([new]).decrypt(tenant_doc[name]) == person[name], name
     # The blind index is derived from the key: recomputed under the new one.
@@ -159,6 +175,8 @@ def test_intake_stores_the_case_description_encrypted_and_rotates_it(
     assert client.get(f"/api/v1/tenants/{tenant}").json == person
     assert_found_by_fiscal_code(client, person)
     assert client.get(f"/api/v1/appointments/{visit_id}").json["notes"] == VISIT_NOTE
+    found = client.get("/api/v1/tenants", query_string={"fiscal_code": legacy_code}).json
+    assert [t["id"] for t in found] == ["ten_legacy"]
     mongo.disconnect("intake")
 
 
