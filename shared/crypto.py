@@ -15,17 +15,25 @@ key first, deploy, rotate (re-encrypts every value under the first key), then dr
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mongoengine import StringField
 from pymongo.collection import Collection
 
 from shared.config import ConfigError, Settings, Variable, one_of
 
 PREFIX = "enc:v1:"
+INDEX_PREFIX = "bi:v1:"
+# Separates the blind-index key from the key it is derived from (never used to encrypt).
+INDEX_INFO = b"sportello blind index v1"
 # Anyone can read this key (it is in the source): accepted only with SPORTELLO_ENV=dev.
 DEV_KEY = "c3BvcnRlbGxvLWRldi1vbmx5LXB1YmxpYy1rZXktMDA="
 
@@ -79,6 +87,19 @@ class FieldCipher:
         fernets = [Fernet(k) for k in keys]
         self._current = fernets[0]
         self._ring = MultiFernet(fernets)
+        # One blind-index key per Fernet key, derived (HKDF-SHA256): the first one indexes.
+        self._index_keys = [_index_key(k) for k in keys]
+
+    def blind_index(self, value: str) -> str:
+        """A keyed, deterministic fingerprint of ``value`` under the current key: equal values
+        give equal fingerprints, so a store can look up and keep unique what it holds encrypted;
+        without the key it says nothing about the value (HMAC-SHA256)."""
+        return _fingerprint(self._index_keys[0], value)
+
+    def blind_indexes(self, value: str) -> list[str]:
+        """The fingerprints of ``value`` under every configured key (a lookup during a rotation
+        finds values indexed under an older key too)."""
+        return [_fingerprint(k, value) for k in self._index_keys]
 
     def encrypt(self, value: str) -> str:
         """``value`` under the current key (an empty value stays empty: it says nothing)."""
@@ -122,6 +143,15 @@ class FieldCipher:
             raise DecryptionError(
                 "rotazione impossibile: un valore è cifrato con una chiave non più configurata"
             ) from None
+
+
+def _index_key(key: str | bytes) -> bytes:
+    raw = base64.urlsafe_b64decode(key.encode() if isinstance(key, str) else key)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INDEX_INFO).derive(raw)
+
+
+def _fingerprint(key: bytes, value: str) -> str:
+    return INDEX_PREFIX + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def is_encrypted(value: Any) -> bool:
@@ -223,6 +253,34 @@ def _apply(node: Any, parts: list[str], fn: Callable[[str], str]) -> None:
         node[head] = fn(node[head])
 
 
+def reindex_collection(
+    collection: Collection,
+    source: str,
+    index: str,
+    cipher: FieldCipher,
+    normalise: Callable[[str], str],
+    check_only: bool = False,
+) -> int:
+    """Recompute the blind index ``index`` of the (encrypted) field ``source`` under the current
+    key, for every document whose index is missing or under an older key; returns how many are
+    left (all of them with ``check_only``). Compare-and-set, like ``rotate_collection``."""
+    left = 0
+    for doc in collection.find({}, {source: 1, index: 1}).sort("_id", 1):
+        value = doc.get(source)
+        if not isinstance(value, str) or not value:
+            continue
+        wanted = cipher.blind_index(normalise(cipher.decrypt(value)))
+        if doc.get(index) == wanted:
+            continue
+        if check_only:
+            left += 1
+            continue
+        found = {"_id": doc["_id"], source: value, index: doc.get(index)}
+        if not collection.update_one(found, {"$set": {index: wanted}}).modified_count:
+            left += 1  # changed meanwhile: the next run takes it
+    return left
+
+
 def rotate_collection(
     collection: Collection, paths: Sequence[str], cipher: FieldCipher, batch: int = 200
 ) -> int:
@@ -281,8 +339,14 @@ def rotate_main(
     service: str,
     targets: Callable[[Settings], Mapping[Collection, Sequence[str]]],
     settings: Settings,
+    extra: Callable[[Settings, FieldCipher, bool], int] | None = None,
 ) -> int:
-    """A service's ``rotate_keys`` command: rotate every target, then report what is left."""
+    """A service's ``rotate_keys`` command: rotate every target, then report what is left.
+
+    ``extra(settings, cipher, check_only)`` moves what a path list cannot describe to the current
+    key (intake's blind indexes, notifications' addresses encrypted only on some channels) and
+    returns how many documents are still under an older key.
+    """
     parser = argparse.ArgumentParser(
         prog=f"python -m services.{service}.entrypoints.rotate_keys",
         description="Ri-cifra i campi cifrati con la prima chiave di FIELD_ENCRYPTION_KEYS.",
@@ -297,6 +361,10 @@ def rotate_main(
             print(f"{collection.name}: {done} documenti ri-cifrati")
         stale = count_stale(collection, paths, cipher)
         print(f"{collection.name}: {stale} documenti ancora con una chiave precedente")
+        left += stale
+    if extra is not None:
+        stale = extra(settings, cipher, args.check)
+        print(f"altri valori: {stale} documenti ancora con una chiave precedente")
         left += stale
     return 1 if left else 0
 

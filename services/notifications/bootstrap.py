@@ -28,7 +28,7 @@ from services.notifications.service_layer.handlers import (
     Dependencies,
     Policy,
 )
-from shared import mongo
+from shared import crypto, mongo
 from shared.clock import now_utc
 from shared.config import Settings
 from shared.events import PoisonEvent, contract, event_type
@@ -60,6 +60,8 @@ def bootstrap(
     channels: Mapping[str, Channel] | None = None,
 ) -> Dependencies:
     """Connect to notifications' database and return the handlers' dependencies."""
+    # The tenants' contact data and the addresses messages go to are stored encrypted.
+    crypto.register(ALIAS, crypto.cipher_from_settings(settings))
     mongo.connect(ALIAS, settings.mongodb_uri, settings.database)
     mongo.ensure_indexes(*DOCUMENTS)
     x = settings.extra

@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.notifications.domain.policy import QuietHours
+from shared import crypto
 from shared.config import Settings, Variable
 
 SERVICE = "notifications"
@@ -168,6 +169,7 @@ EXTRA_VARIABLES: tuple[Variable, ...] = (
         "Timeout of one SMTP or SMS provider call.",
         "send_timeout_s",
     ),
+    *crypto.VARIABLES,
 )
 
 

@@ -10,6 +10,7 @@ import pymongo
 import pytest
 
 from deploy.system import System
+from shared.crypto import FieldCipher, is_encrypted
 from shared.events import decode
 from tests.e2e.conftest import Api
 from tests.support import read_topic, wait_for
@@ -83,7 +84,11 @@ def test_a_case_opened_at_intake_reaches_casework_and_notifications(
             what="notification in notifications' database",
         )
         assert note["recipient"]["kind"] == "custode_sociale"
-        assert note["recipient"]["address"] == "custodia.giuffre@example.org"
+        # An email address is stored encrypted with notifications' key.
+        address = note["recipient"]["address"]
+        assert is_encrypted(address)
+        cipher = FieldCipher(environ["FIELD_ENCRYPTION_KEYS"].split(","))
+        assert cipher.decrypt(address) == "custodia.giuffre@example.org"
     finally:
         client.close()
 

@@ -54,7 +54,7 @@ def test_the_web_app_calls_the_apis_by_their_compose_names_and_needs_a_secret() 
 
 def test_environment_names_only_variables_the_code_reads_and_they_parse() -> None:
     known = {v.name for v in VARIABLES}
-    encrypting = {"intake", "casework"}  # services with fields encrypted at rest
+    encrypting = {"intake", "casework", "notifications"}  # services with fields encrypted at rest
     for name, spec in compose().items():
         if name in {"mongo", "kafka", "web"}:
             continue

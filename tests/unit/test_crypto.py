@@ -95,3 +95,17 @@ def test_genkey_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert crypto.main(["genkey"]) == 0
     key = capsys.readouterr().out.strip()
     assert FieldCipher([key]).decrypt(FieldCipher([key]).encrypt("x")) == "x"
+
+
+def test_a_blind_index_is_keyed_deterministic_and_found_under_every_key() -> None:
+    old, new = generate_key(), generate_key()
+    ring = FieldCipher([new, old])
+    code = "RSSMRA85T10A562S"
+    index = ring.blind_index(code)
+    assert index.startswith("bi:v1:") and code not in index
+    assert index == FieldCipher([new]).blind_index(code)  # deterministic, under the first key
+    assert index != ring.blind_index("RSSMRA85T10A562T")
+    assert index != FieldCipher([generate_key()]).blind_index(code)  # keyed
+    # During a rotation a value indexed under the old key is still found.
+    assert FieldCipher([old]).blind_index(code) in ring.blind_indexes(code)
+    assert ring.blind_indexes(code)[0] == index

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -172,8 +173,10 @@ class CaseFileRepository:
         overdue_on: date | None = None,
         limit: int = 50,
         offset: int = 0,
+        counters: Sequence[str] | None = None,
     ) -> tuple[list[CaseFile], int]:
-        """A work queue: case files matching every filter given, newest first, and the total."""
+        """A work queue: case files matching every filter given, newest first, and the total;
+        ``counters`` keeps only those opened at one of them."""
         query: dict[str, Any] = {}
         if state:
             query["state"] = state
@@ -185,19 +188,25 @@ class CaseFileRepository:
             query["building.id"] = building_id
         if counter_id:
             query["counter_id"] = counter_id
+        elif counters is not None:
+            query["counter_id"] = {"$in": list(counters)}
         if overdue_on:
             query["next_due"] = {"$lt": overdue_on.isoformat(), "$ne": None}
         cursor = self.collection.find(query).sort("opened_at", DESCENDING).skip(offset).limit(limit)
         return [self._case_file(d) for d in cursor], self.collection.count_documents(query)
 
-    def overdue_referrals(self, today: date, limit: int, offset: int) -> list[dict[str, Any]]:
-        """Sent referrals past their due date, oldest deadline first."""
-        query = {"next_due": {"$lt": today.isoformat(), "$ne": None}}
+    def overdue_referrals(
+        self, today: date, limit: int, offset: int, path: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Sent referrals past their due date (to ``path``, if given), oldest deadline first."""
+        query: dict[str, Any] = {"next_due": {"$lt": today.isoformat(), "$ne": None}}
+        if path:
+            query["referral_paths"] = path
         rows = []
         for doc in self.collection.find(query).sort("next_due", 1):
             case = self._case_file(doc)
             for r in case.referrals:
-                if r.overdue_on(today):
+                if r.overdue_on(today) and (path is None or r.path == path):
                     rows.append(
                         {
                             "case_id": case.id,

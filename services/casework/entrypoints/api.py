@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -12,7 +12,7 @@ from marshmallow import RAISE
 from services.casework.domain import commands
 from services.casework.domain import reports as reports_domain
 from services.casework.domain.model import CaseFile
-from services.casework.entrypoints import schemas
+from services.casework.entrypoints import schemas, scope
 from services.casework.service_layer.handlers import Dependencies
 from shared.auth import allow
 from shared.domain import NotFound
@@ -57,11 +57,36 @@ def deps() -> Dependencies:
 
 
 def case_file(case_id: str) -> CaseFile:
-    """The case file ``case_id`` or 404."""
-    found = deps().case_files.get(case_id)
+    """The case file ``case_id`` or 404 (403 outside the caller's scope)."""
+    found = g.get("scoped_case_file")
+    if found is None or found.id != case_id:
+        found = deps().case_files.get(case_id)
     if found is None:
         raise NotFound("Fascicolo non trovato.", id=case_id)
+    scope.check_case_file(found)
     return found
+
+
+def section(case_id: str, name: str) -> CaseFile:
+    """The case file ``case_id`` whose section ``name`` the caller may read (else 403/404)."""
+    found = case_file(case_id)
+    scope.check_section(name)
+    return found
+
+
+@case_files.before_request
+def _case_file_in_scope() -> None:
+    """Every ``/case-files/<case_id>/...`` route, reads and writes alike, refuses (403) a case
+    file outside an operator's counters or without a referral to a path caseworker's path."""
+    case_id = (request.view_args or {}).get("case_id")
+    if case_id is None or "principal" not in g:
+        return
+    if principal().role not in ("operator", "path_caseworker"):
+        return
+    found = deps().case_files.get(case_id)
+    if found is not None:  # a missing file answers 404 in its view
+        scope.check_case_file(found)
+        g.scoped_case_file = found
 
 
 def own_path(path: str) -> None:
@@ -84,15 +109,18 @@ class CaseFiles(MethodView):
         overdue referrals; newest first, paginated."""
         state = query.get("state")
         today = deps().clock().date() if query.get("overdue") else None
+        filters = {"path": query.get("path")}
+        # An operator: its counters only; a path caseworker: its path only (403 for others).
+        filters.update(scope.list_filters(query.get("counter_id"), query.get("path")))
         found, total = deps().case_files.list(
             state=state.value if state else None,
             assignee=query.get("assignee"),
-            path=query.get("path"),
             building_id=query.get("building_id"),
             counter_id=query.get("counter_id"),
             overdue_on=today,
             limit=query["limit"],
             offset=query["offset"],
+            **filters,
         )
         return found, 200, {"X-Total-Count": str(total)}
 
@@ -138,7 +166,7 @@ class Timeline(MethodView):
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """Every change, assessment, referral step, visit, reading, note and task, in order."""
-        return case_file(case_id).timeline()
+        return section(case_id, "timeline").timeline()
 
 
 # --- assessment -----------------------------------------------------------------------------
@@ -168,7 +196,7 @@ class Assessments(MethodView):
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """Every assessment of the case, oldest first (the history)."""
-        return case_file(case_id).assessments
+        return section(case_id, "assessments").assessments
 
     @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.AssessmentInSchema)
@@ -189,8 +217,8 @@ class Referrals(MethodView):
     @case_files.response(200, schemas.ReferralSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
-        """The case's referrals."""
-        return case_file(case_id).referrals
+        """The case's referrals (a path caseworker: those to its path)."""
+        return scope.own_path_only(case_file(case_id).referrals)
 
     @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.ReferralInSchema)
@@ -284,8 +312,8 @@ class Disclosures(MethodView):
     @case_files.response(200, schemas.DisclosureSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
-        """What was shared with whom, by which referral."""
-        return case_file(case_id).disclosures
+        """What was shared with whom, by which referral (a path caseworker: with its path)."""
+        return scope.own_path_only(case_file(case_id).disclosures)
 
 
 # --- home visits, diary, outcomes, notes, tasks ----------------------------------------------
@@ -298,7 +326,7 @@ class HomeVisits(MethodView):
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The case's home visits."""
-        return case_file(case_id).visits
+        return section(case_id, "home-visits").visits
 
     @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.HomeVisitInSchema)
@@ -317,7 +345,7 @@ class Diary(MethodView):
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The energy diary, its consumption per period and the anomalies flagged."""
-        found = case_file(case_id)
+        found = section(case_id, "diary")
         share = deps().anomaly_share
         entries = sorted(found.diary, key=lambda d: (d.read_on, d.at))
         return {"entries": entries, "periods": found.consumption(share), "anomaly_share": share}
@@ -338,8 +366,8 @@ class Outcomes(MethodView):
     @case_files.response(200, schemas.OutcomeSchema(many=True))
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
-        """The measured outcomes of the case."""
-        return case_file(case_id).outcomes
+        """The measured outcomes of the case (a path caseworker: those of its path)."""
+        return scope.own_path_only(case_file(case_id).outcomes)
 
     @allow("path_caseworker", "admin")
     @case_files.arguments(schemas.OutcomeInSchema)
@@ -358,7 +386,7 @@ class Notes(MethodView):
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The case's notes."""
-        return case_file(case_id).notes
+        return section(case_id, "notes").notes
 
     @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.NoteInSchema)
@@ -377,7 +405,7 @@ class Tasks(MethodView):
     @case_files.alt_response(404, description=NOT_FOUND)
     def get(self, case_id: str) -> Any:
         """The case's tasks, by due date."""
-        return sorted(case_file(case_id).tasks, key=lambda t: t.due_date)
+        return sorted(section(case_id, "tasks").tasks, key=lambda t: t.due_date)
 
     @allow("operator", "path_caseworker", "admin")
     @case_files.arguments(schemas.TaskInSchema)
@@ -413,7 +441,10 @@ class OverdueReferrals(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Referrals sent and unanswered past their deadline, oldest deadline first."""
         today = deps().clock().date()
-        return deps().case_files.overdue_referrals(today, query["limit"], query["offset"])
+        who = principal()
+        # A path caseworker: its own path's referrals only.
+        path = who.path if who.role == "path_caseworker" else None
+        return deps().case_files.overdue_referrals(today, query["limit"], query["offset"], path)
 
 
 @queues.route("/counts")

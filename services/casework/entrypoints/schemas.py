@@ -9,6 +9,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    post_dump,
     post_load,
     validate,
     validates_schema,
@@ -23,6 +24,7 @@ from services.casework.domain.model import (
     OutcomeKind,
     ReferralState,
 )
+from services.casework.entrypoints import scope
 
 ID = validate.Length(min=1, max=100)
 ACTOR = validate.Length(min=1, max=100)
@@ -144,6 +146,11 @@ class CaseFileSchema(Schema):
 
     def _open_referrals(self, case: Any) -> int:
         return len(case.open_referrals)
+
+    @post_dump
+    def _project(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # A path caseworker gets only the fields of the categories its path receives.
+        return scope.project(data, scope.visible_case_fields())
 
 
 class TransitionInSchema(StrictSchema):

@@ -94,13 +94,17 @@ class IntakeConsentDoc(EmbeddedDocument):
 
 
 class IntakeTenantDoc(OutboxDocument):
-    """A tenant with its unpublished events. ``search_name`` is ``last first``, lower case."""
+    """A tenant with its unpublished events. ``search_name`` is ``last first``, lower case.
+
+    The codice fiscale, phone and email are encrypted at rest; ``fiscal_code_index`` is the blind
+    index of the codice fiscale (``FieldCipher.blind_index``): lookups and uniqueness use it.
+    """
 
     meta = {
         "collection": "tenants",
         "db_alias": ALIAS,
         "indexes": [
-            {"fields": ["fiscal_code"], "unique": True},
+            {"fields": ["fiscal_code_index"], "unique": True},
             {"fields": ["building_id", "search_name"]},
             {"fields": ["search_name"]},
         ],
@@ -112,9 +116,10 @@ class IntakeTenantDoc(OutboxDocument):
     first_name = StringField(required=True)
     last_name = StringField(required=True)
     search_name = StringField(required=True)
-    fiscal_code = StringField(required=True)
-    phone = StringField(null=True)
-    email = StringField(null=True)
+    fiscal_code = EncryptedStringField(ALIAS, required=True)
+    fiscal_code_index = StringField(required=True)
+    phone = EncryptedStringField(ALIAS, null=True)
+    email = EncryptedStringField(ALIAS, null=True)
     preferred_language = StringField(required=True, default="it")
     household_size = IntField(null=True)
     consents = EmbeddedDocumentListField(IntakeConsentDoc, default=list)
@@ -148,8 +153,9 @@ class IntakeAppointmentDoc(OutboxDocument):
     ends_at = DateTimeField(required=True)
     booked_by = StringField(required=True)
     booked_at = DateTimeField(required=True)
-    notes = StringField(default="")
-    cancel_reason = StringField(null=True)
+    # What the tenant told about the visit or the reason they cannot come: encrypted at rest.
+    notes = EncryptedStringField(ALIAS, default="")
+    cancel_reason = EncryptedStringField(ALIAS, null=True)
     version = IntField(required=True, default=1)
 
 
@@ -255,8 +261,8 @@ DOCUMENTS: tuple[type[Document], ...] = (
 # The outboxes keep every event, personal data included: stored encrypted as well.
 ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
     IntakeCaseDoc._meta["collection"]: ("description", "outbox.*.value"),
-    IntakeTenantDoc._meta["collection"]: ("outbox.*.value",),
-    IntakeAppointmentDoc._meta["collection"]: ("outbox.*.value",),
+    IntakeTenantDoc._meta["collection"]: ("fiscal_code", "phone", "email", "outbox.*.value"),
+    IntakeAppointmentDoc._meta["collection"]: ("notes", "cancel_reason", "outbox.*.value"),
 }
 OUTBOX_COLLECTIONS = [
     IntakeCaseDoc._meta["collection"],

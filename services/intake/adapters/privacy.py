@@ -106,7 +106,10 @@ class PrivacyStore:
                     "first_name": ANONYMOUS_NAME,
                     "last_name": ANONYMOUS_NAME,
                     "search_name": ANONYMOUS,
-                    "fiscal_code": anonymous_fiscal_code(tenant_id),
+                    # A stand-in, encrypted like any codice fiscale; its blind index is unique
+                    # to the tenant, so the unique index holds and no search ever finds it.
+                    "fiscal_code": cipher_for(ALIAS).encrypt(anonymous_fiscal_code(tenant_id)),
+                    "fiscal_code_index": f"{ANONYMOUS}:{tenant_id}",
                     "apartment": None,
                     "phone": None,
                     "email": None,

@@ -7,7 +7,7 @@ outbox): ``stage`` before an insert, ``outbox_update`` merged into an update.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -31,7 +31,7 @@ from services.intake.adapters.documents import (
     IntakeSlotClaimDoc,
     IntakeTenantDoc,
 )
-from services.intake.domain.identifiers import search_key
+from services.intake.domain.identifiers import normalize_fiscal_code, search_key
 from services.intake.domain.model import (
     Appointment,
     AppointmentKind,
@@ -55,7 +55,7 @@ from services.intake.domain.model import (
     Schedule,
     Tenant,
 )
-from shared.crypto import cipher_for
+from shared.crypto import EncryptedStringField, cipher_for
 from shared.domain import Conflict
 from shared.events import Event
 from shared.outbox import outbox_update, stage
@@ -82,24 +82,19 @@ class BuildingRepository:
         return _building(doc) if doc else None
 
     def list(
-        self, municipio: int | None = None, limit: int = 100, offset: int = 0
+        self,
+        municipio: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        ids: Sequence[str] | None = None,
     ) -> list[Building]:
-        """Buildings sorted by name."""
-        query = (
-            IntakeBuildingDoc.objects(municipio=municipio)
-            if municipio
-            else IntakeBuildingDoc.objects
-        )
+        """Buildings sorted by name (in ``municipio`` and among ``ids``, when given)."""
+        query = _buildings(municipio, ids)
         return [_building(d) for d in query.order_by("name").skip(offset).limit(limit)]
 
-    def count(self, municipio: int | None = None) -> int:
-        """How many buildings there are (in ``municipio``, if given)."""
-        query = (
-            IntakeBuildingDoc.objects(municipio=municipio)
-            if municipio
-            else IntakeBuildingDoc.objects
-        )
-        return query.count()
+    def count(self, municipio: int | None = None, ids: Sequence[str] | None = None) -> int:
+        """How many buildings there are (in ``municipio`` and among ``ids``, when given)."""
+        return _buildings(municipio, ids).count()
 
 
 class CounterRepository:
@@ -152,6 +147,10 @@ class TenantRepository:
 
     def add(self, tenant: Tenant, events: Iterable[Event]) -> None:
         """Insert a new tenant; ``Conflict`` when the codice fiscale is already registered."""
+        # The unique index catches a concurrent duplicate under the same key; this lookup also
+        # finds one indexed under an older key while a rotation is under way.
+        if _by_fiscal_code(tenant.fiscal_code).only("id").first() is not None:
+            raise self._duplicate(tenant.fiscal_code)
         doc = IntakeTenantDoc(**_tenant_fields(tenant))
         stage(doc, self.topic, events, cipher_for(ALIAS))
         try:
@@ -162,7 +161,7 @@ class TenantRepository:
     def update(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
         """Store ``tenant`` if nobody changed it since ``previous_version`` (else ``Conflict``)."""
         collection = IntakeTenantDoc._get_collection()
-        fields = _tenant_fields(tenant)
+        fields = _encrypted(IntakeTenantDoc, _tenant_fields(tenant))
         fields.pop("id")
         fields["consents"] = [c.to_mongo().to_dict() for c in fields["consents"]]
         operations = outbox_update(
@@ -193,7 +192,7 @@ class TenantRepository:
             )
 
     def _duplicate(self, fiscal_code: str) -> Conflict:
-        existing = IntakeTenantDoc.objects(fiscal_code=fiscal_code).only("id").first()
+        existing = _by_fiscal_code(fiscal_code).only("id").first()
         return Conflict(
             "Esiste già un inquilino con questo codice fiscale.",
             code="duplicate_tenant",
@@ -206,8 +205,8 @@ class TenantRepository:
         return _tenant(doc) if doc else None
 
     def by_fiscal_code(self, fiscal_code: str) -> Tenant | None:
-        """The tenant with this codice fiscale, if any."""
-        doc = IntakeTenantDoc.objects(fiscal_code=fiscal_code).exclude("outbox").first()
+        """The tenant with this codice fiscale, if any (found by its blind index)."""
+        doc = _by_fiscal_code(fiscal_code).exclude("outbox").first()
         return _tenant(doc) if doc else None
 
     def search(
@@ -222,7 +221,9 @@ class TenantRepository:
         """Tenants by name prefix (surname first), codice fiscale or building, sorted by name."""
         criteria: dict[str, Any] = {}
         if fiscal_code:
-            criteria["fiscal_code"] = fiscal_code
+            # Stored encrypted: found by its blind index (under every key, during a rotation).
+            indexes = cipher_for(ALIAS).blind_indexes(normalize_fiscal_code(fiscal_code))
+            criteria["fiscal_code_index"] = {"$in": indexes}
         if building_id:
             criteria["building_id"] = building_id
         if name:
@@ -253,7 +254,7 @@ class AppointmentRepository:
     ) -> None:
         """Store ``appointment`` if unchanged since ``previous_version`` (else ``Conflict``)."""
         collection = IntakeAppointmentDoc._get_collection()
-        fields = _appointment_fields(appointment)
+        fields = _encrypted(IntakeAppointmentDoc, _appointment_fields(appointment))
         fields.pop("id")
         operations = outbox_update(
             self.topic,
@@ -290,8 +291,10 @@ class AppointmentRepository:
         starts_to: datetime | None,
         limit: int,
         offset: int,
+        scope: CounterScope | None = None,
     ) -> Page:
-        """Appointments in time order, filtered (each filter leads an index)."""
+        """Appointments in time order, filtered (each filter leads an index); with ``scope``,
+        only those at its counters or, without a counter, at its buildings."""
         criteria: dict[str, Any] = {}
         for name, value in (
             ("counter_id", counter_id),
@@ -301,6 +304,11 @@ class AppointmentRepository:
         ):
             if value:
                 criteria[name] = value
+        if scope is not None:
+            criteria["$or"] = [
+                {"counter_id": {"$in": list(scope.counters)}},
+                {"counter_id": None, "building_id": {"$in": list(scope.buildings)}},
+            ]
         _range(criteria, "starts_at", starts_from, starts_to)
         query = (
             IntakeAppointmentDoc.objects(__raw__=criteria)
@@ -436,8 +444,10 @@ class CaseRepository:
         limit: int,
         offset: int,
         zone: Any,
+        counters: Sequence[str] | None = None,
     ) -> Page:
-        """Cases, newest first, filtered (every filter leads a declared index with opened_at)."""
+        """Cases, newest first, filtered (every filter leads a declared index with opened_at);
+        with ``counters``, only the cases opened at one of them."""
         criteria: dict[str, Any] = {}
         for name, value in (
             ("counter_id", counter_id),
@@ -447,6 +457,8 @@ class CaseRepository:
         ):
             if value:
                 criteria[name] = value
+        if counters is not None and not counter_id:
+            criteria["counter_id"] = {"$in": list(counters)}
         if urgent is not None:
             criteria["urgent"] = urgent
         # Dates are local days at the counter: from the start of ``opened_from`` to the end of
@@ -524,6 +536,39 @@ def _range(
         criteria[name] = bounds
 
 
+@dataclass(frozen=True)
+class CounterScope:
+    """What an operator works on: its counters and the buildings of those counters."""
+
+    counters: tuple[str, ...]
+    buildings: tuple[str, ...]
+
+
+def _by_fiscal_code(fiscal_code: str) -> Any:
+    """Tenants whose codice fiscale is ``fiscal_code``, by its blind index under every key."""
+    indexes = cipher_for(ALIAS).blind_indexes(normalize_fiscal_code(fiscal_code))
+    return IntakeTenantDoc.objects(fiscal_code_index__in=indexes)
+
+
+def _encrypted(document: type[Document], fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` as ``document`` stores them: encrypted fields encrypted (for raw updates)."""
+    out = dict(fields)
+    for name, value in fields.items():
+        field = document._fields.get(name)
+        if isinstance(field, EncryptedStringField):
+            out[name] = field.to_mongo(value)
+    return out
+
+
+def _buildings(municipio: int | None, ids: Sequence[str] | None) -> Any:
+    filters: dict[str, Any] = {}
+    if municipio:
+        filters["municipio"] = municipio
+    if ids is not None:
+        filters["id__in"] = list(ids)
+    return IntakeBuildingDoc.objects(**filters)
+
+
 def _building_doc(b: Building) -> IntakeBuildingDoc:
     return IntakeBuildingDoc(
         id=b.id,
@@ -586,6 +631,7 @@ def _tenant_fields(t: Tenant) -> dict[str, Any]:
         "last_name": t.last_name,
         "search_name": search_key(t.last_name, t.first_name),
         "fiscal_code": t.fiscal_code,
+        "fiscal_code_index": cipher_for(ALIAS).blind_index(normalize_fiscal_code(t.fiscal_code)),
         "phone": t.phone,
         "email": t.email,
         "preferred_language": t.preferred_language,

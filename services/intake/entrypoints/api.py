@@ -15,7 +15,7 @@ from marshmallow import RAISE
 
 from services.intake.domain import commands
 from services.intake.domain.model import Bill, Custodian, Schedule
-from services.intake.entrypoints import schemas
+from services.intake.entrypoints import schemas, scope
 from services.intake.entrypoints.idempotency import PARAMETER, idempotent
 from services.intake.service_layer.handlers import counter_slots
 from shared.auth import allow
@@ -72,11 +72,11 @@ class Buildings(MethodView):
     @buildings.response(200, schemas.BuildingSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @buildings.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
-        """List buildings, sorted by name."""
+        """List buildings, sorted by name (a custode: only the buildings in its claim)."""
         repository = bus().deps.buildings
-        municipio = query.get("municipio")
-        items = repository.list(municipio, query["limit"], query["offset"])
-        return items, 200, {"X-Total-Count": str(repository.count(municipio))}
+        municipio, ids = query.get("municipio"), scope.custode_buildings()
+        items = repository.list(municipio, query["limit"], query["offset"], ids)
+        return items, 200, {"X-Total-Count": str(repository.count(municipio, ids))}
 
     @allow("admin")
     @idempotent("buildings")
@@ -96,7 +96,8 @@ class BuildingById(MethodView):
     @buildings.response(200, schemas.BuildingSchema)
     @buildings.alt_response(404, description="Edificio non trovato.")
     def get(self, building_id: str) -> Any:
-        """One building."""
+        """One building (a custode: only one in its claim)."""
+        scope.check_building(building_id)
         building = bus().deps.buildings.get(building_id)
         if building is None:
             raise NotFound("Edificio non trovato.", id=building_id)
@@ -194,7 +195,8 @@ class Tenants(MethodView):
 
 @tenants.route("/<tenant_id>")
 class TenantById(MethodView):
-    @allow("operator", "path_caseworker", "admin")
+    # Not path caseworkers: they read what their path needs in casework's case file.
+    @allow("operator", "admin")
     @tenants.response(200, schemas.TenantSchema)
     @tenants.alt_response(404, description="Inquilino non trovato.")
     def get(self, tenant_id: str) -> Any:
@@ -242,7 +244,9 @@ class Appointments(MethodView):
     )
     @appointments.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
-        """Appointments in time order, by counter, tenant, case, building and time range."""
+        """Appointments in time order, by counter, tenant, case, building and time range (an
+        operator: only those of its counters)."""
+        scope.check_counter_filter(query.get("counter_id"))
         return paged(
             bus().deps.appointments.list(
                 counter_id=query.get("counter_id"),
@@ -253,6 +257,7 @@ class Appointments(MethodView):
                 starts_to=query.get("starts_to"),
                 limit=query["limit"],
                 offset=query["offset"],
+                scope=scope.operator_scope(bus().deps.counters),
             )
         )
 
@@ -268,7 +273,18 @@ class Appointments(MethodView):
     @appointments.alt_response(422, description="Dati non validi, o nessuno slot a quest'ora.")
     def post(self, body: dict[str, Any]) -> Any:
         """Book a meeting in a counter slot, a home visit or a group session."""
+        # An operator books only at its own counters (home visits and sessions have none).
+        scope.check_counter_filter(body.get("counter_id"))
         return bus().handle(commands.BookAppointment(**body))
+
+
+def scoped_appointment(appointment_id: str) -> Any:
+    """The appointment ``appointment_id`` (404), if the caller's scope covers it (403)."""
+    appointment = bus().deps.appointments.get(appointment_id)
+    if appointment is None:
+        raise NotFound("Appuntamento non trovato.", id=appointment_id)
+    scope.check_appointment(appointment, bus().deps.counters)
+    return appointment
 
 
 @appointments.route("/<appointment_id>")
@@ -278,10 +294,7 @@ class AppointmentById(MethodView):
     @appointments.alt_response(404, description="Appuntamento non trovato.")
     def get(self, appointment_id: str) -> Any:
         """One appointment."""
-        appointment = bus().deps.appointments.get(appointment_id)
-        if appointment is None:
-            raise NotFound("Appuntamento non trovato.", id=appointment_id)
-        return appointment
+        return scoped_appointment(appointment_id)
 
 
 @appointments.route("/<appointment_id>/reschedule")
@@ -296,6 +309,7 @@ class AppointmentReschedule(MethodView):
     @appointments.alt_response(422, description="Dati non validi.")
     def post(self, body: dict[str, Any], appointment_id: str) -> Any:
         """Move an appointment, with the reason; publishes ``appointment.rescheduled``."""
+        scoped_appointment(appointment_id)
         return bus().handle(commands.RescheduleAppointment(appointment_id=appointment_id, **body))
 
 
@@ -311,6 +325,7 @@ class AppointmentCancel(MethodView):
     @appointments.alt_response(422, description="Dati non validi.")
     def post(self, body: dict[str, Any], appointment_id: str) -> Any:
         """Cancel an appointment, with the reason; its slot is free again."""
+        scoped_appointment(appointment_id)
         return bus().handle(commands.CancelAppointment(appointment_id=appointment_id, **body))
 
 
@@ -319,12 +334,16 @@ class AppointmentCancel(MethodView):
 
 @cases.route("")
 class Cases(MethodView):
-    @allow("operator", "path_caseworker", "coordinator", "admin")
+    # Not path caseworkers: they read the case files referred to their path, in casework.
+    @allow("operator", "coordinator", "admin")
     @cases.arguments(schemas.CaseListQuery, location="query", unknown=RAISE)
     @cases.response(200, schemas.CaseSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
     @cases.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
-        """Cases, newest first, by counter, building, tenant, date range, urgency and status."""
+        """Cases, newest first, by counter, building, tenant, date range, urgency and status (an
+        operator: only those of its counters)."""
+        scope.check_counter_filter(query.get("counter_id"))
+        who = principal()
         status = query.get("status")
         return paged(
             bus().deps.cases.list(
@@ -338,6 +357,7 @@ class Cases(MethodView):
                 limit=query["limit"],
                 offset=query["offset"],
                 zone=bus().deps.zone,
+                counters=who.counters if who.role == "operator" else None,
             )
         )
 
@@ -363,14 +383,15 @@ class Cases(MethodView):
 
 @cases.route("/<case_id>")
 class CaseById(MethodView):
-    @allow("operator", "path_caseworker", "coordinator", "admin")
+    @allow("operator", "coordinator", "admin")
     @cases.response(200, schemas.CaseSchema)
     @cases.alt_response(404, description="Caso non trovato.")
     def get(self, case_id: str) -> Any:
-        """One case."""
+        """One case (an operator: only one opened at its counters)."""
         case = bus().deps.cases.get(case_id)
         if case is None:
             raise NotFound("Caso non trovato.", id=case_id)
+        scope.check_case(case)
         return case
 
 

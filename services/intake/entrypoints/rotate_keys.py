@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from pymongo.collection import Collection
 
-from services.intake.adapters.documents import ALIAS, ENCRYPTED_FIELDS
+from services.intake.adapters.documents import ALIAS, ENCRYPTED_FIELDS, IntakeTenantDoc
 from services.intake.config import SERVICE, load_settings
+from services.intake.domain.identifiers import normalize_fiscal_code
 from shared import crypto, mongo
 from shared.config import Settings
 
@@ -23,10 +24,20 @@ def targets(settings: Settings) -> Mapping[Collection, Sequence[str]]:
     return {db[collection]: paths for collection, paths in ENCRYPTED_FIELDS.items()}
 
 
+def reindex(settings: Settings, cipher: crypto.FieldCipher, check_only: bool) -> int:
+    """Recompute the tenants' codice fiscale blind index under the first key (it is derived from
+    it); returns how many tenants are left indexed under an older key."""
+    db = mongo.connect(ALIAS, settings.mongodb_uri, settings.database)
+    tenants = db[IntakeTenantDoc._meta["collection"]]
+    return crypto.reindex_collection(
+        tenants, "fiscal_code", "fiscal_code_index", cipher, normalize_fiscal_code, check_only
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Rotate, then report what is left."""
     try:
-        return crypto.rotate_main(argv, SERVICE, targets, load_settings())
+        return crypto.rotate_main(argv, SERVICE, targets, load_settings(), reindex)
     finally:
         mongo.disconnect(ALIAS)
 

@@ -14,6 +14,7 @@ from mongoengine import (
     StringField,
 )
 
+from shared.crypto import EncryptedStringField
 from shared.outbox import OutboxDocument
 from shared.privacy import ERASURES
 
@@ -21,6 +22,9 @@ ALIAS = "notifications"
 
 
 class RecipientDoc(EmbeddedDocument):
+    """Who a message is for. ``address`` is an email address or a phone number, stored encrypted
+    (``enc:v1:…``), or a staff inbox id, stored in clear because inboxes are looked up by it."""
+
     kind = StringField(required=True)
     name = StringField(required=True)
     address = StringField(null=True)
@@ -83,8 +87,9 @@ class TenantDoc(Document):
     apartment = StringField(null=True)
     first_name = StringField(required=True)
     last_name = StringField(required=True)
-    phone = StringField(null=True)
-    email = StringField(null=True)
+    # Contact data copied from intake's events: encrypted at rest, as at intake.
+    phone = EncryptedStringField(ALIAS, null=True)
+    email = EncryptedStringField(ALIAS, null=True)
     preferred_language = StringField(default="it")
 
 
@@ -147,3 +152,8 @@ OUTBOX_COLLECTIONS = [
     NotificationDoc._meta["collection"],
     ERASURES,  # each erasure record carries its confirmation event (shared.privacy)
 ]
+# Collection → paths of its fields encrypted at rest (what key rotation rewrites). Messages'
+# addresses are encrypted on the email and SMS channels only (rotate_keys handles them).
+ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
+    TenantDoc._meta["collection"]: ("phone", "email"),
+}

@@ -4,14 +4,16 @@ built from other services' events (tenants and consents, cases, buildings, custo
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mongoengine import NotUniqueError
+from mongoengine import NotUniqueError, Q
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications.adapters.documents import (
+    ALIAS,
     BuildingDoc,
     CaseDoc,
     ConsentDoc,
@@ -32,6 +34,7 @@ from services.notifications.domain.model import (
     Status,
     Tenant,
 )
+from shared.crypto import cipher_for
 from shared.domain import NotFound
 from shared.events import Event, make_event
 from shared.events.notifications import (
@@ -181,8 +184,10 @@ class NotificationRepository:
         channel: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        buildings: Sequence[str] | None = None,
     ) -> list[Notification]:
-        """Notifications, newest first, filtered by case, status, recipient and channel."""
+        """Notifications, newest first, filtered by case, status, recipient and channel;
+        ``buildings`` keeps those about one of them or about no building."""
         filters = {
             k: v
             for k, v in {
@@ -193,7 +198,10 @@ class NotificationRepository:
             }.items()
             if v
         }
-        docs = NotificationDoc.objects(**filters).exclude("outbox").order_by("-created_at")
+        query = NotificationDoc.objects(**filters)
+        if buildings is not None:
+            query = query.filter(Q(building_id__in=list(buildings)) | Q(building_id=None))
+        docs = query.exclude("outbox").order_by("-created_at")
         return [_notification(d) for d in docs.skip(offset).limit(limit)]
 
     def inbox(self, recipient: str, unread: bool, limit: int, offset: int) -> list[Notification]:
@@ -312,7 +320,10 @@ class NotificationRepository:
                 {"case_id": {"$in": case_ids}},
             ]
         }
-        return list(self._coll.find(query, {"outbox": 0}))
+        found = list(self._coll.find(query, {"outbox": 0}))
+        for doc in found:
+            doc["recipient"]["address"] = _decrypt(doc["recipient"].get("address"))
+        return found
 
     def claim(self, now: datetime, lease: timedelta) -> Notification | None:
         """Take one due message for sending, recording the intent (status, attempt, lease).
@@ -462,7 +473,9 @@ def _document(n: Notification) -> NotificationDoc:
         event_type=n.event_type,
         rule=n.rule,
         case_id=n.case_id,
-        recipient=RecipientDoc(kind=r.kind.value, name=r.name, address=r.address, ref=r.ref),
+        recipient=RecipientDoc(
+            kind=r.kind.value, name=r.name, address=_stored_address(n), ref=r.ref
+        ),
         channel=n.channel.value,
         template=n.template,
         language=n.language,
@@ -486,6 +499,23 @@ def _document(n: Notification) -> NotificationDoc:
     )
 
 
+def _encrypt(value: str | None) -> str | None:
+    """``value`` encrypted with notifications' key (for writes that bypass the documents)."""
+    return cipher_for(ALIAS).encrypt(value) if value else value
+
+
+def _decrypt(value: str | None) -> str | None:
+    """A stored value in clear (plaintext, e.g. an inbox id, passes through)."""
+    return cipher_for(ALIAS).decrypt(value) if value else value
+
+
+def _stored_address(n: Notification) -> str | None:
+    """Email addresses and phone numbers are personal: encrypted. An inbox id is a staff id that
+    inboxes are looked up by: in clear."""
+    address = n.recipient.address
+    return address if n.channel == Channel.INBOX else _encrypt(address)
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -500,7 +530,7 @@ def _notification(doc: NotificationDoc) -> Notification:
         event_type=doc.event_type,
         rule=doc.rule,
         case_id=doc.case_id,
-        recipient=Recipient(RecipientKind(r.kind), r.name, r.address, r.ref),
+        recipient=Recipient(RecipientKind(r.kind), r.name, _decrypt(r.address), r.ref),
         channel=Channel(doc.channel),
         template=doc.template,
         created_at=_aware(doc.created_at),  # type: ignore[arg-type]
@@ -539,8 +569,8 @@ class TenantRepository:
             "apartment": data.get("apartment"),
             "first_name": data["first_name"],
             "last_name": data["last_name"],
-            "phone": data.get("phone"),
-            "email": data.get("email"),
+            "phone": _encrypt(data.get("phone")),
+            "email": _encrypt(data.get("email")),
             "preferred_language": data.get("preferred_language") or "it",
         }
         applied = True
@@ -609,8 +639,14 @@ class TenantRepository:
 
     def held(self, tenant_id: str) -> dict[str, Any]:
         """The tenant's contact data and consents as stored (the GDPR export)."""
+        tenant = TenantDoc._get_collection().find_one({"_id": tenant_id})
+        if tenant is not None:
+            tenant |= {
+                "phone": _decrypt(tenant.get("phone")),
+                "email": _decrypt(tenant.get("email")),
+            }
         return {
-            "tenant": TenantDoc._get_collection().find_one({"_id": tenant_id}),
+            "tenant": tenant,
             "consents": list(ConsentDoc._get_collection().find({"tenant_id": tenant_id})),
         }
 

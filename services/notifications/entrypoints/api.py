@@ -48,6 +48,20 @@ def own_name(recipient: str | None) -> None:
         raise forbid("Puoi vedere solo i messaggi indirizzati a te.")
 
 
+def own_inbox(recipient: str) -> None:
+    """An inbox is its owner's: the caller's ``sub`` or ``name`` (a custode's inbox id is its
+    name, an operator's its user name); a path caseworker also reads its path team's inbox, an
+    admin any inbox (403 otherwise)."""
+    who = principal()
+    if who.role == "admin" or recipient in (who.sub, who.name):
+        return
+    if who.role == "path_caseworker":
+        team = bus().deps.directory.teams.get(who.path) or {}
+        if team.get("channel") == "inbox" and recipient == team.get("inbox", team.get("name")):
+            return
+    raise forbid("Puoi leggere solo la tua casella.")
+
+
 @notifications.route("")
 class Notifications(MethodView):
     @allow("custode", "coordinator", "admin")
@@ -57,6 +71,9 @@ class Notifications(MethodView):
     def get(self, query: dict[str, Any]) -> list:
         """Notifications, newest first, by case, status, recipient and channel."""
         own_name(query.get("recipient"))
+        who = principal()
+        # A custode whose token names its buildings: only messages about those (or about none).
+        buildings = who.buildings if who.role == "custode" and who.buildings else None
         status, channel = query.get("status"), query.get("channel")
         return bus().deps.notifications.list(
             query.get("case_id"),
@@ -65,6 +82,7 @@ class Notifications(MethodView):
             channel.value if channel else None,
             query["limit"],
             query["offset"],
+            buildings,
         )
 
 
@@ -86,6 +104,7 @@ class Inbox(MethodView):
     @inbox.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any], recipient: str) -> list:
         """A staff member's inbox, newest first (``unread=true``: only unread)."""
+        own_inbox(recipient)
         return bus().deps.notifications.inbox(
             recipient, query["unread"], query["limit"], query["offset"]
         )
@@ -98,6 +117,7 @@ class UnreadCount(MethodView):
     @inbox.alt_response(503, description="Archivio non raggiungibile.")
     def get(self, recipient: str) -> dict:
         """How many messages of the inbox are unread."""
+        own_inbox(recipient)
         return {"recipient": recipient, "unread": bus().deps.notifications.unread_count(recipient)}
 
 
@@ -108,6 +128,7 @@ class MarkRead(MethodView):
     @inbox.alt_response(404, description="Messaggio non trovato nella casella.")
     def post(self, recipient: str, notification_id: str) -> Any:
         """Mark a message read (idempotent)."""
+        own_inbox(recipient)
         return bus().handle(commands.MarkRead(recipient, notification_id))
 
 
