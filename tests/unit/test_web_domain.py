@@ -208,3 +208,14 @@ def test_bills_skip_empty_ones_and_map_intakes_fields_to_the_inputs() -> None:
     assert aliases["bills.0.amount_cents"] == "bill-3-amount"
     body = case_body({"receives_bonus_sociale": ["si"], "isee_band": [""]}, "c", "op")
     assert (body["receives_bonus_sociale"], body["isee_band"], body["bills"]) == (True, None, [])
+
+
+def test_a_custodes_token_names_the_buildings_it_looks_after() -> None:
+    who = make_identity(
+        "custode.verdi", "custode", {"custodian": "Custodia Saint Bon"}, buildings=("bld_1",)
+    )
+    assert who.principal().buildings == ("bld_1",)
+    assert Identity.from_session(who.to_session()) == who
+    # Only a custode keeps buildings.
+    operator = make_identity("op.rossi", "operatore", {"counter_id": "c1"}, buildings=("bld_1",))
+    assert operator.principal().buildings == ()

@@ -100,6 +100,8 @@ class Identity:
     counter_id: str = ""
     path: str = ""
     custodian: str = ""
+    # The buildings a custode looks after (the APIs show a custode only these).
+    buildings: tuple[str, ...] = ()
 
     @property
     def role_label(self) -> str:
@@ -124,6 +126,7 @@ class Identity:
             name=self.custodian or self.username,
             counters=(self.counter_id,) if self.counter_id else (),
             path=self.path,
+            buildings=self.buildings,
         )
 
     def to_session(self) -> dict[str, str]:
@@ -140,13 +143,19 @@ class Identity:
                 data.get("username", ""),
                 data.get("role", ""),
                 {k: data.get(k, "") for k in ("counter_id", "path", "custodian")},
+                buildings=tuple(b for b in data.get("buildings") or () if isinstance(b, str)),
             )
         except IdentityError:
             return None
 
 
-def make_identity(username: str, role: str, scope: dict[str, str]) -> Identity:
-    """An identity from the sign-in form, or IdentityError naming the wrong field."""
+def make_identity(
+    username: str, role: str, scope: dict[str, str], buildings: tuple[str, ...] = ()
+) -> Identity:
+    """An identity from the sign-in form, or IdentityError naming the wrong field.
+
+    ``buildings``: those the chosen custode looks after (kept for a custode only).
+    """
     username = (username or "").strip().lower()
     if not USERNAME.match(username):
         raise IdentityError(
@@ -166,4 +175,5 @@ def make_identity(username: str, role: str, scope: dict[str, str]) -> Identity:
         raise IdentityError(needed, f"Scegli {what}.")
     # Only the scope of the chosen role is kept.
     kept = {k: (v if k == needed else "") for k, v in values.items()}
-    return Identity(username=username, role=role, **kept)
+    looked_after = tuple(buildings) if needed == "custodian" else ()
+    return Identity(username=username, role=role, buildings=looked_after, **kept)

@@ -46,11 +46,19 @@ def signin() -> Any:
 def signin_post() -> Any:
     """Keep the chosen identity in the signed session cookie and go to the role's home."""
     form = request.form
+    custodian = form.get("custodian", "").strip()
+    # A custode's token names the buildings it looks after: the APIs show it only those.
+    buildings = tuple(
+        b["id"]
+        for b in (attempt(clients().intake.buildings, []) if custodian else [])
+        if any(c.get("name") == custodian for c in b.get("custodians") or [])
+    )
     try:
         who = make_identity(
             form.get("username", ""),
             form.get("role", ""),
             {k: form.get(k, "") for k in ("counter_id", "path", "custodian")},
+            buildings=buildings,
         )
     except IdentityError as exc:
         errors = {exc.field: [exc.message]}
