@@ -130,13 +130,19 @@ def on_case_opened(event: Event, deps: Dependencies) -> None:
     created = deps.case_files.add_once(case_file)
     if privacy.erased(deps.case_files.collection.database, case_file.tenant_id) is not None:
         # The case was opened before the tenant's erasure and reached us after it: erase it too.
-        mutate(case_file.id, deps, lambda c, at: c.erase(SYSTEM_ACTOR, at), only_with_events=True)
-        deps.case_files.purge_event_history([case_file.id])
+        _erase_case_files(deps, [case_file.id])
     log.info(
         "case file %s",
         "opened" if created else "already open (redelivery)",
         extra={"case_id": event.subject, "event_id": event.id},
     )
+
+
+def _erase_case_files(deps: Dependencies, case_ids: list[str]) -> None:
+    """Erase these case files (an erased one is skipped) and purge their published events."""
+    for case_id in case_ids:
+        mutate(case_id, deps, lambda c, at: c.erase(SYSTEM_ACTOR, at), only_with_events=True)
+    deps.case_files.purge_event_history(case_ids)
 
 
 def on_tenant_erasure_requested(event: Event, deps: Dependencies) -> None:
@@ -150,9 +156,7 @@ def on_tenant_erasure_requested(event: Event, deps: Dependencies) -> None:
     if privacy.erased(db, tenant_id) is not None:
         return
     case_ids = deps.case_files.ids_of_tenant(tenant_id)
-    for case_id in case_ids:
-        mutate(case_id, deps, lambda c, at: c.erase(SYSTEM_ACTOR, at), only_with_events=True)
-    deps.case_files.purge_event_history(case_ids)
+    _erase_case_files(deps, case_ids)
     at = deps.clock()
     confirmation = make_event(
         contracts.TENANT_ERASED,

@@ -269,12 +269,7 @@ class NotificationRepository:
         Returns the messages touched; see :meth:`anonymise`.
         """
         return self.anonymise(
-            {
-                "$or": [
-                    {"recipient.kind": RecipientKind.TENANT.value, "recipient.ref": tenant_id},
-                    {"case_id": {"$in": case_ids}},
-                ]
-            },
+            _about_tenant(tenant_id, case_ids),
             at,
         )
 
@@ -314,13 +309,7 @@ class NotificationRepository:
 
     def about_tenant(self, tenant_id: str, case_ids: list[str]) -> list[dict[str, Any]]:
         """Every message to the tenant or about their cases, as stored (the GDPR export)."""
-        query = {
-            "$or": [
-                {"recipient.kind": RecipientKind.TENANT.value, "recipient.ref": tenant_id},
-                {"case_id": {"$in": case_ids}},
-            ]
-        }
-        found = list(self._coll.find(query, {"outbox": 0}))
+        found = list(self._coll.find(_about_tenant(tenant_id, case_ids), {"outbox": 0}))
         for doc in found:
             doc["recipient"]["address"] = _decrypt(doc["recipient"].get("address"))
         return found
@@ -497,6 +486,16 @@ def _document(n: Notification) -> NotificationDoc:
         context=n.context,
         items=[],
     )
+
+
+def _about_tenant(tenant_id: str, case_ids: list[str]) -> dict[str, Any]:
+    """The messages to a tenant or about their cases (erasure and export read the same)."""
+    return {
+        "$or": [
+            {"recipient.kind": RecipientKind.TENANT.value, "recipient.ref": tenant_id},
+            {"case_id": {"$in": case_ids}},
+        ]
+    }
 
 
 def _encrypt(value: str | None) -> str | None:
