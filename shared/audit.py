@@ -29,6 +29,7 @@ import flask_smorest
 from flask import Flask, Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
+from bson.errors import BSONError
 from pymongo import DESCENDING
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
@@ -94,7 +95,7 @@ def install_audit(app: Flask, database: Any, resources: Mapping[str, str]) -> No
             if not indexed:
                 ensure_indexes(db)
                 indexed.append(True)
-        except PyMongoError as exc:
+        except (PyMongoError, BSONError) as exc:
             log.error("audit entry not stored (%s %s): %s", request.method, request.path, exc)
             if request.method == "GET" and response.status_code < 400:
                 from shared.web import error_response  # shared.web installs this module
@@ -170,8 +171,18 @@ def masked_query(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     """The query parameters, personal values masked (a search for a name is not kept)."""
     query: dict[str, list[str]] = {}
     for key, value in pairs:
-        query.setdefault(key, []).append(MASK if key in MASKED_PARAMETERS else value[:100])
+        value = MASK if key in MASKED_PARAMETERS else value[:100]
+        query.setdefault(_storable_key(key), []).append(value)
     return query
+
+
+def _storable_key(key: str) -> str:
+    """A query parameter's name as a document key: no NUL, dot or leading ``$``, 100 chars.
+
+    Names are whatever the client sent; an unknown one is refused with a 422 and still recorded.
+    """
+    key = key[:100].replace("\x00", "\ufffd").replace(".", "\uff0e")
+    return "\uff04" + key[1:] if key.startswith("$") else key
 
 
 def ensure_indexes(db: Database) -> None:

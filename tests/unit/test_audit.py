@@ -29,3 +29,10 @@ def test_an_answer_names_its_own_kind_by_its_id_prefix() -> None:
 def test_search_values_are_masked_and_filters_kept() -> None:
     query = masked_query([("name", "Rossi"), ("building_id", "bld_1"), ("fiscal_code", "X")])
     assert query == {"name": [MASK], "building_id": ["bld_1"], "fiscal_code": [MASK]}
+
+
+def test_any_parameter_name_a_client_sends_can_be_stored_as_a_key() -> None:
+    # Names are the client's: NUL, dots and a leading $ are not valid document keys.
+    query = masked_query([("a\x00b", "1"), ("x.y", "2"), ("$where", "3"), ("k" * 300, "4")])
+    assert query == {"a\ufffdb": ["1"], "x\uff0ey": ["2"], "\uff04where": ["3"], "k" * 100: ["4"]}
+    assert all("\x00" not in k and "." not in k and not k.startswith("$") for k in query)

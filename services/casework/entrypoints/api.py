@@ -17,6 +17,7 @@ from services.casework.service_layer.handlers import Dependencies
 from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
+from shared.schemas import TOTAL_COUNT_HEADER, PageQuery
 from shared.web import forbid, principal
 
 case_files = Blueprint(
@@ -103,7 +104,7 @@ def own_path(path: str) -> None:
 class CaseFiles(MethodView):
     @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.arguments(schemas.CaseFileListQuery, location="query", unknown=RAISE)
-    @case_files.response(200, schemas.CaseFileSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    @case_files.response(200, schemas.CaseFileSchema(many=True), headers=TOTAL_COUNT_HEADER)
     def get(self, query: dict[str, Any]) -> Any:
         """Work queue: case files by state, assignee («i miei casi»), path, building, counter,
         overdue referrals; newest first, paginated."""
@@ -435,7 +436,7 @@ class TaskDone(MethodView):
 @queues.route("/overdue-referrals")
 class OverdueReferrals(MethodView):
     @allow("path_caseworker", "coordinator", "admin")
-    @queues.arguments(schemas.PageQuery, location="query", unknown=RAISE)
+    @queues.arguments(PageQuery, location="query", unknown=RAISE)
     @queues.response(200, schemas.OverdueReferralSchema(many=True))
     @queues.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import (
-    RAISE,
     Schema,
     ValidationError,
     fields,
@@ -25,6 +24,7 @@ from services.casework.domain.model import (
     ReferralState,
 )
 from services.casework.entrypoints import scope
+from shared.schemas import PageQuery, StrictSchema
 
 ID = validate.Length(min=1, max=100)
 ACTOR = validate.Length(min=1, max=100)
@@ -40,21 +40,6 @@ def plausible_year(value: Any) -> None:
         raise ValidationError("Data fuori dall'intervallo ammesso (anni 2000-2100).")
 
 
-TOTAL_COUNT_HEADER = {
-    "X-Total-Count": {
-        "description": "Quanti elementi corrispondono ai filtri (tutte le pagine).",
-        "schema": {"type": "integer"},
-    }
-}
-
-
-class StrictSchema(Schema):
-    """A request schema that refuses fields it does not know."""
-
-    class Meta:
-        unknown = RAISE
-
-
 def actor_field() -> fields.String:
     """Who acts (until authentication exists, the client says it)."""
     return fields.String(
@@ -63,11 +48,6 @@ def actor_field() -> fields.String:
 
 
 # --- queries ---
-
-
-class PageQuery(StrictSchema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
 
 
 class CaseFileListQuery(PageQuery):

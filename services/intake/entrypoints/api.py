@@ -21,6 +21,7 @@ from services.intake.service_layer.handlers import counter_slots
 from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
+from shared.schemas import TOTAL_COUNT_HEADER
 from shared.web import forbid, principal
 
 buildings = Blueprint(
@@ -69,7 +70,7 @@ def paged(page: Any) -> tuple[list, int, dict[str, str]]:
 class Buildings(MethodView):
     @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @buildings.arguments(schemas.BuildingListQuery, location="query", unknown=RAISE)
-    @buildings.response(200, schemas.BuildingSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    @buildings.response(200, schemas.BuildingSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @buildings.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
         """List buildings, sorted by name (a custode: only the buildings in its claim)."""
@@ -111,7 +112,7 @@ class BuildingById(MethodView):
 class Counters(MethodView):
     @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
     @counters.arguments(schemas.CounterListQuery, location="query", unknown=RAISE)
-    @counters.response(200, schemas.CounterSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    @counters.response(200, schemas.CounterSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @counters.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
         """List counters by name, optionally of one building."""
@@ -164,7 +165,7 @@ class CounterSlots(MethodView):
 class Tenants(MethodView):
     @allow("operator", "admin")
     @tenants.arguments(schemas.TenantListQuery, location="query", unknown=RAISE)
-    @tenants.response(200, schemas.TenantSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    @tenants.response(200, schemas.TenantSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @tenants.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
         """Search tenants by name (surname first), codice fiscale or building; sorted by name."""
@@ -239,9 +240,7 @@ class TenantConsents(MethodView):
 class Appointments(MethodView):
     @allow("operator", "coordinator", "admin")
     @appointments.arguments(schemas.AppointmentListQuery, location="query", unknown=RAISE)
-    @appointments.response(
-        200, schemas.AppointmentSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER
-    )
+    @appointments.response(200, schemas.AppointmentSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @appointments.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
         """Appointments in time order, by counter, tenant, case, building and time range (an
@@ -337,7 +336,7 @@ class Cases(MethodView):
     # Not path caseworkers: they read the case files referred to their path, in casework.
     @allow("operator", "coordinator", "admin")
     @cases.arguments(schemas.CaseListQuery, location="query", unknown=RAISE)
-    @cases.response(200, schemas.CaseSchema(many=True), headers=schemas.TOTAL_COUNT_HEADER)
+    @cases.response(200, schemas.CaseSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @cases.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
         """Cases, newest first, by counter, building, tenant, date range, urgency and status (an

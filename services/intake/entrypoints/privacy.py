@@ -17,6 +17,7 @@ from services.intake.entrypoints import schemas
 from services.intake.service_layer import privacy
 from services.intake.service_layer.handlers import Dependencies
 from shared.auth import allow
+from shared.schemas import StrictSchema
 from shared.web import principal
 
 erasure = Blueprint(
@@ -31,7 +32,7 @@ erasure = Blueprint(
 EXPORT_LIMIT = 10_000
 
 
-class ErasureInSchema(schemas.StrictSchema):
+class ErasureInSchema(StrictSchema):
     reason = fields.String(
         required=True,
         validate=validate.Length(min=3, max=500),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.intake.domain.identifiers import (
     check_fiscal_code,
@@ -29,6 +29,7 @@ from services.intake.domain.model import (
     IseeBand,
     Need,
 )
+from shared.schemas import PageQuery, StrictSchema
 
 ID = validate.Length(min=1, max=100)
 ACTOR = validate.Length(min=1, max=100)
@@ -53,26 +54,6 @@ def checked_by(check: Callable[[str], str | None]) -> Callable[[str], None]:
             raise ValidationError(problem)
 
     return validator
-
-
-class StrictSchema(Schema):
-    """A request schema that refuses fields it does not know."""
-
-    class Meta:
-        unknown = RAISE
-
-
-class PageQuery(StrictSchema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
-
-
-TOTAL_COUNT_HEADER = {
-    "X-Total-Count": {
-        "description": "Quanti elementi corrispondono ai filtri (tutte le pagine).",
-        "schema": {"type": "integer"},
-    }
-}
 
 
 # --- buildings ---

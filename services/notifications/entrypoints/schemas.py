@@ -5,29 +5,20 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.notifications.domain.model import Channel, RecipientKind, Status
+from shared.schemas import PageQuery
 
 
-class NotificationListQuery(Schema):
-    class Meta:
-        unknown = RAISE
-
+class NotificationListQuery(PageQuery):
     case_id = fields.String(validate=validate.Length(min=1, max=100))
     status = fields.Enum(Status, by_value=True)
     recipient = fields.String(
         validate=validate.Length(min=1, max=200), metadata={"description": "Nome del destinatario."}
     )
     channel = fields.Enum(Channel, by_value=True)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
-class InboxQuery(Schema):
-    class Meta:
-        unknown = RAISE
-
+class InboxQuery(PageQuery):
     unread = fields.Boolean(load_default=False)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 class RecipientSchema(Schema):
