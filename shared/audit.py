@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import flask_smorest
+from bson.errors import BSONError
 from flask import Flask, Response, current_app, g, request
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
-from bson.errors import BSONError
 from pymongo import DESCENDING
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
