@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -145,18 +146,28 @@ class System:
             os.kill(pid, sig)
 
     def stop(self, only: list[str] | None = None, timeout_s: float = 30) -> None:
-        """SIGTERM every process (or those named), SIGKILL what is still alive at the deadline."""
+        """SIGTERM every process (or those named), SIGKILL what is still alive at the deadline.
+
+        Each process leads its own process group (``start_new_session``): the group is what is
+        waited for and, at the deadline, killed, so no gunicorn worker outlives its arbiter.
+        """
         names = [p.name for p in processes() if not only or p.name in only]
         pids = {n: self.pid(n) for n in names}
         for pid in filter(None, pids.values()):
             _try_kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for name, pid in pids.items():
-            while pid and _alive(pid):
+            while pid and (_alive(pid) or _group_alive(pid)):
                 if time.monotonic() > deadline:
-                    _try_kill(pid, signal.SIGKILL)
+                    _try_killpg(pid, signal.SIGKILL)
                 time.sleep(0.1)
             (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+    def busy_ports(self) -> list[str]:
+        """The API ports (as ``VARIABLE=port``) something else already listens on."""
+        wanted = {f"{s.upper()}_PORT": self.port(s) for s in SERVICES}
+        wanted["WEB_PORT"] = int(self.env.get("WEB_PORT", 8000))
+        return [f"{var}={port}" for var, port in wanted.items() if _listening(port)]
 
     def wait_ready(self, timeout_s: float = 60) -> None:
         """Wait until every API answers ``/readyz`` with 200 (raises on timeout)."""
@@ -213,6 +224,28 @@ def _try_kill(pid: int, sig: signal.Signals) -> None:
         os.kill(pid, sig)
 
 
+def _try_killpg(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is left (a leader's children outlive it)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _get_status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local http only
@@ -262,6 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         system.stop()
         print("sportello: servizi fermati")
         return 0
+    if not any(system.status().values()) and (busy := system.busy_ports()):
+        print(
+            "sportello: porte già occupate da un altro programma: "
+            f"{', '.join(busy)}. Liberale o scegli altre porte con queste variabili.",
+            file=sys.stderr,
+        )
+        return 1
     system.start()
     try:
         system.wait_ready()
