@@ -20,7 +20,11 @@ ready_timeout=${SPORTELLO_READY_TIMEOUT:-90}
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
 ferretdb_version=$(sed -n 's:.*github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
 kafka_home=$cache/kafka-$kafka_version
-ferretdb_bin=$cache/bin/ferretdb-launcher-$ferretdb_version
+# The binary's name carries a digest of the launcher and of the patches applied to FerretDB, so a
+# changed patch is built anew instead of reusing a cached binary without it.
+ferretdb_digest=$(cat "$here/ferretdb/main.go" "$here/ferretdb/go.mod" "$here"/ferretdb/patches/*.patch |
+  sha256sum | cut -c1-10)
+ferretdb_bin=$cache/bin/ferretdb-launcher-$ferretdb_version-$ferretdb_digest
 
 say() { printf 'infra: %s\n' "$*"; }
 die() {
@@ -68,13 +72,32 @@ install_kafka() {
 install_ferretdb() {
   [[ -x $ferretdb_bin ]] && return 0
   need go "serve Go per compilare il launcher di FerretDB (https://go.dev/dl o apt-get install golang)"
+  need git "serve git per applicare le patch di deploy/ferretdb/patches"
   say "compilo FerretDB $ferretdb_version (launcher in deploy/ferretdb, una volta sola, ~2 minuti)…"
   mkdir -p "$cache/bin"
-  if ! (cd "$here/ferretdb" && go build -trimpath -o "$ferretdb_bin.tmp" .) >"$cache/ferretdb-build.log" 2>&1; then
+  if ! build_ferretdb >"$cache/ferretdb-build.log" 2>&1; then
     die "compilazione di FerretDB non riuscita (dettagli in $cache/ferretdb-build.log)"
   fi
   mv "$ferretdb_bin.tmp" "$ferretdb_bin"
 }
+
+# The launcher is built against a copy of FerretDB's module with deploy/ferretdb/patches applied
+# (see the README there): the module cache is read-only and the repo keeps only the patches.
+build_ferretdb() (
+  local build=$cache/build/ferretdb-$ferretdb_version-$ferretdb_digest module patch
+  rm -rf "$build" && mkdir -p "$build" &&
+    cp "$here/ferretdb/main.go" "$here/ferretdb/go.mod" "$here/ferretdb/go.sum" "$build/" &&
+    cd "$build" &&
+    go mod download github.com/FerretDB/FerretDB &&
+    module=$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB) &&
+    cp -R "$module" FerretDB && chmod -R u+w FerretDB || return 1
+  for patch in "$here"/ferretdb/patches/*.patch; do
+    echo "patch: $(basename "$patch")"
+    git -C FerretDB apply --verbose "$patch" || return 1
+  done
+  go mod edit -replace github.com/FerretDB/FerretDB=./FerretDB &&
+    go build -trimpath -o "$ferretdb_bin.tmp" .
+)
 
 # --- Kafka -----------------------------------------------------------------------------------
 
