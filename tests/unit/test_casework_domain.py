@@ -536,12 +536,32 @@ def test_paths_come_from_configuration_and_a_bad_file_names_the_variable(tmp_pat
         ' "shares": ["anagrafica", "bisogni"]}}'
     )
     custom = load_settings({"CASEWORK_PATHS_FILE": str(extra)})
-    assert list(custom.extra["paths"]) == ["sindacato"]
-    extra.write_text('{"x": {"response_working_days": 3, "shares": ["tutto"]}}')
-    with pytest.raises(ConfigError, match="CASEWORK_PATHS_FILE"):
-        load_settings({"CASEWORK_PATHS_FILE": str(extra)})
+    # The file adds to the built-in paths: it does not replace them.
+    assert list(custom.extra["paths"]) == ["welfare", "casa", "amat", "sindacato"]
+    assert custom.extra["paths"]["sindacato"].response_working_days == 3
+    for bad in (
+        '{"xy": {"response_working_days": 3, "shares": ["tutto"]}}',  # unknown category
+        '{"Acqua-Milano": {"response_working_days": 3, "shares": ["bollette"]}}',  # bad name
+        '{"acqua": {"shares": ["bollette"]}}',  # a new path needs its deadline
+        '["acqua"]',
+    ):
+        extra.write_text(bad)
+        with pytest.raises(ConfigError, match="CASEWORK_PATHS_FILE"):
+            load_settings({"CASEWORK_PATHS_FILE": str(extra)})
     with pytest.raises(ConfigError, match="CASEWORK_DISCONNECTION_ALERT_DAYS"):
         load_settings({"CASEWORK_DISCONNECTION_ALERT_DAYS": "dieci"})
+
+
+def test_a_paths_file_overrides_a_built_in_path_field_by_field(tmp_path) -> None:
+    from services.casework.config import load_settings
+
+    extra = tmp_path / "paths.json"
+    extra.write_text('{"casa": {"response_working_days": 20}}')
+    paths = load_settings({"CASEWORK_PATHS_FILE": str(extra)}).extra["paths"]
+    assert list(paths) == ["welfare", "casa", "amat"]
+    assert paths["casa"].response_working_days == 20
+    assert paths["casa"].label == "Comune di Milano — Direzione Casa"  # the rest is kept
+    assert "morosita" in paths["casa"].shares
 
 
 def test_a_bill_ending_before_it_starts_is_refused_when_the_case_file_opens() -> None:
