@@ -26,6 +26,8 @@ from services.casework.domain.model import (
 from services.casework.domain.paths import UnknownCategory, make_path
 from services.casework.domain.workdays import add_working_days, is_working_day
 from shared.domain import Conflict, DomainError, NotFound
+from shared.events.casework import DISCONNECTION_DEADLINE_APPROACHING
+from shared.events.registry import validate_data
 from tests.unit.test_envelope import case_opened_data
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)  # a Monday
@@ -329,6 +331,35 @@ def test_an_approaching_disconnection_escalates_once_per_threshold() -> None:
     assert case.disconnection_alerts == [1, 3, 10]
     assert case.disconnection_alert_from([10, 3, 1]) is None
     assert len(case.events) == 2
+
+
+def test_a_disconnection_alert_names_the_paths_holding_an_open_referral() -> None:
+    case = new_case(disconnection_date=date(2026, 12, 10))
+    casa = make_path("casa", "Casa", 15, ["anagrafica", "morosita"])
+    acqua = make_path("acqua", "Acqua", 7, ["anagrafica", "bollette"])  # a configured path
+    sent = case.propose_referral(AMAT, "bollette", "op", NOW)
+    case.send_referral(sent.id, AMAT, "op", NOW)
+    taken = case.propose_referral(acqua, "bonus idrico", "op", NOW)
+    case.send_referral(taken.id, acqua, "op", NOW)
+    case.accept_referral(taken.id, "acqua.rossi", NOW)
+    again = case.propose_referral(AMAT, "seconda lettura", "op", NOW)  # AMAT twice: named once
+    case.send_referral(again.id, AMAT, "op", NOW)
+    declined = case.propose_referral(WELFARE, "contributo", "op", NOW)
+    case.send_referral(declined.id, WELFARE, "op", NOW)
+    case.decline_referral(declined.id, "fuori competenza", "welfare.neri", NOW)
+    case.propose_referral(casa, "alloggio", "op", NOW)  # proposed, not sent: no team has it
+    case.events.clear()
+    assert case.check_disconnection(date(2026, 11, 30), [10, 3, 1], "sistema", NOW)
+    [alert] = case.events
+    assert alert.kind == "case.disconnection_deadline_approaching"
+    assert alert.data["paths"] == ["acqua", "amat"]
+    # Without referrals the list is empty, and it is in the contract (v1, defaults to none).
+    alone = new_case(disconnection_date=date(2026, 12, 10))
+    alone.check_disconnection(date(2026, 11, 30), [10, 3, 1], "sistema", NOW)
+    assert alone.events[-1].data["paths"] == []
+    older = {"case_id": "c", "actor": "sistema", "at": "2026-11-30T08:00:00+00:00",
+             "disconnection_date": "2026-12-10", "days_left": 10}  # fmt: skip
+    assert validate_data(DISCONNECTION_DEADLINE_APPROACHING, older)["paths"] == []
 
 
 # --- energy -------------------------------------------------------------------------------------
