@@ -15,6 +15,7 @@ route that declares none (secure by default). Demo tokens for local use::
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +32,10 @@ AUDIENCE = "sportello"
 LEEWAY_S = 30  # clock skew tolerated between the machine that signs and the one that verifies
 
 ROLES: tuple[str, ...] = ("operator", "path_caseworker", "custode", "coordinator", "admin")
-PATHS: tuple[str, ...] = ("welfare", "casa", "amat")
+# A referral path's name: the built-in ones (welfare, casa, amat) and any casework's configuration
+# adds. Tokens are checked against the form, not a fixed list, so a path added by configuration
+# works without a code change; casework (``paths.json``, the API) uses the same pattern.
+PATH_NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
 # The attribute a view (or a MethodView method) carries with its allowed roles.
 ROLES_ATTR = "__sportello_roles__"
@@ -125,6 +129,8 @@ def mint(
     """A signed access token for ``principal``, valid ``ttl_s`` seconds (default: the setting)."""
     if principal.role not in ROLES:
         raise ValueError(f"ruolo sconosciuto: {principal.role}")
+    if principal.path and not PATH_NAME.fullmatch(principal.path):
+        raise ValueError(f"nome di percorso non valido: {principal.path!r}")
     kid, secret = signing_key(settings)
     issued = int(now if now is not None else time.time())
     claims = {
@@ -177,8 +183,8 @@ def _principal(claims: dict[str, Any]) -> Principal:
     if role not in ROLES or not isinstance(sub, str) or not sub:
         raise AuthError("Token non valido: ruolo o utente mancante.")
     path = claims.get("path") or ""
-    if path and path not in PATHS:
-        raise AuthError("Token non valido: percorso sconosciuto.")
+    if path and not (isinstance(path, str) and PATH_NAME.fullmatch(path)):
+        raise AuthError("Token non valido: nome di percorso malformato.")
     name = claims.get("name")
     return Principal(
         sub=sub,
@@ -198,6 +204,14 @@ def bearer(header: str | None) -> str:
     return token.strip()
 
 
+def _path_name(raw: str) -> str:
+    if raw and not PATH_NAME.fullmatch(raw):
+        raise argparse.ArgumentTypeError(
+            f"nome di percorso non valido: {raw!r} (minuscole, cifre e '_', 2-41 caratteri)"
+        )
+    return raw
+
+
 def _csv(raw: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (raw or "").split(",") if v.strip())
 
@@ -211,7 +225,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     cmd.add_argument("--sub", required=True)
     cmd.add_argument("--name", default="")
     cmd.add_argument("--counters", default="", help="id degli sportelli, separati da virgole")
-    cmd.add_argument("--path", default="", choices=("", *PATHS))
+    cmd.add_argument(
+        "--path", default="", type=_path_name, help="percorso (welfare, casa, amat o configurato)"
+    )
     cmd.add_argument("--buildings", default="", help="id degli edifici, separati da virgole")
     cmd.add_argument("--ttl", type=int, default=None, help="durata in secondi")
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from services.casework.domain.paths import ReferralPath, make_path
-from shared import crypto
+from shared import auth, crypto
 from shared.config import Settings, Variable
 
 SERVICE = "casework"
@@ -46,30 +46,59 @@ def _days_list(raw: str) -> list[int]:
     return days
 
 
+# The built-in paths (Welfare, Casa, AMAT); CASEWORK_PATHS_FILE adds to them.
+BUILTIN_PATHS_FILE = Path(__file__).resolve().parent / "paths.json"
+
+
+def _read_paths_spec(path: Path) -> dict[str, dict]:
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(spec, dict):
+        raise ValueError("deve essere un oggetto JSON {nome: {...}}")
+    for name, definition in spec.items():
+        if not auth.PATH_NAME.fullmatch(name):
+            # The name travels in tokens and URLs: the form they accept (shared.auth).
+            raise ValueError(f"nome di percorso non valido: {name!r} (minuscole, cifre e '_')")
+        if not isinstance(definition, dict):
+            raise ValueError(f"percorso {name}: deve essere un oggetto")
+    return spec
+
+
 def load_paths(raw: str) -> dict[str, ReferralPath]:
-    """The referral paths defined in the JSON file ``raw`` (relative to the repository root)."""
-    path = Path(raw)
-    if not path.is_absolute():
-        path = ROOT / path
+    """The referral paths: the built-in ones, plus those of the JSON file ``raw`` (relative to the
+    repository root; ``-``: none).
+
+    The file *adds* paths, and overrides a built-in one field by field when it names it (e.g.
+    only Casa's ``response_working_days``): configuring a new path never drops Welfare, Casa or
+    AMAT by accident.
+    """
+    path = BUILTIN_PATHS_FILE
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-        return {
-            name: make_path(
-                name, p.get("label", name), int(p["response_working_days"]), list(p["shares"])
-            )
-            for name, p in spec.items()
-        }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"file dei percorsi non valido ({path}): {exc}") from None
+        spec = _read_paths_spec(path)
+        if raw != "-":
+            path = Path(raw) if Path(raw).is_absolute() else ROOT / raw
+            for name, definition in _read_paths_spec(path).items():
+                spec[name] = {**spec.get(name, {}), **definition}
+        return {name: _path(name, p) for name, p in spec.items()}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"file dei percorsi non valido ({path}): {exc!s}") from None
+
+
+def _path(name: str, p: dict) -> ReferralPath:
+    missing = [k for k in ("response_working_days", "shares") if k not in p]
+    if missing:
+        raise ValueError(f"percorso {name}: manca {', '.join(missing)}")
+    return make_path(name, p.get("label", name), int(p["response_working_days"]), list(p["shares"]))
 
 
 # casework's own environment variables (listed in the README's configuration table).
 EXTRA_VARIABLES: tuple[Variable, ...] = (
     Variable(
         "CASEWORK_PATHS_FILE",
-        "services/casework/paths.json",
+        "-",
         load_paths,
-        "Referral paths (JSON): response deadline in working days and data shared, per path.",
+        "Referral paths (JSON) added to the built-in Welfare, Casa and AMAT"
+        " (`services/casework/paths.json`), or overriding one of them field by field: label,"
+        " response deadline in working days, data shared. `-`: the built-in three only.",
         "paths",
     ),
     Variable(

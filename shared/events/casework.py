@@ -36,6 +36,9 @@ class DisconnectionDeadlineData(CaseEventData):
 
     disconnection_date = fields.Date(required=True)
     days_left = fields.Integer(required=True)
+    # The paths whose teams hold an open referral of the case (sent or taken in charge), so they
+    # are alerted too. Added to v1 with a default: events published before it load as "none".
+    paths = fields.List(fields.String(), load_default=list)
 
 
 class ReferralData(CaseEventData):

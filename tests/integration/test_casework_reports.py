@@ -85,6 +85,79 @@ def test_the_dashboard_sums_every_case_file(app_and_client) -> None:
     }
 
 
+def complete(client, case_id: str, path: str, measured: list[tuple[str, float]]) -> None:
+    """A referral to ``path`` sent, accepted and completed with these measured figures."""
+    base = f"/api/v1/case-files/{case_id}/referrals"
+    ref = post(client, base, {"path": path, "reason": "Bollette alte", "actor": "op"}, 201)
+    post(client, f"{base}/{ref['id']}/send", {"actor": "op"})
+    post(client, f"{base}/{ref['id']}/accept", {"actor": f"{path}.team"})
+    body = {
+        "actor": f"{path}.team",
+        "outcome": "Esito misurato",
+        "outcome_for_tenant": "Abbiamo concluso la pratica.",
+        "measured": [{"kind": kind, "value": value} for kind, value in measured],
+    }
+    post(client, f"{base}/{ref['id']}/complete", body)
+
+
+def totals(client, group_by: str) -> list[tuple]:
+    answer = client.get("/api/v1/reports/outcomes", query_string={"group_by": group_by})
+    assert answer.status_code == 200, answer.json
+    return [(r[group_by], r["kind"], r["unit"], r["total"], r["count"]) for r in answer.json]
+
+
+def test_measured_outcomes_are_summed_per_building_counter_and_path(app_and_client) -> None:
+    app, client = app_and_client
+    # Two case files in Saint Bon (two counters), one in Giuffrè-Villani.
+    deliver_case_opened(app, "case_o1", counter_id="cnt_saintbon")
+    deliver_case_opened(app, "case_o2", counter_id="cnt_itinerante")
+    deliver_case_opened(app, "case_o3", building=GIUFFRE, counter_id="cnt_itinerante")
+    complete(client, "case_o1", "amat", [("risparmio_fornitore", 12000), ("riduzione_kwh", 300)])
+    complete(client, "case_o2", "amat", [("risparmio_fornitore", 8000)])
+    # An outcome of no referral: the case's own (path None).
+    post(
+        client,
+        "/api/v1/case-files/case_o2/outcomes",
+        {"kind": "bonus_sociale", "value": 15000, "actor": "op"},
+        201,
+    )
+    complete(client, "case_o3", "welfare", [("bonus_sociale", 20000), ("morosita_saldata", 5000)])
+    complete(client, "case_o3", "amat", [("risparmio_fornitore", 5000), ("riduzione_kwh", 120.5)])
+    deliver_case_opened(app, "case_o4")  # no outcome: counts nowhere
+
+    assert totals(client, "building") == [
+        ("bld_1", "bonus_sociale", "centesimi/anno", 15000.0, 1),
+        ("bld_1", "riduzione_kwh", "kWh/anno", 300.0, 1),
+        ("bld_1", "risparmio_fornitore", "centesimi/anno", 20000.0, 2),
+        ("bld_giuffre", "bonus_sociale", "centesimi/anno", 20000.0, 1),
+        ("bld_giuffre", "morosita_saldata", "centesimi", 5000.0, 1),
+        ("bld_giuffre", "riduzione_kwh", "kWh/anno", 120.5, 1),
+        ("bld_giuffre", "risparmio_fornitore", "centesimi/anno", 5000.0, 1),
+    ]
+    assert totals(client, "path") == [
+        (None, "bonus_sociale", "centesimi/anno", 15000.0, 1),
+        ("amat", "riduzione_kwh", "kWh/anno", 420.5, 2),
+        ("amat", "risparmio_fornitore", "centesimi/anno", 25000.0, 3),
+        ("welfare", "bonus_sociale", "centesimi/anno", 20000.0, 1),
+        ("welfare", "morosita_saldata", "centesimi", 5000.0, 1),
+    ]
+    assert totals(client, "counter") == [
+        ("cnt_itinerante", "bonus_sociale", "centesimi/anno", 35000.0, 2),
+        ("cnt_itinerante", "morosita_saldata", "centesimi", 5000.0, 1),
+        ("cnt_itinerante", "riduzione_kwh", "kWh/anno", 120.5, 1),
+        ("cnt_itinerante", "risparmio_fornitore", "centesimi/anno", 13000.0, 2),
+        ("cnt_saintbon", "riduzione_kwh", "kWh/anno", 300.0, 1),
+        ("cnt_saintbon", "risparmio_fornitore", "centesimi/anno", 12000.0, 1),
+    ]
+    # Every way of summing adds up to the same grand total per kind.
+    for kind in ("risparmio_fornitore", "bonus_sociale", "riduzione_kwh", "morosita_saldata"):
+        sums = {
+            group_by: sum(t[3] for t in totals(client, group_by) if t[1] == kind)
+            for group_by in ("building", "counter", "path")
+        }
+        assert len(set(sums.values())) == 1, (kind, sums)
+
+
 def test_only_coordinators_and_admins_read_the_dashboard(app_and_client, environ) -> None:
     _, client = app_and_client
     for role, status in (("coordinator", 200), ("operator", 403), ("path_caseworker", 403)):

@@ -165,6 +165,13 @@ def test_an_approaching_disconnection_escalates_once_per_threshold(settings_for)
         data = case_opened_data(case_id="case_dis", disconnection_date="2026-12-10")
         event = decode(encode(make_event(CASE_OPENED, "case_dis", data)))
         dispatcher(EVENT_HANDLERS, deps)(event, [])
+        # The teams holding an open referral are named in the alert; a mere proposal is not.
+        deps.clock = lambda: SENT_ON
+        bus = message_bus(deps)
+        for path in ("welfare", "amat"):
+            ref = bus.handle(commands.ProposeReferral("case_dis", path, "distacco", "op"))
+            bus.handle(commands.SendReferral("case_dis", ref.id, "op"))
+        bus.handle(commands.ProposeReferral("case_dis", "casa", "alloggio", "op"))
         for day in (date(2026, 11, 29), date(2026, 11, 30), date(2026, 12, 1)):
             scan_deadlines(deps, day)
         versions = CaseFileVersionDoc._get_collection().find({"case_id": "case_dis"})
@@ -174,7 +181,9 @@ def test_an_approaching_disconnection_escalates_once_per_threshold(settings_for)
             for r in v["outbox"]
             if r["type"].endswith("disconnection_deadline_approaching.v1")
         ]
-        assert [(a["days_left"], a["disconnection_date"]) for a in alerts] == [(10, "2026-12-10")]
+        assert [(a["days_left"], a["disconnection_date"], a["paths"]) for a in alerts] == [
+            (10, "2026-12-10", ["amat", "welfare"])
+        ]
         assert deps.case_files.get("case_dis").urgent
     finally:
         mongo.disconnect("casework")

@@ -482,6 +482,50 @@ def test_referral_overdue_tells_the_team_and_the_coordinator(world: World) -> No
     assert "ritardo numero 2" in mail.get_body(("plain",)).get_content()
 
 
+def test_an_approaching_disconnection_tells_each_path_team_once_even_redelivered(
+    world: World,
+) -> None:
+    open_case(world)  # the building (and its custodian) comes from intake's case.opened
+    data = {
+        "case_id": "case_1",
+        "actor": "sistema",
+        "at": DAY.isoformat(),
+        "disconnection_date": "2026-11-23",
+        "days_left": 3,
+        # Two configured teams, and a path added by casework's configuration with no team yet.
+        "paths": ["amat", "welfare", "acqua"],
+    }
+    event = make_event(cw.DISCONNECTION_DEADLINE_APPROACHING, "case_1", data)
+    for _ in range(3):  # at-least-once delivery: the same event three times
+        world.publish_event(event)
+    wait_for(
+        lambda: world.worker.consumer and world.worker.consumer.stats.applied >= 5,
+        what="the case and the three copies applied",
+    )
+    for team in ("aiuto.energia@amat-mi.example", "welfare.sportello@comune.milano.example"):
+        wait_for(lambda team=team: world.mailbox.to(team), what=f"alert to {team}")
+    world.wait_status("consegnata", rule="distacco_imminente")  # the custodian, as before
+    world.worker.sender.run_once()
+
+    amat = world.mailbox.to("aiuto.energia@amat-mi.example")
+    welfare = world.mailbox.to("welfare.sportello@comune.milano.example")
+    assert len(amat) == 1 and len(welfare) == 1
+    assert amat[0]["Subject"] == "Sportello Energia: distacco imminente, percorso AMAT"
+    text = welfare[0].get_body(("plain",)).get_content()
+    assert "case_1" in text and "23 novembre 2026: mancano 3 giorni" in text
+    assert "Welfare" in text
+    teams = world.notes(rule="distacco_imminente_percorsi")
+    assert sorted((n.recipient.ref, n.status) for n in teams) == [
+        ("acqua", "non_inviata"),
+        ("amat", "consegnata"),
+        ("welfare", "consegnata"),
+    ]
+    [unreachable] = [n for n in teams if n.recipient.ref == "acqua"]
+    assert unreachable.reason == "nessun team configurato per il percorso acqua"
+    custodian = [m["Subject"] for m in world.mailbox.to(CUSTODIAN)]
+    assert custodian.count("Sportello Energia: distacco imminente nel suo stabile") == 1
+
+
 def test_referral_completed_tells_the_operator_and_the_tenant_in_plain_language(
     world: World,
 ) -> None:

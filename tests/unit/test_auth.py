@@ -85,10 +85,33 @@ def test_expiry_allows_thirty_seconds_of_clock_skew_and_no_more() -> None:
 def test_wrong_audience_issuer_role_or_path_is_refused() -> None:
     base = {**OPERATOR.to_claims(), "iss": "sportello", "aud": "sportello",
             "iat": int(time.time()), "exp": int(time.time()) + 60}  # fmt: skip
-    for change in ({"aud": "altro"}, {"iss": "altro"}, {"role": "root"}, {"path": "banca"}):
+    bad_paths = ("Banca", "a", "x" * 42, 7, "acqua-milano", "acqua\n", ["amat"])
+    malformed_paths = [{"path": p} for p in bad_paths]
+    for change in ({"aud": "altro"}, {"iss": "altro"}, {"role": "root"}, *malformed_paths):
         token = jwt.encode({**base, **change}, "n" * 40, algorithm="HS256", headers={"kid": "new"})
         with pytest.raises(AuthError):
             auth.verify(keys(NEW), token)
+
+
+@pytest.mark.parametrize("path", ["welfare", "amat", "acqua", "sociale_quartiere", "a2a"])
+def test_a_path_added_by_configuration_signs_in_like_a_built_in_one(path: str) -> None:
+    # casework's CASEWORK_PATHS_FILE adds paths: their caseworkers' tokens must verify.
+    who = Principal(sub=f"{path}.rossi", role="path_caseworker", path=path)
+    token = auth.mint(settings(AUTH_JWT_KEYS=NEW), who)
+    assert auth.verify(keys(NEW), token).path == path
+
+
+def test_a_malformed_path_is_not_minted(capsys) -> None:
+    with pytest.raises(ValueError, match="percorso"):
+        bad = Principal(sub="x", role="path_caseworker", path="A!")
+        auth.mint(settings(AUTH_JWT_KEYS=NEW), bad)
+    env = {"AUTH_JWT_KEYS": NEW, "AUTH_DEMO_TOKENS": "1"}
+    argv = ["mint", "--role", "path_caseworker", "--sub", "demo-acqua", "--path"]
+    assert auth.main([*argv, "acqua"], env) == 0
+    assert auth.verify(keys(NEW), capsys.readouterr().out.strip()).path == "acqua"
+    with pytest.raises(SystemExit):
+        auth.main([*argv, "Acqua!"], env)
+    assert "nome di percorso non valido" in capsys.readouterr().err
 
 
 def test_the_bearer_header_is_required() -> None:

@@ -26,6 +26,8 @@ from services.casework.domain.model import (
 from services.casework.domain.paths import UnknownCategory, make_path
 from services.casework.domain.workdays import add_working_days, is_working_day
 from shared.domain import Conflict, DomainError, NotFound
+from shared.events.casework import DISCONNECTION_DEADLINE_APPROACHING
+from shared.events.registry import validate_data
 from tests.unit.test_envelope import case_opened_data
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)  # a Monday
@@ -331,6 +333,35 @@ def test_an_approaching_disconnection_escalates_once_per_threshold() -> None:
     assert len(case.events) == 2
 
 
+def test_a_disconnection_alert_names_the_paths_holding_an_open_referral() -> None:
+    case = new_case(disconnection_date=date(2026, 12, 10))
+    casa = make_path("casa", "Casa", 15, ["anagrafica", "morosita"])
+    acqua = make_path("acqua", "Acqua", 7, ["anagrafica", "bollette"])  # a configured path
+    sent = case.propose_referral(AMAT, "bollette", "op", NOW)
+    case.send_referral(sent.id, AMAT, "op", NOW)
+    taken = case.propose_referral(acqua, "bonus idrico", "op", NOW)
+    case.send_referral(taken.id, acqua, "op", NOW)
+    case.accept_referral(taken.id, "acqua.rossi", NOW)
+    again = case.propose_referral(AMAT, "seconda lettura", "op", NOW)  # AMAT twice: named once
+    case.send_referral(again.id, AMAT, "op", NOW)
+    declined = case.propose_referral(WELFARE, "contributo", "op", NOW)
+    case.send_referral(declined.id, WELFARE, "op", NOW)
+    case.decline_referral(declined.id, "fuori competenza", "welfare.neri", NOW)
+    case.propose_referral(casa, "alloggio", "op", NOW)  # proposed, not sent: no team has it
+    case.events.clear()
+    assert case.check_disconnection(date(2026, 11, 30), [10, 3, 1], "sistema", NOW)
+    [alert] = case.events
+    assert alert.kind == "case.disconnection_deadline_approaching"
+    assert alert.data["paths"] == ["acqua", "amat"]
+    # Without referrals the list is empty, and it is in the contract (v1, defaults to none).
+    alone = new_case(disconnection_date=date(2026, 12, 10))
+    alone.check_disconnection(date(2026, 11, 30), [10, 3, 1], "sistema", NOW)
+    assert alone.events[-1].data["paths"] == []
+    older = {"case_id": "c", "actor": "sistema", "at": "2026-11-30T08:00:00+00:00",
+             "disconnection_date": "2026-12-10", "days_left": 10}  # fmt: skip
+    assert validate_data(DISCONNECTION_DEADLINE_APPROACHING, older)["paths"] == []
+
+
 # --- energy -------------------------------------------------------------------------------------
 
 
@@ -536,12 +567,32 @@ def test_paths_come_from_configuration_and_a_bad_file_names_the_variable(tmp_pat
         ' "shares": ["anagrafica", "bisogni"]}}'
     )
     custom = load_settings({"CASEWORK_PATHS_FILE": str(extra)})
-    assert list(custom.extra["paths"]) == ["sindacato"]
-    extra.write_text('{"x": {"response_working_days": 3, "shares": ["tutto"]}}')
-    with pytest.raises(ConfigError, match="CASEWORK_PATHS_FILE"):
-        load_settings({"CASEWORK_PATHS_FILE": str(extra)})
+    # The file adds to the built-in paths: it does not replace them.
+    assert list(custom.extra["paths"]) == ["welfare", "casa", "amat", "sindacato"]
+    assert custom.extra["paths"]["sindacato"].response_working_days == 3
+    for bad in (
+        '{"xy": {"response_working_days": 3, "shares": ["tutto"]}}',  # unknown category
+        '{"Acqua-Milano": {"response_working_days": 3, "shares": ["bollette"]}}',  # bad name
+        '{"acqua": {"shares": ["bollette"]}}',  # a new path needs its deadline
+        '["acqua"]',
+    ):
+        extra.write_text(bad)
+        with pytest.raises(ConfigError, match="CASEWORK_PATHS_FILE"):
+            load_settings({"CASEWORK_PATHS_FILE": str(extra)})
     with pytest.raises(ConfigError, match="CASEWORK_DISCONNECTION_ALERT_DAYS"):
         load_settings({"CASEWORK_DISCONNECTION_ALERT_DAYS": "dieci"})
+
+
+def test_a_paths_file_overrides_a_built_in_path_field_by_field(tmp_path) -> None:
+    from services.casework.config import load_settings
+
+    extra = tmp_path / "paths.json"
+    extra.write_text('{"casa": {"response_working_days": 20}}')
+    paths = load_settings({"CASEWORK_PATHS_FILE": str(extra)}).extra["paths"]
+    assert list(paths) == ["welfare", "casa", "amat"]
+    assert paths["casa"].response_working_days == 20
+    assert paths["casa"].label == "Comune di Milano — Direzione Casa"  # the rest is kept
+    assert "morosita" in paths["casa"].shares
 
 
 def test_a_bill_ending_before_it_starts_is_refused_when_the_case_file_opens() -> None:

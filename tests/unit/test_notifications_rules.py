@@ -128,6 +128,17 @@ SAMPLES = {
             "days_left": 5,
         },
     ),
+    "distacco_imminente_team": (
+        casework.DISCONNECTION_DEADLINE_APPROACHING,
+        {
+            "case_id": "case_1",
+            "actor": "sistema",
+            "at": T0,
+            "disconnection_date": "2026-12-01",
+            "days_left": 1,
+            "paths": ["amat", "welfare"],
+        },
+    ),
     "sopralluogo_custode": (
         intake.HOME_VISIT_REQUESTED,
         {"case_id": "case_1", "tenant_id": "ten_1", "building": building(), "requested_for": T0},
@@ -177,6 +188,8 @@ def test_the_rules_file_loads_and_covers_the_issue_rules(renderer: Renderer) -> 
         ("intake.home_visit.requested", ("custodians",)),
         ("intake.home_visit.requested", ("tenant",)),
         ("casework.referral.sent", ("path_team",)),
+        ("casework.case.disconnection_deadline_approaching", ("custodians",)),
+        ("casework.case.disconnection_deadline_approaching", ("path_team",)),
         ("casework.referral.overdue", ("path_team", "coordinators")),
         ("casework.referral.completed", ("operator",)),
         ("casework.referral.completed", ("tenant",)),

@@ -35,6 +35,8 @@ def test_an_identity_keeps_only_its_roles_scope_and_survives_the_session() -> No
     who = make_identity("Op.Rossi", "percorso", {"path": "amat", "counter_id": "ctr_1"})
     assert (who.username, who.path, who.counter_id) == ("op.rossi", "amat", "")
     assert Identity.from_session(who.to_session()) == who
+    # A path added by casework's configuration signs in like a built-in one.
+    assert make_identity("acqua.rossi", "percorso", {"path": "acqua"}).principal().path == "acqua"
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,7 @@ def test_an_identity_keeps_only_its_roles_scope_and_survives_the_session() -> No
         ("op.rossi", "capo", {}, "role"),
         ("op.rossi", "operatore", {}, "counter_id"),
         ("op.rossi", "custode", {"path": "amat"}, "custodian"),
+        ("acqua.rossi", "percorso", {"path": "Acqua!"}, "path"),
     ],
 )
 def test_a_wrong_sign_in_names_its_field(username, role, scope, field) -> None:

@@ -622,6 +622,7 @@ class CaseFile:
                     "at": at,
                     "disconnection_date": self.disconnection_date,
                     "days_left": days_left,
+                    "paths": self.paths_holding_referrals,
                 },
             )
         )
@@ -1141,6 +1142,13 @@ class CaseFile:
     def referral_paths(self) -> list[str]:
         """Every path the case was referred to (the "by path" queue)."""
         return sorted({r.path for r in self.referrals})
+
+    @property
+    def paths_holding_referrals(self) -> list[str]:
+        """Paths whose team holds an open referral of the case: sent or taken in charge (a
+        proposal not sent yet has reached no team)."""
+        holding = (ReferralState.SENT, ReferralState.ACCEPTED)
+        return sorted({r.path for r in self.referrals if r.state in holding})
 
     @property
     def next_due(self) -> date | None:

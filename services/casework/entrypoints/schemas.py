@@ -24,6 +24,7 @@ from services.casework.domain.model import (
     ReferralState,
 )
 from services.casework.entrypoints import scope
+from shared import auth
 from shared.schemas import PageQuery, StrictSchema
 
 ID = validate.Length(min=1, max=100)
@@ -31,7 +32,8 @@ ACTOR = validate.Length(min=1, max=100)
 REASON = validate.Length(min=3, max=500)
 TEXT = validate.Length(min=1, max=2000)
 NAME = validate.Length(min=1, max=120)
-PATH_NAME = validate.Regexp(r"^[a-z][a-z0-9_]{1,40}$", error="Nome di percorso non valido.")
+# The form tokens accept too (shared.auth): a configured path is usable end to end.
+PATH_NAME = validate.Regexp(auth.PATH_NAME, error="Nome di percorso non valido.")
 
 
 def plausible_year(value: Any) -> None:

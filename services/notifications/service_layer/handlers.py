@@ -159,9 +159,22 @@ class Planner:
         return {
             **self.data,
             "building": self.building(),
-            "path_label": PATH_LABELS.get(path, path) if path else None,
+            "path_label": self.path_label(path) if path else None,
             **extra,
         }
+
+    def path_label(self, path: str) -> str:
+        """A path's short name: the built-in ones', else its team's name (a path added by
+        casework's configuration), else the path itself."""
+        team = self.deps.directory.teams.get(path) or {}
+        return PATH_LABELS.get(path) or team.get("name") or path
+
+    def team_paths(self) -> list[str]:
+        """The paths whose teams an event concerns: a referral's ``path``, or ``paths`` for an
+        event about the whole case (an approaching disconnection), each once."""
+        if self.data.get("path"):
+            return [self.data["path"]]
+        return list(dict.fromkeys(self.data.get("paths") or []))
 
     def render(self, rule: Rule, language: str | None, ctx: dict[str, Any]) -> Any:
         try:
@@ -290,12 +303,17 @@ class Planner:
                 self.plan.notifications.append(n)
 
     def _path_team(self, rule: Rule, due: datetime) -> None:
-        path = self.data.get("path")
-        team = self.deps.directory.teams.get(path or "")
-        ctx = self.context()
+        for path in self.team_paths():
+            self._one_path_team(rule, due, path)
+
+    def _one_path_team(self, rule: Rule, due: datetime, path: str) -> None:
+        team = self.deps.directory.teams.get(path)
+        ctx = self.context(path=path, path_label=self.path_label(path))
         if team is None:
+            # Recorded as not sent, with the reason, rendered like any message (a template may
+            # greet its recipient by name).
             recipient = Recipient(RecipientKind.PATH_TEAM, f"team {path}", None, path)
-            rendered = self.render(rule, "it", ctx)
+            rendered = self.render(rule, "it", {**ctx, "recipient_name": recipient.name})
             self.plan.notifications.append(
                 self.message(
                     rule,
@@ -308,7 +326,7 @@ class Planner:
                 )
             )
             return
-        self._staff(rule, due, RecipientKind.PATH_TEAM, team, path or "", ctx)
+        self._staff(rule, due, RecipientKind.PATH_TEAM, team, path, ctx)
 
     def _coordinators(self, rule: Rule, due: datetime) -> None:
         for coordinator in self.deps.directory.coordinators:

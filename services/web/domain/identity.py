@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from shared.auth import Principal
+from shared.auth import PATH_NAME, Principal
 
 ROLES: dict[str, str] = {
     "operatore": "Operatore di sportello",
@@ -173,6 +173,10 @@ def make_identity(
             "custodian": "l'edificio di cui sei custode",
         }[needed]
         raise IdentityError(needed, f"Scegli {what}.")
+    if needed == "path" and not PATH_NAME.fullmatch(values["path"]):
+        # Any well-formed path name (casework may add paths by configuration); a malformed one
+        # could not be put in a token.
+        raise IdentityError("path", "Percorso non valido.")
     # Only the scope of the chosen role is kept.
     kept = {k: (v if k == needed else "") for k, v in values.items()}
     looked_after = tuple(buildings) if needed == "custodian" else ()
