@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.notifications.adapters.templates import Renderer, RenderError
+from services.notifications.adapters.templates import Renderer, RenderError, days_left_it
 from services.notifications.bootstrap import load_rules
 from services.notifications.domain.model import Consent, Tenant
 from services.notifications.domain.policy import QuietHours, backoff, next_digest_at
@@ -326,3 +326,7 @@ def test_the_docs_list_every_rule(renderer: Renderer) -> None:
         assert f"| `{rule.id}` | `{rule.event.split('.', 3)[-1].rsplit('.', 1)[0]}`" in docs, (
             rule.id
         )
+
+
+def test_days_left_are_said_in_good_italian() -> None:
+    assert [days_left_it(d) for d in (0, 1, 3)] == ["è oggi", "manca 1 giorno", "mancano 3 giorni"]

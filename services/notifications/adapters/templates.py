@@ -60,6 +60,13 @@ class Rendered:
     sms_encoding: str
 
 
+def days_left_it(days: int) -> str:
+    """How many days are left, in Italian: «è oggi», «manca 1 giorno», «mancano 3 giorni»."""
+    if days <= 0:
+        return "è oggi"
+    return "manca 1 giorno" if days == 1 else f"mancano {days} giorni"
+
+
 class Renderer:
     """Renders templates in the recipient's language (Italian fallback), SMS capped."""
 
@@ -78,6 +85,7 @@ class Renderer:
         self.env.filters["giorno"] = lambda v: _day(v, tz)
         self.env.filters["data"] = lambda v: _numeric(v, tz)
         self.env.filters["ora"] = lambda v: _local(v, tz).strftime("%H:%M")
+        self.env.filters["giorni_mancanti"] = days_left_it
 
     def languages(self) -> list[str]:
         """Languages with at least one template."""
