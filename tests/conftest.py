@@ -102,8 +102,7 @@ def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-def environ(infra: Infra) -> dict[str, str]:
+def isolated_environ(infra: Infra) -> dict[str, str]:
     """Environment variables of an isolated Sportello: own databases, own topics."""
     prefix = unique_prefix()
     return {
@@ -118,6 +117,37 @@ def environ(infra: Infra) -> dict[str, str]:
         "AUTH_JWT_KEYS": TEST_JWT_KEYS,
         "AUTH_JWT_SIGNING_KID": TEST_SIGNING_KID,
     }
+
+
+def drop_isolated(infra: Infra, environ: dict[str, str]) -> None:
+    """Drop the databases and topics of the isolated world ``environ`` describes."""
+    prefix = environ["SPORTELLO_DB_PREFIX"]
+    client = pymongo.MongoClient(infra.mongo, serverSelectionTimeoutMS=3000)
+    try:
+        for name in client.list_database_names():
+            if name.startswith(f"{prefix}_"):
+                client.drop_database(name)
+    finally:
+        client.close()
+    admin = KafkaAdminClient(bootstrap_servers=infra.kafka)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+def service_settings(service: str, environ: dict[str, str], **overrides: str) -> Settings:
+    """A service's settings in the isolated world ``environ``."""
+    config = importlib.import_module(f"services.{service}.config")
+    return config.load_settings({**environ, **overrides})
+
+
+@pytest.fixture
+def environ(infra: Infra) -> dict[str, str]:
+    """Environment variables of an isolated Sportello: own databases, own topics."""
+    return isolated_environ(infra)
 
 
 @pytest.fixture
@@ -139,22 +169,7 @@ def settings_for(environ: dict[str, str], infra: Infra) -> Iterator:
     """
 
     def make(service: str, **overrides: str) -> Settings:
-        config = importlib.import_module(f"services.{service}.config")
-        return config.load_settings({**environ, **overrides})
+        return service_settings(service, environ, **overrides)
 
     yield make
-    prefix = environ["SPORTELLO_DB_PREFIX"]
-    client = pymongo.MongoClient(infra.mongo, serverSelectionTimeoutMS=3000)
-    try:
-        for name in client.list_database_names():
-            if name.startswith(f"{prefix}_"):
-                client.drop_database(name)
-    finally:
-        client.close()
-    admin = KafkaAdminClient(bootstrap_servers=infra.kafka)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+    drop_isolated(infra, environ)

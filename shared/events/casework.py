@@ -25,6 +25,11 @@ class CaseAssessedData(CaseEventData):
     ruleset_version = fields.String(load_default=None, allow_none=True)
 
 
+# The values of ``to_state`` that end a case: a case that reached one is over, for every follower
+# (``chiuso`` also comes with ``case.closed``; ``archiviato`` only with ``case.state_changed``).
+CASE_END_STATES = ("chiuso", "archiviato")
+
+
 class CaseStateChangedData(CaseEventData):
     from_state = fields.String(required=True)
     to_state = fields.String(required=True)

@@ -121,6 +121,57 @@ def test_a_known_codice_fiscale_with_other_data_is_reported_not_overwritten(
         mongo.disconnect("intake")
 
 
+@pytest.mark.parametrize(
+    ("changed", "columns"),
+    [
+        ({"lingua": "en"}, ["lingua"]),
+        ({"componenti_nucleo": "5"}, ["componenti_nucleo"]),
+        ({"lingua": "", "componenti_nucleo": ""}, ["lingua", "componenti_nucleo"]),
+        ({"consenso_email": "no", "consenso_sms": "sì"}, ["consenso_email", "consenso_sms"]),
+        ({"alloggio": "Scala B int. 1", "telefono": "+39 333 7654321"}, ["alloggio", "telefono"]),
+    ],
+)
+def test_a_changed_row_is_a_conflict_naming_the_columns_that_differ(
+    building_id: str, tmp_path: Path, capsys, changed: dict[str, str], columns: list[str]
+) -> None:
+    row = {
+        "nome": "Mario",
+        "cognome": "Rossi",
+        "codice_fiscale": "RSSMRA85T10A562S",
+        "alloggio": "Scala A int. 3",
+        "telefono": "+39 333 1234567",
+        "email": "mario@example.org",
+        "lingua": "ar",
+        "componenti_nucleo": "3",
+        "consenso_email": "sì",
+        "consenso_sms": "no",
+    }
+    path, report_path = tmp_path / "a.csv", tmp_path / "esito.json"
+    path.write_text(";".join(row) + "\n" + ";".join(row.values()) + "\n", encoding="utf-8")
+    assert run(str(path), "--building", building_id) == 0
+    # The same file again: already there, nothing differs.
+    assert run(str(path), "--building", building_id, "--report", str(report_path)) == 0
+    assert json.loads(report_path.read_text())[0]["status"] == "già presente"
+    capsys.readouterr()
+
+    path.write_text(
+        ";".join(row) + "\n" + ";".join({**row, **changed}.values()) + "\n", encoding="utf-8"
+    )
+    assert run(str(path), "--building", building_id, "--report", str(report_path)) == 1
+    assert "in conflitto: 1" in capsys.readouterr().err
+    [outcome] = json.loads(report_path.read_text())
+    assert outcome["status"] == "in conflitto"
+    assert list(outcome["errors"]) == columns  # the columns that differ, named
+    assert "modificare dall'API" in outcome["errors"][columns[0]][0]
+    # Left alone: a change goes through the API, which keeps its history and events.
+    mongo.connect("intake", *_db())
+    try:
+        stored = IntakeTenantDoc.objects.get()
+        assert (stored.preferred_language, stored.household_size, stored.version) == ("ar", 3, 1)
+    finally:
+        mongo.disconnect("intake")
+
+
 def test_an_unreadable_file_or_unknown_building_imports_nothing(
     building_id: str, tmp_path: Path, capsys
 ) -> None:

@@ -17,6 +17,7 @@ from services.intake.domain.model import (
     Bill,
     Case,
     CaseOpened,
+    CaseStatus,
     Channel,
     Commodity,
     Consent,
@@ -30,8 +31,10 @@ from services.intake.domain.model import (
     Tenant,
     TenantRegistered,
     TenantUpdated,
+    status_after,
 )
 from shared.domain import Conflict, DomainError
+from shared.events.casework import CASE_END_STATES
 
 NOW = datetime(2026, 11, 2, 10, tzinfo=UTC)
 ROME = ZoneInfo("Europe/Rome")
@@ -307,3 +310,30 @@ def test_reschedule_and_cancel_keep_the_reason_and_refuse_a_cancelled_appointmen
     assert meeting.version == 3
     with pytest.raises(Conflict):
         meeting.cancel("ancora")
+
+
+@pytest.mark.parametrize(
+    ("casework_state", "status"),
+    [
+        ("chiuso", CaseStatus.CLOSED),
+        ("archiviato", CaseStatus.ARCHIVED),
+        ("aperto", None),
+        ("in_valutazione", None),
+        ("in_carico", None),
+        ("sospeso", None),
+        ("uno_stato_nuovo", None),
+    ],
+)
+def test_only_an_end_in_casework_ends_intakes_copy_of_the_case(
+    casework_state: str, status: CaseStatus | None
+) -> None:
+    assert status_after(casework_state) == status
+
+
+def test_intake_follows_every_end_state_of_the_contract_and_casework_uses_the_same_words() -> None:
+    # Tests may look into both services (the code may not): a renamed end state in casework
+    # would otherwise leave intake's cases open, and their needs taken, without a sound.
+    from services.casework.domain.model import TERMINAL_CASE_STATES
+
+    assert {status_after(s) for s in CASE_END_STATES} == {CaseStatus.CLOSED, CaseStatus.ARCHIVED}
+    assert set(CASE_END_STATES) == {s.value for s in TERMINAL_CASE_STATES}

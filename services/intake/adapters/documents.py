@@ -244,7 +244,8 @@ class IntakeCaseDoc(OutboxDocument):
     receives_bonus_sociale = BooleanField(null=True)
     linked_case_id = StringField(null=True)
     status = StringField(required=True, default="aperto")
-    closed_at = DateTimeField(null=True)  # when casework closed it (``casework.case.closed``)
+    # When casework ended it: ``casework.case.closed``, or ``case.state_changed`` to an end state.
+    closed_at = DateTimeField(null=True)
 
 
 DOCUMENTS: tuple[type[Document], ...] = (

@@ -418,11 +418,15 @@ class CaseRepository:
         stage(doc, self.topic, events, cipher_for(ALIAS))
         doc.save(force_insert=True)
 
-    def mark_closed(self, case_id: str, at: datetime) -> bool:
-        """Record that casework closed the case; False when it already was."""
+    def mark_ended(self, case_id: str, status: CaseStatus, at: datetime) -> bool:
+        """Record that casework ended the case (closed or archived); False when it already was.
+
+        Only an open case changes (compare-and-set on the status): a redelivered or late event
+        never moves an ended case again nor its end time.
+        """
         result = IntakeCaseDoc._get_collection().update_one(
             {"_id": case_id, "status": CaseStatus.OPEN.value},
-            {"$set": {"status": CaseStatus.CLOSED.value, "closed_at": at}},
+            {"$set": {"status": status.value, "closed_at": at}},
         )
         return bool(result.modified_count)
 

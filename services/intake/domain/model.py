@@ -127,10 +127,26 @@ class AppointmentStatus(StrEnum):
 
 
 class CaseStatus(StrEnum):
-    """Intake's view of a case: open until casework closes it."""
+    """Intake's view of a case: open until casework closes or archives it."""
 
     OPEN = "aperto"
     CLOSED = "chiuso"
+    ARCHIVED = "archiviato"
+
+
+# casework's end states (``to_state`` of ``casework.case.state_changed``), as intake records them.
+# Words of the event contract, not casework's code: services share only the contracts.
+CASE_ENDS: dict[str, CaseStatus] = {"chiuso": CaseStatus.CLOSED, "archiviato": CaseStatus.ARCHIVED}
+
+
+def status_after(casework_state: str) -> CaseStatus | None:
+    """What intake's copy of a case becomes when casework moves it to ``casework_state``.
+
+    Only an end (``chiuso``, ``archiviato``) changes it: the case leaves the open state here and
+    no longer holds its (tenant, need). Any other move (``in_valutazione``, ``sospeso``…) is
+    casework's business: ``None``, the case stays open.
+    """
+    return CASE_ENDS.get(casework_state)
 
 
 def new_id(prefix: str) -> str:

@@ -208,6 +208,9 @@ class TenantById(MethodView):
         return tenant
 
     @allow("operator", "admin")
+    # A retried PATCH with ``expected_version`` would otherwise meet its own change as a 409.
+    @idempotent("tenants.patch")
+    @tenants.doc(parameters=[PARAMETER])
     @tenants.arguments(schemas.TenantPatchSchema)
     @tenants.response(200, schemas.TenantSchema)
     @tenants.alt_response(404, description="Inquilino o edificio non trovato.")

@@ -1,5 +1,5 @@
-"""``Idempotency-Key`` for POSTs: a retried request (flaky wifi at an itinerant counter) gets the
-first answer again instead of doing the work twice.
+"""``Idempotency-Key`` for POSTs and PATCHes: a retried request (flaky wifi at an itinerant
+counter) gets the first answer again instead of doing the work twice.
 
 The key is claimed (unique ``_id`` in the store) *before* the work, so two concurrent retries
 cannot both do it: the second one waits for the first answer (409 while it is being computed).
@@ -47,7 +47,8 @@ def _request_hash(route: str) -> str:
 
 
 def idempotent(route: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Make a POST view honour ``Idempotency-Key``; put it above the flask-smorest decorators."""
+    """Make a POST or PATCH view honour ``Idempotency-Key``; put it above the flask-smorest
+    decorators."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)

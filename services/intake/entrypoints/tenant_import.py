@@ -113,14 +113,23 @@ def _body(row: dict[str, str], building_id: str, operator: str) -> tuple[dict, d
     return body, errors
 
 
-def _same(tenant: Tenant, loaded: dict[str, Any]) -> bool:
-    fields = ("building_id", "first_name", "last_name", "apartment", "email")
-    if any(getattr(tenant, f) != loaded.get(f) for f in fields):
-        return False
-    if tenant.phone != (normalize_phone(loaded["phone"]) if loaded.get("phone") else None):
-        return False
+def _differences(tenant: Tenant, loaded: dict[str, Any]) -> list[str]:
+    """The CSV columns whose value differs from what is registered (in ``COLUMNS`` order).
+
+    Compared as registration would store the row (phone normalised, schema defaults applied),
+    so the same row read again differs in nothing.
+    """
+    row = {**loaded, "phone": normalize_phone(loaded["phone"]) if loaded.get("phone") else None}
+    columns = [c for c, name in COLUMNS.items() if name != "fiscal_code"]
+    differ = [c for c in columns if getattr(tenant, COLUMNS[c]) != row.get(COLUMNS[c])]
     granted = {c.channel for c in tenant.consents if c.granted}
-    return granted == {c["channel"] for c in loaded["consents"]}
+    wanted = {ConsentChannel(c["channel"]) for c in loaded["consents"]}
+    differ += [
+        c for c, channel in CONSENT_COLUMNS.items() if (channel in granted) != (channel in wanted)
+    ]
+    if tenant.building_id != loaded["building_id"]:
+        differ.insert(0, "edificio")  # registered in another building (--building)
+    return differ
 
 
 def import_tenants(
@@ -161,12 +170,15 @@ def import_tenants(
         seen[fiscal_code] = line
         existing = bus.deps.tenants.by_fiscal_code(fiscal_code)
         if existing is not None:
-            status = "già presente" if _same(existing, loaded) else "in conflitto"
-            outcome = RowOutcome(line, status, existing.id)
-            if status == "in conflitto":
-                outcome.errors = {
-                    "codice_fiscale": ["Già registrato con dati diversi: modificare dall'API."]
-                }
+            differ = _differences(existing, loaded)
+            outcome = RowOutcome(line, "in conflitto" if differ else "già presente", existing.id)
+            # Named, never shown: the report carries no personal data.
+            outcome.errors = {
+                column: [
+                    "Diverso da quanto registrato per questo codice fiscale: modificare dall'API."
+                ]
+                for column in differ
+            }
             report.rows.append(outcome)
             advance()
             continue

@@ -1,6 +1,7 @@
-"""intake's worker: publishes the outbox and applies casework's ``case.closed`` (which frees the
-tenant's needs for a new case), ``case.anonymised`` (retention) and the erasure confirmations of
-casework and notifications. ``python -m services.intake.entrypoints.worker``.
+"""intake's worker: publishes the outbox and applies casework's ``case.closed`` and
+``case.state_changed`` to ``archiviato`` (which free the tenant's needs for a new case),
+``case.anonymised`` (retention) and the erasure confirmations of casework and notifications.
+``python -m services.intake.entrypoints.worker``.
 """
 
 from __future__ import annotations

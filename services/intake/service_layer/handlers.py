@@ -36,10 +36,11 @@ from services.intake.domain.model import (
     TenantRegistered,
     TenantUpdated,
     new_id,
+    status_after,
 )
 from shared.domain import Conflict, DomainError, NotFound
 from shared.events import Event, make_event
-from shared.events.casework import CASE_CLOSED
+from shared.events.casework import CASE_CLOSED, CASE_STATE_CHANGED
 from shared.events.intake import (
     APPOINTMENT_BOOKED,
     APPOINTMENT_CANCELLED,
@@ -447,14 +448,38 @@ def _stale_case_claim(
 
 
 def case_closed(event: Event, deps: Dependencies) -> None:
-    """casework closed a case: intake marks it closed and frees its (tenant, need) claims.
+    """casework closed a case: intake marks it closed and frees its (tenant, need) claims."""
+    _end_case(deps, event.data["case_id"], CaseStatus.CLOSED, event.data["at"])
 
-    Idempotent: a redelivered event finds the case already closed and no claim left to free.
+
+def case_state_changed(event: Event, deps: Dependencies) -> None:
+    """casework moved a case: an end (``archiviato``, also ``chiuso``) ends intake's copy too.
+
+    Archiving announces itself only here (no ``case.closed``): without this, an archived case
+    would keep its (tenant, need) and every later case for them would be a 409 duplicate.
     """
-    case = deps.cases.get(event.data["case_id"])
+    status = status_after(event.data["to_state"])
+    if status is not None:
+        _end_case(deps, event.data["case_id"], status, event.data["at"])
+
+
+def _end_case(deps: Dependencies, case_id: str, status: CaseStatus, at: datetime) -> None:
+    """Mark the case ended, then free its claims; each step is idempotent on its own.
+
+    The status is written first: should the worker stop in between, the claims are already stale
+    for ``open_case`` (their case is not open) and the redelivered event frees them. A redelivery
+    changes neither the status nor the end time (compare-and-set on ``aperto``), and a claim is
+    given back only by the case holding it, never by a newer case of the same tenant and need.
+    """
+    case = deps.cases.get(case_id)
     if case is None:  # not a case opened here
         return
-    deps.cases.mark_closed(case.id, event.data["at"])
+    deps.cases.mark_ended(case.id, status, at)
+    release_case_claims(deps, case)
+
+
+def release_case_claims(deps: Dependencies, case: Case) -> None:
+    """Give back the (tenant, need) claims ``case`` still holds (none left: nothing happens)."""
     for need in case.needs:
         deps.open_case_claims.release(f"{case.tenant_id}:{need.value}", case.id)
 
@@ -628,7 +653,10 @@ def _aware(value: datetime) -> datetime:
 
 
 # Events from other services that intake applies (consumed by its worker).
-EVENT_HANDLERS: dict[str, Callable[[Event, Dependencies], None]] = {CASE_CLOSED: case_closed}
+EVENT_HANDLERS: dict[str, Callable[[Event, Dependencies], None]] = {
+    CASE_CLOSED: case_closed,
+    CASE_STATE_CHANGED: case_state_changed,
+}
 
 HANDLERS: dict[type, Callable[[Any, Dependencies], Any]] = {
     commands.RegisterBuilding: register_building,

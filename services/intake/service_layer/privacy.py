@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.intake.domain.model import new_id
-from services.intake.service_layer.handlers import Dependencies
+from services.intake.service_layer.handlers import Dependencies, release_case_claims
 from shared.domain import NotFound
 from shared.events import Event, make_event
 from shared.events.casework import CASE_ANONYMISED
@@ -100,7 +100,15 @@ def on_tenant_erased(event: Event, deps: Dependencies) -> None:
 
 
 def on_case_anonymised(event: Event, deps: Dependencies) -> None:
-    """casework's retention anonymised a closed case: intake's copy follows (idempotent)."""
+    """casework's retention anonymised an ended case: intake's copy follows (idempotent).
+
+    casework anonymises only closed or archived cases, so the case's (tenant, need) claims go
+    first, while the copy still names the tenant they are keyed by (a case ended before intake
+    followed archiving would otherwise hold them for ever).
+    """
+    case = deps.cases.get(event.data["case_id"])
+    if case is not None:
+        release_case_claims(deps, case)
     deps.privacy.anonymise_case(event.data["case_id"])
 
 
