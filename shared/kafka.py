@@ -10,7 +10,9 @@ The consumer loop is where the delivery guarantees live:
   the reason in headers and the loop moves on;
 - an unreachable store or broker is not the event's fault: the loop waits and retries the same
   record, without committing, until the outage ends or it is asked to stop;
-- SIGTERM / SIGINT set a stop flag; the loop finishes the record in hand, commits, and closes.
+- SIGTERM / SIGINT set a stop flag; the loop finishes the record in hand, commits, and closes;
+- a commit refused (a rebalance in progress, a coordinator moving) is kept and tried again on the
+  next rounds, for the partitions still assigned to this member, and once more before closing.
 """
 
 from __future__ import annotations
@@ -196,6 +198,43 @@ class ConsumerStats:
     infra_retries: int = 0
 
 
+class PendingCommits:
+    """Offsets whose commit was refused, kept to be tried again (newest per partition).
+
+    A refused commit loses nothing (effects are stored, records would be redelivered), but left
+    alone it stays refused until the next batch, and an idle consumer may have none for long.
+    """
+
+    def __init__(self) -> None:
+        self.offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+
+    def refused(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+        """``offsets`` could not be committed."""
+        for tp, offset in offsets.items():
+            kept = self.offsets.get(tp)
+            if kept is None or offset.offset > kept.offset:
+                self.offsets[tp] = offset
+
+    def committed(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+        """``offsets`` were committed: older pending offsets of those partitions are done."""
+        for tp, offset in offsets.items():
+            kept = self.offsets.get(tp)
+            if kept is not None and kept.offset <= offset.offset:
+                del self.offsets[tp]
+
+    def to_retry(
+        self, assigned: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        """What to commit again: only partitions this member still holds. The others are
+        forgotten: their new owner starts from the last committed offset (a redelivery). With no
+        partitions at all (mid-rebalance) nothing is tried and nothing forgotten."""
+        mine = set(assigned)
+        if not mine:
+            return {}
+        self.offsets = {tp: o for tp, o in self.offsets.items() if tp in mine}
+        return dict(self.offsets)
+
+
 class StopRequested(Exception):
     """The loop was asked to stop while it waited for the infrastructure to come back."""
 
@@ -230,6 +269,7 @@ class ConsumerLoop:
         self.retry_wait_s = retry_wait_s
         self.stats = ConsumerStats()
         self.stop_event = stop_event or threading.Event()
+        self.pending = PendingCommits()
         self._consumer_config: dict[str, Any] = dict(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -269,6 +309,8 @@ class ConsumerLoop:
         try:
             while not self.stop_event.is_set():
                 batch = consumer.poll(timeout_ms=200)
+                if self.pending.offsets:
+                    self._commit(consumer, self.pending.to_retry(consumer.assignment()))
                 if not batch:
                     continue
                 done: dict[TopicPartition, OffsetAndMetadata] = {}
@@ -285,6 +327,8 @@ class ConsumerLoop:
                         self._commit(consumer, done)
                         self._record_lag(consumer, done)
         finally:
+            if self.pending.offsets:  # a last try: the next member would redeliver them
+                self._commit(consumer, self.pending.to_retry(consumer.assignment()))
             consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"group": self.group_id})
 
@@ -297,11 +341,17 @@ class ConsumerLoop:
                 )
 
     def _commit(self, consumer: KafkaConsumer, offsets: dict) -> None:
+        if not offsets:
+            return
         try:
             consumer.commit(offsets)
         except KafkaError as exc:
-            # Effects are stored and idempotent: a failed commit only means redelivery.
-            log.warning("offset commit failed, records will be redelivered: %s", exc)
+            # Effects are stored and idempotent: a failed commit only means redelivery, unless a
+            # later try succeeds.
+            log.warning("offset commit failed, will try again: %s", exc)
+            self.pending.refused(offsets)
+        else:
+            self.pending.committed(offsets)
 
     def _process(self, record: Any) -> None:
         headers: Headers = list(record.headers or [])

@@ -22,12 +22,15 @@ def test_a_lookup_by_id_uses_the_id_index(infra, environ) -> None:
         ferretdb = "ferretdbVersion" in db.command("buildInfo")
         # FerretDB explains find only; its updates and deletes by _id find their documents with
         # the same query and write with the same expression (the patched IDColumn).
-        plan = plan_text(db, {"find": "docs", "filter": {"_id": "case_0150"}})
-        if ferretdb:
-            # SQLite's plan: SEARCH … USING INDEX <table>__id_ instead of SCAN <table>.
-            assert "USING INDEX" in plan and "__id_" in plan, plan
-        else:
-            assert any(s in plan for s in ("IDHACK", "EXPRESS_IXSCAN", "IXSCAN")), plan
+        # A guarded write's filter ({_id, owner}, {_id, state}) is narrowed by its _id too.
+        for query in ({"_id": "case_0150"}, {"_id": "case_0150", "n": {"$gte": 100}}):
+            plan = plan_text(db, {"find": "docs", "filter": query})
+            if ferretdb:
+                # SQLite's plan: SEARCH … USING INDEX <table>__id_ instead of SCAN <table>.
+                assert "USING INDEX" in plan and "__id_" in plan, (query, plan)
+            else:
+                assert any(s in plan for s in ("IDHACK", "EXPRESS_IXSCAN", "IXSCAN")), plan
+        assert db.docs.find_one({"_id": "case_0150", "n": 151}) is None  # the rest still filters
         assert db.docs.find_one({"_id": "case_0150"})["n"] == 150
     finally:
         client.drop_database(db.name)
