@@ -63,7 +63,7 @@ unit: venv ## the fast tests, no infrastructure
 	$(PY) -m pytest tests/unit -q
 
 test: venv lint ## lint + the whole suite against real Kafka and FerretDB (started and stopped here)
-	@deploy/infra.sh install
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$MONGODB_URI" ]; then deploy/infra.sh install; fi
 	@deploy/browser.sh
 	@$(TEST_ENV) deploy/test.sh $(PY) -m pytest $(PYTEST_ARGS)
 

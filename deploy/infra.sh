@@ -156,7 +156,13 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
-stop_kafka() { kafka_external || stop_pidfile Kafka "$run_dir/kafka/kafka.pid"; }
+stop_kafka() {
+  if kafka_external; then
+    say "Kafka esterno (KAFKA_BOOTSTRAP_SERVERS è impostata): non fermo nulla"
+    return 0
+  fi
+  stop_pidfile Kafka "$run_dir/kafka/kafka.pid"
+}
 
 # --- FerretDB --------------------------------------------------------------------------------
 
@@ -182,7 +188,13 @@ start_mongo() {
   say "FerretDB pronto"
 }
 
-stop_mongo() { mongo_external || stop_pidfile FerretDB "$run_dir/ferretdb/ferretdb.pid"; }
+stop_mongo() {
+  if mongo_external; then
+    say "MongoDB esterno (MONGODB_URI è impostata): non fermo nulla"
+    return 0
+  fi
+  stop_pidfile FerretDB "$run_dir/ferretdb/ferretdb.pid"
+}
 
 # --- status ----------------------------------------------------------------------------------
 
