@@ -356,6 +356,12 @@ def test_work_queues_filter_paginate_and_count(app_and_client) -> None:
     assert len(page.json) == 2 and page.headers["X-Total-Count"] == "5"
     mine = client.get("/api/v1/case-files", query_string={"assignee": "op.rossi"}).json
     assert [c["id"] for c in mine] == ["case_q1"]
+    client.put("/api/v1/case-files/case_q4/assignee", json={"assignee": "test-admin", "actor": "c"})
+    # «I miei casi» from the token: the caller (sub test-admin) names nobody.
+    mine = client.get("/api/v1/case-files", query_string={"mine": "true"}).json
+    assert [c["id"] for c in mine] == ["case_q4"]
+    both = client.get("/api/v1/case-files", query_string={"mine": "true", "assignee": "x"})
+    assert both.status_code == 422 and "mine" in both.json["errors"]["query"], both.json
     by_counter = client.get("/api/v1/case-files", query_string={"counter_id": "cnt_1"})
     assert by_counter.headers["X-Total-Count"] == "2"
     by_path = client.get("/api/v1/case-files", query_string={"path": "welfare"}).json

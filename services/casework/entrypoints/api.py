@@ -115,7 +115,7 @@ class CaseFiles(MethodView):
         filters.update(scope.list_filters(query.get("counter_id"), query.get("path")))
         found, total = deps().case_files.list(
             state=state.value if state else None,
-            assignee=query.get("assignee"),
+            assignee=principal().sub if query.get("mine") else query.get("assignee"),
             building_id=query.get("building_id"),
             counter_id=query.get("counter_id"),
             overdue_on=today,

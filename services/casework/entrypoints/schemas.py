@@ -54,11 +54,19 @@ def actor_field() -> fields.String:
 
 class CaseFileListQuery(PageQuery):
     state = fields.Enum(CaseState, by_value=True)
-    assignee = fields.String(validate=ACTOR, metadata={"description": "«I miei casi»."})
+    assignee = fields.String(validate=ACTOR, metadata={"description": "Casi assegnati a chi."})
+    mine = fields.Boolean(
+        metadata={"description": "«I miei casi»: quelli assegnati a chi fa la richiesta (token)."}
+    )
     path = fields.String(validate=PATH_NAME)
     building_id = fields.String(validate=ID)
     counter_id = fields.String(validate=ID)
     overdue = fields.Boolean(metadata={"description": "Solo casi con invii scaduti."})
+
+    @validates_schema
+    def _one_assignee(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("mine") and data.get("assignee"):
+            raise ValidationError("Indicare «mine» oppure «assignee», non entrambi.", "mine")
 
 
 class OutcomeReportQuery(StrictSchema):
