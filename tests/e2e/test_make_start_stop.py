@@ -1,5 +1,5 @@
-"""The two commands' promise for the services: after ``make start`` every API is ready, after
-``make stop`` no process of the system is left; and a taken port is named, not a timeout.
+"""The two commands' promise for the services: after ``make run`` every API is ready and the URLs
+are printed, after ``make stop`` no process of the system is left; a taken port is named.
 
 Run through ``make`` itself, against this test's own broker and store (``KAFKA_BOOTSTRAP_SERVERS``
 and ``MONGODB_URI`` set, so ``deploy/infra.sh`` starts and stops nothing), on free ports.
@@ -18,6 +18,7 @@ import requests
 
 from deploy.system import SERVICES, System
 from tests.e2e.conftest import free_port
+from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,15 +56,36 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def test_make_start_serves_readyz_on_every_api_and_make_stop_leaves_nothing(
-    make_env: dict[str, str],
+def ready(system: System) -> bool:
+    for service in SERVICES:
+        try:
+            if requests.get(f"{system.url(service)}/readyz", timeout=5).status_code != 200:
+                return False
+        except requests.RequestException:  # not listening yet, or too busy starting to answer
+            return False
+    return True
+
+
+def test_make_run_serves_readyz_on_every_api_and_make_stop_leaves_nothing(
+    make_env: dict[str, str], tmp_path: Path
 ) -> None:
     system = System(Path(make_env["SPORTELLO_RUN_DIR"]), make_env)
-    started = make("start", make_env)
+    output = tmp_path / "make-run.out"
+    with output.open("w") as out:
+        # `make run` stays in the foreground, supervising; `make stop` from elsewhere ends it.
+        run = subprocess.Popen(
+            ["make", "--no-print-directory", "run"], cwd=ROOT, env=make_env, stdout=out, stderr=out
+        )
     try:
-        assert started.returncode == 0, started.stdout + started.stderr
+        wait_for(lambda: ready(system) or run.poll() is not None, timeout_s=150, what="readyz")
+        assert run.poll() is None, output.read_text()
+        printed = wait_for(
+            lambda: "Sportello è pronto" in output.read_text() and output.read_text(),
+            timeout_s=60,
+            what="the URLs printed",
+        )
         for service in SERVICES:
-            assert requests.get(f"{system.url(service)}/readyz", timeout=5).status_code == 200
+            assert f"{system.url(service)}/docs" in printed
         pids = {name: pid for name, pid in system.status().items() if pid}
         expected = {f"{s}-{kind}" for s in SERVICES for kind in ("api", "worker")} | {"web-api"}
         assert set(pids) == expected
@@ -71,7 +93,13 @@ def test_make_start_serves_readyz_on_every_api_and_make_stop_leaves_nothing(
         assert len(group_members(pids["intake-api"])) == 3, "arbiter and two workers expected"
     finally:
         stopped = make("stop", make_env)
+        try:
+            run.wait(timeout=90)
+        finally:
+            if run.poll() is None:
+                run.kill()
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert run.returncode == 0, output.read_text()
     assert not any(system.status().values())
     leftovers = {name: group_members(pgid) for name, pgid in pids.items()}
     assert not any(leftovers.values()), f"processes left after make stop: {leftovers}"
