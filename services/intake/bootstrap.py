@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-
-from pymongo.errors import PyMongoError
 
 from services.intake.adapters.documents import ALIAS, DOCUMENTS
 from services.intake.adapters.privacy import PrivacyStore
@@ -25,8 +22,6 @@ from shared.clock import now_utc
 from shared.config import Settings
 from shared.messagebus import MessageBus
 
-log = logging.getLogger(__name__)
-
 
 def bootstrap(
     settings: Settings, clock: Callable[[], datetime] = now_utc, create_indexes: bool = True
@@ -35,16 +30,11 @@ def bootstrap(
     # First: without its keys the service must not start (nor write a plaintext field).
     crypto.register(ALIAS, crypto.cipher_from_settings(settings))
     mongo.connect(ALIAS, settings.mongodb_uri, settings.database)
-    ready = create_indexes and mongo.ensure_indexes(*DOCUMENTS)
+    if create_indexes:
+        mongo.ensure_indexes(*DOCUMENTS)
     topic = settings.topic("intake")
     claim_grace = timedelta(seconds=settings.extra["claim_grace_s"])
     tenants = TenantRepository(topic=topic, claim_grace=claim_grace, clock=clock)
-    if ready:
-        # Tenants stored before the codice fiscale claims existed get theirs (once per database).
-        try:
-            tenants.fiscal_codes.backfill()
-        except PyMongoError as exc:  # a store gone meanwhile: the next start finishes it
-            log.warning("codice fiscale claims not backfilled: %s", exc)
     deps = Dependencies(
         buildings=BuildingRepository(),
         counters=CounterRepository(),

@@ -10,6 +10,7 @@ tenant on FerretDB (``tests/integration/test_store_id_lookups.py`` checks the pl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from flask.testing import FlaskClient
 
 from services.intake.entrypoints import rotate_keys as intake_rotate
 from services.intake.entrypoints.app import create_app as intake_app
+from services.intake.entrypoints.worker import build_worker
 from shared import mongo
 from shared.crypto import FieldCipher, generate_key
 from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
@@ -34,10 +36,32 @@ from tests.support import authorize_app
 CLAIMS = "fiscal_code_claims"
 
 
+# One client for the module's raw reads and writes (closed at the end).
+_CLIENTS: dict[str, pymongo.MongoClient] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    for mongo_client in _CLIENTS.values():
+        mongo_client.close()
+    _CLIENTS.clear()
+
+
 def intake_db(environ: dict[str, str]) -> Any:
     """intake's database, read and written around the service's code."""
-    client = pymongo.MongoClient(environ["MONGODB_URI"], tz_aware=True)
-    return client[f"{environ['SPORTELLO_DB_PREFIX']}_intake"]
+    uri = environ["MONGODB_URI"]
+    if uri not in _CLIENTS:
+        _CLIENTS[uri] = pymongo.MongoClient(uri, tz_aware=True)
+    return _CLIENTS[uri][f"{environ['SPORTELLO_DB_PREFIX']}_intake"]
+
+
+@pytest.fixture(autouse=True)
+def backfilled(environ: dict[str, str]) -> None:
+    """As intake's worker leaves a database at start: every tenant has its claim, so a lookup
+    that finds no claim does not fall back to reading the tenants (these tests prove the
+    claims alone)."""
+    intake_db(environ)["backfills"].insert_one({"_id": "fiscal_code_claims"})
 
 
 def claims_of(environ: dict[str, str], tenant_id: str) -> list[str]:
@@ -143,7 +167,7 @@ def test_a_claim_left_behind_is_taken_over_and_one_on_its_way_is_respected(
     assert register(client, building_id, fiscal_code(34)).status_code == 201
 
 
-def test_tenants_stored_before_the_claims_are_backfilled_once_at_start(
+def test_tenants_stored_before_the_claims_are_found_and_backfilled_once_by_the_worker(
     settings_for, client, building_id, environ
 ) -> None:
     tenant = register_tenant(client, building_id, n=41)
@@ -153,16 +177,27 @@ def test_tenants_stored_before_the_claims_are_backfilled_once_at_start(
     db["backfills"].delete_many({})
     mongo.disconnect("intake")
 
-    restarted = authorize_app(intake_app(settings_for("intake"))).test_client()
-    assert claims_of(environ, tenant["id"]) != []
-    assert found(restarted, fiscal_code(41)) == [tenant["id"]]
-    again = register(restarted, building_id, fiscal_code(41))
-    assert again.json["details"]["existing_tenant_id"] == tenant["id"]
-    assert db["backfills"].find_one({"_id": "fiscal_code_claims"}) is not None
-    # Once: a claim gone later is not brought back by the next start (the marker says done).
-    db[CLAIMS].delete_many({})
+    # Until the backfill, the lookups fall back to the tenants' blind index.
+    before = authorize_app(intake_app(settings_for("intake"))).test_client()
+    assert found(before, fiscal_code(41)) == [tenant["id"]]
+    refused = register(before, building_id, fiscal_code(41))
+    assert refused.json["details"]["existing_tenant_id"] == tenant["id"]
     mongo.disconnect("intake")
-    authorize_app(intake_app(settings_for("intake")))
+
+    build_worker(settings_for("intake"))  # the worker backfills at start
+    mongo.disconnect("intake")
+    key = FieldCipher([environ["FIELD_ENCRYPTION_KEYS"]]).blind_index(fiscal_code(41))
+    assert claims_of(environ, tenant["id"]) == [key]
+    assert db["backfills"].find_one({"_id": "fiscal_code_claims"}) is not None
+    after = authorize_app(intake_app(settings_for("intake"))).test_client()
+    assert found(after, fiscal_code(41)) == [tenant["id"]]
+    # Once: the marker says done, so nothing reads the tenants any more (a claim gone later is
+    # not found by a fallback, nor brought back by the next start).
+    db[CLAIMS].delete_many({})
+    assert found(after, fiscal_code(41)) == []
+    mongo.disconnect("intake")
+    build_worker(settings_for("intake"))
+    mongo.disconnect("intake")
     assert claims_of(environ, tenant["id"]) == []
 
 

@@ -311,15 +311,31 @@ class FiscalCodeLookup:
         self.claims = fiscal_code_claims()
         self.claim_grace = claim_grace
         self.clock = clock
+        self._backfilled = False
 
     def holder(self, fiscal_code: str) -> str | None:
         """The id of the tenant registered with ``fiscal_code``, if any."""
         fiscal_code = normalize_fiscal_code(fiscal_code)
-        for key in cipher_for(ALIAS).blind_indexes(fiscal_code):
+        keys = cipher_for(ALIAS).blind_indexes(fiscal_code)
+        for key in keys:
             owner = self.claims.holder(key)
             if owner is not None and _fiscal_code_of(owner) == fiscal_code:
                 return owner
+        if not self.backfilled():
+            # Until the worker's one-off backfill is done, a tenant stored before the claims
+            # existed has none: the old lookup finds it (and reads every tenant on FerretDB).
+            doc = IntakeTenantDoc._get_collection().find_one(
+                {"fiscal_code_index": {"$in": keys}}, {"_id": 1}
+            )
+            return doc["_id"] if doc else None
         return None
+
+    def backfilled(self) -> bool:
+        """Whether every tenant stored before the claims existed has one (``backfill``)."""
+        if not self._backfilled:  # once done, done for good: not read again
+            marks = IntakeTenantDoc._get_db()[BACKFILLS]
+            self._backfilled = marks.find_one({"_id": FISCAL_CODE_CLAIMS}) is not None
+        return self._backfilled
 
     def claim(self, fiscal_code: str, tenant_id: str) -> tuple[bool, str | None]:
         """Claim ``fiscal_code`` for ``tenant_id`` under the current key.
@@ -391,14 +407,18 @@ class FiscalCodeLookup:
         return left
 
     def backfill(self) -> int | None:
-        """Once per database: claims for the tenants stored before claims existed. Returns how
-        many are left without one, None when it was done already (a marker says so)."""
-        marks = IntakeTenantDoc._get_db()[BACKFILLS]
-        if marks.find_one({"_id": FISCAL_CODE_CLAIMS}) is not None:
+        """Once per database (intake's worker, at start): claims for the tenants stored before
+        claims existed. Returns how many are left without one, None when it was done already.
+
+        Idempotent; a marker says it is done, and lookups fall back to reading the tenants
+        until it is there.
+        """
+        if self.backfilled():
             return None
         left = self.sync(cipher_for(ALIAS))
         if not left:
             with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
+                marks = IntakeTenantDoc._get_db()[BACKFILLS]
                 marks.insert_one({"_id": FISCAL_CODE_CLAIMS, "at": self.clock()})
         return left
 
