@@ -33,17 +33,19 @@ def bootstrap(
     if create_indexes:
         mongo.ensure_indexes(*DOCUMENTS)
     topic = settings.topic("intake")
+    claim_grace = timedelta(seconds=settings.extra["claim_grace_s"])
+    tenants = TenantRepository(topic=topic, claim_grace=claim_grace, clock=clock)
     deps = Dependencies(
         buildings=BuildingRepository(),
         counters=CounterRepository(),
-        tenants=TenantRepository(topic=topic),
+        tenants=tenants,
         appointments=AppointmentRepository(topic=topic),
         cases=CaseRepository(topic=topic),
         slot_claims=slot_claims(),
         open_case_claims=open_case_claims(),
         clock=clock,
         zone=settings.extra["timezone"],
-        claim_grace=timedelta(seconds=settings.extra["claim_grace_s"]),
+        claim_grace=claim_grace,
         privacy=PrivacyStore(topic=topic),
     )
     return MessageBus(HANDLERS, deps)

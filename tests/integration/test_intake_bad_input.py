@@ -42,6 +42,7 @@ FOOTPRINT = (
     "cases",
     "slot_bookings",
     "open_case_claims",
+    "fiscal_code_claims",
     ERASURES,
     HINTS,
 )

@@ -24,6 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.notifications.adapters.documents import NotificationDoc, TenantDoc
+from services.notifications.adapters.repository import SEND_QUEUE
 from services.notifications.entrypoints.worker import NotificationsWorker, build_worker
 from shared import mongo
 from shared.config import Settings
@@ -369,6 +370,35 @@ def test_cancelled_tells_the_tenant_and_cancels_the_pending_reminder(world: Worl
         "Sportello Energia: appuntamento annullato",
     ]
     assert world.sms.requests == []  # no SMS consent: no SMS
+
+
+def test_a_reminder_queued_before_queue_entries_named_their_appointment_is_cancelled_too(
+    world: World,
+) -> None:
+    """cancel_pending finds an appointment's pending messages in the send queue (by its
+    entries' ``appointment_id``) and cancels them by ``_id``; an entry written before entries
+    named their appointment is still found, and ``requeue_pending`` fills the name in."""
+    register_tenant(world, consents=("email",))
+    queue = NotificationDoc._get_db()[SEND_QUEUE]
+    starts = DAY + timedelta(days=3)
+    world.publish(ik.APPOINTMENT_BOOKED, appointment_data(starts.isoformat()))
+    reminder = world.note(rule="promemoria_appuntamento")
+    assert queue.find_one({"_id": reminder.id})["appointment_id"] == "app_1"
+    # Another appointment's reminder, queued by an older version (no appointment_id).
+    other = appointment_data(starts.isoformat(), appointment_id="app_2")
+    world.publish(ik.APPOINTMENT_BOOKED, other, subject="app_2")
+    second = world.note(rule="promemoria_appuntamento", appointment_id="app_2")
+    for entry_id in (reminder.id, second.id):
+        queue.update_one({"_id": entry_id}, {"$unset": {"appointment_id": ""}})
+
+    world.publish(ik.APPOINTMENT_CANCELLED, appointment_data(starts.isoformat(), reason="malattia"))
+    assert wait_for(lambda: reminder.reload().status == "annullata", what="reminder cancelled")
+    assert queue.find_one({"_id": reminder.id}) is None
+    # Only the cancelled appointment's: the other reminder is pending, its entry left alone.
+    assert second.reload().status == "creata"
+    assert "appointment_id" not in queue.find_one({"_id": second.id})
+    world.worker.deps.notifications.requeue_pending()
+    assert queue.find_one({"_id": second.id})["appointment_id"] == "app_2"
 
 
 def test_case_opened_tells_the_custodians_by_email(world: World) -> None:

@@ -35,3 +35,52 @@ def test_a_lookup_by_id_uses_the_id_index(infra, environ) -> None:
     finally:
         client.drop_database(db.name)
         client.close()
+
+
+# The filters the hot paths send besides a bare ``{_id}``: each must be narrowed by its ``_id``
+# (on FerretDB, by the launcher's second patch), never read the whole collection.
+HOT_PATH_FILTERS = {
+    # intake: a claim (slot, open case, codice fiscale) given back or taken over by its holder
+    "claim of its holder": {"_id": "case_0150", "tenant_id": "ten_1"},
+    # intake: a tenant or an appointment written at the version it was read at
+    "aggregate at its version": {"_id": "case_0150", "version": 3},
+    # intake: a case ended only while open; an idempotency key released while in progress
+    "guarded state": {"_id": "case_0150", "status": "aperto"},
+    # notifications: an appointment's pending reminder cancelled (cancel_pending)
+    "pending message of an appointment": {
+        "_id": "case_0150",
+        "appointment_id": "app_1",
+        "event_id": {"$ne": "evt_1"},
+        "rule": {"$in": ["promemoria_appuntamento"]},
+        "status": {"$in": ["creata", "riprova"]},
+    },
+    # notifications: a digest's item settled when the digest went out
+    "digest item": {"_id": "case_0150", "digest_id": "dig_1", "status": "in_riepilogo"},
+    # notifications: an inbox message marked read
+    "inbox message": {
+        "_id": "case_0150",
+        "channel": "inbox",
+        "recipient.address": "op.rossi",
+        "status": "consegnata",
+        "read_at": None,
+    },
+    # notifications: a tenant snapshot or a consent applied unless a newer one is stored
+    "newer snapshot": {"_id": "case_0150", "version": {"$lt": 4}},
+}
+
+
+def test_the_hot_paths_filters_are_narrowed_by_their_id(infra, environ) -> None:
+    client = pymongo.MongoClient(infra.mongo, serverSelectionTimeoutMS=5000)
+    db = client[f"{environ['SPORTELLO_DB_PREFIX']}_store"]
+    try:
+        db.docs.insert_many([{"_id": f"case_{i:04d}", "n": i} for i in range(200)])
+        ferretdb = "ferretdbVersion" in db.command("buildInfo")
+        for name, query in HOT_PATH_FILTERS.items():
+            plan = plan_text(db, {"find": "docs", "filter": query})
+            if ferretdb:
+                assert "USING INDEX" in plan and "__id_" in plan, (name, plan)
+            else:
+                assert any(s in plan for s in ("IDHACK", "EXPRESS_IXSCAN", "IXSCAN")), (name, plan)
+    finally:
+        client.drop_database(db.name)
+        client.close()

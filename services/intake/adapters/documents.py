@@ -2,7 +2,7 @@
 
 Uniqueness that must hold under concurrent requests is kept by the store's unique ``_id`` of
 small *claim* documents (FerretDB has no partial indexes): a booked slot, an open case per tenant
-and need, an idempotency key. Inserting the claim is taking it.
+and need, a registered codice fiscale, an idempotency key. Inserting the claim is taking it.
 
 Class names start with ``Intake``: mongoengine keeps one registry of document classes by class
 name for the whole process, and a name another service also uses (``CaseDoc``, ``TenantDoc``…)
@@ -179,6 +179,22 @@ class IntakeOpenCaseClaimDoc(Document):
     claimed_at = DateTimeField(required=True)
 
 
+class IntakeFiscalCodeClaimDoc(Document):
+    """A registered codice fiscale: ``_id`` is its blind index, ``tenant_id`` who holds it.
+
+    The lookup by codice fiscale (registration's uniqueness check, the search) reads this by
+    ``_id`` (the one filter FerretDB serves from an index) instead of the tenants by their
+    ``fiscal_code_index``. A claim is trusted only while its tenant still has that codice fiscale
+    (changed, erased or never stored: stale).
+    """
+
+    meta = {"collection": "fiscal_code_claims", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)
+    tenant_id = StringField(required=True)
+    claimed_at = DateTimeField(required=True)
+
+
 class IntakeIdempotencyDoc(Document):
     """The first answer to a POST under an ``Idempotency-Key`` (``_id``: ``<route>|<key>``)."""
 
@@ -255,6 +271,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     IntakeAppointmentDoc,
     IntakeSlotClaimDoc,
     IntakeOpenCaseClaimDoc,
+    IntakeFiscalCodeClaimDoc,
     IntakeIdempotencyDoc,
     IntakeCaseDoc,
 )

@@ -18,10 +18,12 @@ from services.intake.adapters.documents import (
     ALIAS,
     IntakeAppointmentDoc,
     IntakeCaseDoc,
+    IntakeFiscalCodeClaimDoc,
     IntakeIdempotencyDoc,
     IntakeOpenCaseClaimDoc,
     IntakeTenantDoc,
 )
+from services.intake.domain.identifiers import normalize_fiscal_code
 from shared import mongo, privacy
 from shared.crypto import cipher_for
 from shared.events import Event
@@ -99,6 +101,7 @@ class PrivacyStore:
     def anonymise_tenant(self, tenant_id: str) -> bool:
         """Replace the tenant's personal data; keeps building and household size (statistics)."""
         collection = IntakeTenantDoc._meta["collection"]
+        self._free_fiscal_code(tenant_id)
         found = self.db[collection].update_one(
             {"_id": tenant_id},
             {
@@ -119,6 +122,24 @@ class PrivacyStore:
         )
         privacy.purge_published_events(self.db, collection, {"_id": tenant_id})
         return bool(found.matched_count)
+
+    def _free_fiscal_code(self, tenant_id: str) -> None:
+        """Drop the tenant's codice fiscale claims (by ``_id``: its blind index under every key),
+        so the codice fiscale can be registered again and no claim links it to the tenant.
+
+        Before the anonymisation, which forgets the codice fiscale: a retried erasure finds the
+        stand-in and has nothing left to drop.
+        """
+        doc = self.db[IntakeTenantDoc._meta["collection"]].find_one(
+            {"_id": tenant_id}, {"fiscal_code": 1}
+        )
+        if doc is None or not doc.get("fiscal_code"):
+            return
+        cipher = cipher_for(ALIAS)
+        fiscal_code = normalize_fiscal_code(cipher.decrypt(doc["fiscal_code"]))
+        claims = self.db[IntakeFiscalCodeClaimDoc._meta["collection"]]
+        for key in cipher.blind_indexes(fiscal_code):
+            claims.delete_one({"_id": key, "tenant_id": tenant_id})
 
     def drop_idempotent_answers(self, ids: list[str]) -> int:
         """Forget the stored first answers naming the tenant or their cases (they copy data)."""

@@ -6,10 +6,11 @@ outbox): ``stage`` before an insert, ``outbox_update`` merged into an update.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from mongoengine import Document
@@ -25,6 +26,7 @@ from services.intake.adapters.documents import (
     IntakeConsentDoc,
     IntakeCounterDoc,
     IntakeCustodianDoc,
+    IntakeFiscalCodeClaimDoc,
     IntakeIdempotencyDoc,
     IntakeOpenCaseClaimDoc,
     IntakeScheduleDoc,
@@ -55,10 +57,16 @@ from services.intake.domain.model import (
     Schedule,
     Tenant,
 )
-from shared.crypto import EncryptedStringField, cipher_for
+from shared.clock import now_utc
+from shared.crypto import EncryptedStringField, FieldCipher, cipher_for
 from shared.domain import Conflict
 from shared.events import Event
 from shared.outbox import outbox_update, stage
+from shared.privacy import ANONYMOUS
+
+# One-off data migrations done in this database, by name (``FiscalCodeLookup.backfill``).
+BACKFILLS = "backfills"
+FISCAL_CODE_CLAIMS = "fiscal_code_claims"
 
 
 @dataclass(frozen=True)
@@ -140,26 +148,66 @@ class CounterRepository:
 
 
 class TenantRepository:
-    """Tenants in MongoDB; each write stores the tenant and its events together."""
+    """Tenants in MongoDB; each write stores the tenant and its events together.
 
-    def __init__(self, topic: str) -> None:
+    A codice fiscale is found through its claim (``fiscal_code_claims``, ``_id`` = its blind
+    index), read by ``_id``: a filter on the tenants' ``fiscal_code_index`` would read every
+    tenant on FerretDB. The claim is taken before the tenant is written, so it also keeps the
+    codice fiscale unique under concurrent registrations.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        claim_grace: timedelta = timedelta(seconds=60),
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
         self.topic = topic
+        self.fiscal_codes = FiscalCodeLookup(claim_grace, clock)
 
     def add(self, tenant: Tenant, events: Iterable[Event]) -> None:
         """Insert a new tenant; ``Conflict`` when the codice fiscale is already registered."""
-        # The unique index catches a concurrent duplicate under the same key; this lookup also
-        # finds one indexed under an older key while a rotation is under way.
-        if _by_fiscal_code(tenant.fiscal_code).only("id").first() is not None:
-            raise self._duplicate(tenant.fiscal_code)
+        fiscal_code = normalize_fiscal_code(tenant.fiscal_code)
+        self._claim(fiscal_code, tenant.id)
         doc = IntakeTenantDoc(**_tenant_fields(tenant))
         stage(doc, self.topic, events, cipher_for(ALIAS))
         try:
             doc.save(force_insert=True)
         except NotUniqueError:
-            raise self._duplicate(tenant.fiscal_code) from None
+            # Indexed under the current key by a writer that took no claim (an older version).
+            self.fiscal_codes.release_unless_held(fiscal_code, tenant.id)
+            raise self._duplicate(self.fiscal_codes.holder(fiscal_code)) from None
+        except Exception:
+            self.fiscal_codes.release_unless_held(fiscal_code, tenant.id)
+            raise
 
-    def update(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
-        """Store ``tenant`` if nobody changed it since ``previous_version`` (else ``Conflict``)."""
+    def update(
+        self,
+        tenant: Tenant,
+        previous_version: int,
+        events: Iterable[Event],
+        previous_fiscal_code: str | None = None,
+    ) -> None:
+        """Store ``tenant`` if nobody changed it since ``previous_version`` (else ``Conflict``).
+
+        ``previous_fiscal_code``: the codice fiscale before this change; when it differs, the new
+        one is claimed first and the old one given back after the write.
+        """
+        fiscal_code = normalize_fiscal_code(tenant.fiscal_code)
+        before = normalize_fiscal_code(previous_fiscal_code or tenant.fiscal_code)
+        moved = before != fiscal_code
+        if moved:
+            self._claim(fiscal_code, tenant.id)
+        try:
+            self._write(tenant, previous_version, events)
+        except Exception:
+            if moved:
+                self.fiscal_codes.release_unless_held(fiscal_code, tenant.id)
+            raise
+        if moved:
+            self.fiscal_codes.release(before, tenant.id)
+
+    def _write(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
         collection = IntakeTenantDoc._get_collection()
         fields = _encrypted(IntakeTenantDoc, _tenant_fields(tenant))
         fields.pop("id")
@@ -178,12 +226,12 @@ class TenantRepository:
                 {"_id": tenant.id, "version": previous_version}, operations
             )
         except DuplicateKeyError:
-            raise self._duplicate(tenant.fiscal_code) from None
+            raise self._duplicate(self.fiscal_codes.holder(tenant.fiscal_code)) from None
         except OperationFailure as exc:
             # FerretDB reports a unique violation on update as a generic failure.
             if "UNIQUE constraint" not in str(exc):
                 raise
-            raise self._duplicate(tenant.fiscal_code) from None
+            raise self._duplicate(self.fiscal_codes.holder(tenant.fiscal_code)) from None
         if not result.matched_count:
             raise Conflict(
                 "L'inquilino è stato modificato nel frattempo: ricaricare e riprovare.",
@@ -191,12 +239,17 @@ class TenantRepository:
                 id=tenant.id,
             )
 
-    def _duplicate(self, fiscal_code: str) -> Conflict:
-        existing = _by_fiscal_code(fiscal_code).only("id").first()
+    def _claim(self, fiscal_code: str, tenant_id: str) -> None:
+        taken, holder = self.fiscal_codes.claim(fiscal_code, tenant_id)
+        if not taken:
+            raise self._duplicate(holder)
+
+    @staticmethod
+    def _duplicate(existing_id: str | None) -> Conflict:
         return Conflict(
             "Esiste già un inquilino con questo codice fiscale.",
             code="duplicate_tenant",
-            existing_tenant_id=existing.id if existing else None,
+            existing_tenant_id=existing_id,
         )
 
     def get(self, tenant_id: str) -> Tenant | None:
@@ -205,9 +258,9 @@ class TenantRepository:
         return _tenant(doc) if doc else None
 
     def by_fiscal_code(self, fiscal_code: str) -> Tenant | None:
-        """The tenant with this codice fiscale, if any (found by its blind index)."""
-        doc = _by_fiscal_code(fiscal_code).exclude("outbox").first()
-        return _tenant(doc) if doc else None
+        """The tenant with this codice fiscale, if any (found through its claim)."""
+        holder = self.fiscal_codes.holder(fiscal_code)
+        return self.get(holder) if holder else None
 
     def search(
         self,
@@ -219,11 +272,18 @@ class TenantRepository:
         offset: int,
     ) -> Page:
         """Tenants by name prefix (surname first), codice fiscale or building, sorted by name."""
-        criteria: dict[str, Any] = {}
         if fiscal_code:
-            # Stored encrypted: found by its blind index (under every key, during a rotation).
-            indexes = cipher_for(ALIAS).blind_indexes(normalize_fiscal_code(fiscal_code))
-            criteria["fiscal_code_index"] = {"$in": indexes}
+            # At most one tenant: found by ``_id`` through its claim, the other filters checked
+            # on it (a filter on the tenants would read them all on FerretDB).
+            tenant = self.by_fiscal_code(fiscal_code)
+            found = [
+                t
+                for t in ([tenant] if tenant else [])
+                if (not building_id or t.building_id == building_id)
+                and (not name or search_key(t.last_name, t.first_name).startswith(search_key(name)))
+            ]
+            return Page(found[offset : offset + limit], len(found))
+        criteria: dict[str, Any] = {}
         if building_id:
             criteria["building_id"] = building_id
         if name:
@@ -235,6 +295,140 @@ class TenantRepository:
             .order_by("search_name", "id")
         )
         return Page([_tenant(d) for d in query.skip(offset).limit(limit)], query.count())
+
+
+class FiscalCodeLookup:
+    """Codici fiscali → tenants, by claims whose ``_id`` is the codice fiscale's blind index.
+
+    Every read is by ``_id``. A claim is trusted only while its tenant still has that codice
+    fiscale, so a claim left behind (a registration whose insert failed, a codice fiscale changed
+    or erased meanwhile) is stale and can be taken over; a claim younger than ``claim_grace``
+    whose tenant is not stored yet belongs to a registration on its way. During a key rotation
+    a codice fiscale may be claimed under an older key: lookups try every configured key.
+    """
+
+    def __init__(self, claim_grace: timedelta, clock: Callable[[], datetime]) -> None:
+        self.claims = fiscal_code_claims()
+        self.claim_grace = claim_grace
+        self.clock = clock
+        self._backfilled = False
+
+    def holder(self, fiscal_code: str) -> str | None:
+        """The id of the tenant registered with ``fiscal_code``, if any."""
+        fiscal_code = normalize_fiscal_code(fiscal_code)
+        keys = cipher_for(ALIAS).blind_indexes(fiscal_code)
+        for key in keys:
+            owner = self.claims.holder(key)
+            if owner is not None and _fiscal_code_of(owner) == fiscal_code:
+                return owner
+        if not self.backfilled():
+            # Until the worker's one-off backfill is done, a tenant stored before the claims
+            # existed has none: the old lookup finds it (and reads every tenant on FerretDB).
+            doc = IntakeTenantDoc._get_collection().find_one(
+                {"fiscal_code_index": {"$in": keys}}, {"_id": 1}
+            )
+            return doc["_id"] if doc else None
+        return None
+
+    def backfilled(self) -> bool:
+        """Whether every tenant stored before the claims existed has one (``backfill``)."""
+        if not self._backfilled:  # once done, done for good: not read again
+            marks = IntakeTenantDoc._get_db()[BACKFILLS]
+            self._backfilled = marks.find_one({"_id": FISCAL_CODE_CLAIMS}) is not None
+        return self._backfilled
+
+    def claim(self, fiscal_code: str, tenant_id: str) -> tuple[bool, str | None]:
+        """Claim ``fiscal_code`` for ``tenant_id`` under the current key.
+
+        Returns ``(True, None)`` when taken (or already held), else ``(False, holder)`` with the
+        id of the tenant registered with it (None while that registration is on its way).
+        """
+        fiscal_code = normalize_fiscal_code(fiscal_code)
+        existing = self.holder(fiscal_code)  # also under an older key, during a rotation
+        if existing is not None and existing != tenant_id:
+            return False, existing
+        key = cipher_for(ALIAS).blind_index(fiscal_code)
+        now = self.clock()
+        holder = self.claims.take(key, tenant_id, now)
+        if holder is None:
+            return True, None
+        if self._stale(key, holder, fiscal_code, now) and self.claims.take_over(
+            key, holder, tenant_id, now
+        ):
+            return True, None
+        return False, holder if _fiscal_code_of(holder) == fiscal_code else None
+
+    def _stale(self, key: str, holder: str, fiscal_code: str, now: datetime) -> bool:
+        held = _fiscal_code_of(holder)
+        if held is None:  # its tenant is not stored: failed, or still on its way
+            claimed_at = self.claims.claimed_at(key)
+            return claimed_at is not None and _aware(claimed_at) < now - self.claim_grace
+        return held != fiscal_code
+
+    def release(self, fiscal_code: str, tenant_id: str) -> None:
+        """Give back ``tenant_id``'s claims on ``fiscal_code`` (under every configured key)."""
+        for key in cipher_for(ALIAS).blind_indexes(normalize_fiscal_code(fiscal_code)):
+            self.claims.release(key, tenant_id)
+
+    def release_unless_held(self, fiscal_code: str, tenant_id: str) -> None:
+        """After a failed write: give the claim back unless the write landed after all."""
+        if _fiscal_code_of(tenant_id) != normalize_fiscal_code(fiscal_code):
+            self.release(fiscal_code, tenant_id)
+
+    def sync(self, cipher: FieldCipher, check_only: bool = False) -> int:
+        """Give every tenant the claim of its codice fiscale under the current key and drop its
+        claims under older keys (key rotation; the backfill of tenants stored before claims
+        existed). Returns how many tenants are left without it (with ``check_only``: how many
+        lack it). Reads every tenant: a command's work, never a request's."""
+        left = 0
+        tenants = IntakeTenantDoc._get_collection()
+        for doc in tenants.find({}, {"fiscal_code": 1, "fiscal_code_index": 1}).sort("_id", 1):
+            stored = doc.get("fiscal_code")
+            erased = str(doc.get("fiscal_code_index") or "").startswith(ANONYMOUS)
+            if erased or not isinstance(stored, str) or not stored:
+                continue  # an erased tenant's stand-in is nobody's codice fiscale
+            fiscal_code = normalize_fiscal_code(cipher.decrypt(stored))
+            current, *older = cipher.blind_indexes(fiscal_code)
+            if self.claims.holder(current) != doc["_id"]:
+                if check_only:
+                    left += 1
+                    continue
+                now = self.clock()
+                holder = self.claims.take(current, doc["_id"], now)
+                if holder is not None and not (
+                    self._stale(current, holder, fiscal_code, now)
+                    and self.claims.take_over(current, holder, doc["_id"], now)
+                ):
+                    left += 1  # held by a live tenant with the same codice fiscale
+                    continue
+            if not check_only:
+                for key in older:
+                    self.claims.release(key, doc["_id"])
+        return left
+
+    def backfill(self) -> int | None:
+        """Once per database (intake's worker, at start): claims for the tenants stored before
+        claims existed. Returns how many are left without one, None when it was done already.
+
+        Idempotent; a marker says it is done, and lookups fall back to reading the tenants
+        until it is there.
+        """
+        if self.backfilled():
+            return None
+        left = self.sync(cipher_for(ALIAS))
+        if not left:
+            with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
+                marks = IntakeTenantDoc._get_db()[BACKFILLS]
+                marks.insert_one({"_id": FISCAL_CODE_CLAIMS, "at": self.clock()})
+        return left
+
+
+def _fiscal_code_of(tenant_id: str) -> str | None:
+    """The codice fiscale the stored tenant has now (None if it is not stored)."""
+    doc = IntakeTenantDoc._get_collection().find_one({"_id": tenant_id}, {"fiscal_code": 1})
+    if doc is None:
+        return None
+    return normalize_fiscal_code(cipher_for(ALIAS).decrypt(doc.get("fiscal_code") or ""))
 
 
 class AppointmentRepository:
@@ -337,6 +531,11 @@ class Claims:
                 return self.take(key, owner, now)
             return None if held[self.owner_field] == owner else held[self.owner_field]
 
+    def holder(self, key: str) -> str | None:
+        """Who holds ``key``, if anyone."""
+        held = self.document._get_collection().find_one({"_id": key}, {self.owner_field: 1})
+        return held[self.owner_field] if held else None
+
     def held(self, keys: list[str]) -> set[str]:
         """Which of ``keys`` are taken."""
         if not keys:
@@ -370,6 +569,11 @@ def slot_claims() -> Claims:
 def open_case_claims() -> Claims:
     """Claims on (tenant, need), owned by open cases."""
     return Claims(IntakeOpenCaseClaimDoc, "case_id")
+
+
+def fiscal_code_claims() -> Claims:
+    """Claims on codici fiscali (by blind index), owned by tenants."""
+    return Claims(IntakeFiscalCodeClaimDoc, "tenant_id")
 
 
 class CaseRepository:
@@ -546,12 +750,6 @@ class CounterScope:
 
     counters: tuple[str, ...]
     buildings: tuple[str, ...]
-
-
-def _by_fiscal_code(fiscal_code: str) -> Any:
-    """Tenants whose codice fiscale is ``fiscal_code``, by its blind index under every key."""
-    indexes = cipher_for(ALIAS).blind_indexes(normalize_fiscal_code(fiscal_code))
-    return IntakeTenantDoc.objects(fiscal_code_index__in=indexes)
 
 
 def _encrypted(document: type[Document], fields: dict[str, Any]) -> dict[str, Any]:
@@ -751,3 +949,7 @@ def _case(doc: IntakeCaseDoc) -> Case:
         linked_case_id=doc.linked_case_id,
         status=CaseStatus(doc.status or "aperto"),
     )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import logging
+
+from pymongo.errors import PyMongoError
+
 from services.intake.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.intake.bootstrap import bootstrap
 from services.intake.config import load_settings
@@ -16,10 +20,20 @@ from shared.config import Settings
 from shared.kafka import dispatcher
 from shared.worker import Consumption, Worker, serve
 
+log = logging.getLogger(__name__)
+
 
 def build_worker(settings: Settings) -> Worker:
     """intake's worker (outbox relay and consumer of casework's events), wired to the real ones."""
     bus = bootstrap(settings)
+    try:
+        # Tenants stored before the codice fiscale claims existed get theirs, once per database
+        # (here, not in the API: it may take minutes, and the lookups fall back meanwhile).
+        left = bus.deps.tenants.fiscal_codes.backfill()
+        if left is not None:
+            log.info("codice fiscale claims backfilled", extra={"left": left})
+    except PyMongoError as exc:  # the store is down: the next start does it
+        log.warning("codice fiscale claims not backfilled: %s", exc)
     return Worker(
         settings,
         mongo.database(ALIAS),

@@ -150,9 +150,9 @@ def update_tenant(cmd: commands.UpdateTenant, deps: Dependencies) -> Tenant:
         )
     if "building_id" in cmd.changes:
         _building(deps, cmd.changes["building_id"])
-    previous = tenant.version
+    previous, fiscal_code = tenant.version, tenant.fiscal_code
     if tenant.update(dict(cmd.changes)):
-        deps.tenants.update(tenant, previous, _tenant_events(tenant))
+        deps.tenants.update(tenant, previous, _tenant_events(tenant), fiscal_code)
     return tenant
 
 

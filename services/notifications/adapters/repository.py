@@ -49,6 +49,8 @@ SEND_QUEUE = "send_queue"
 # A queue entry whose message is not stored is kept this long: the insert may be on its way.
 QUEUE_GRACE = timedelta(seconds=30)
 CLAIMABLE = {s.value for s in PENDING} | {Status.SENDING.value}
+# The channels a tenant consents to (``ConsentData.channel`` of intake's contract).
+CONSENT_CHANNELS = (Channel.EMAIL.value, Channel.SMS.value)
 
 
 def _history(status: Status, at: datetime, detail: str = "") -> dict[str, Any]:
@@ -83,7 +85,13 @@ class NotificationRepository:
         """
         return NotificationDoc._get_db()[SEND_QUEUE]
 
-    def _enqueue(self, notification_id: str, due_at: datetime, created_at: datetime) -> None:
+    def _enqueue(
+        self,
+        notification_id: str,
+        due_at: datetime,
+        created_at: datetime,
+        appointment_id: str | None = None,
+    ) -> None:
         with contextlib.suppress(DuplicateKeyError):  # a redelivery: the entry is there already
             self._queue.insert_one(
                 {
@@ -92,6 +100,8 @@ class NotificationRepository:
                     "lease_until": None,
                     "attempts": 0,
                     "queued_at": created_at,
+                    # What ``cancel_pending`` looks for: an appointment's pending messages.
+                    "appointment_id": appointment_id,
                 }
             )
 
@@ -99,9 +109,11 @@ class NotificationRepository:
         """Give every pending message without a queue entry one (messages stored before the
         queue existed); run once at start. Returns how many were added."""
         self._queue.create_index("due_at")  # MongoDB serves the look for due messages from it
+        self._queue.create_index("appointment_id")  # and cancel_pending's look from this one
         added = 0
         pending = {"status": {"$in": [s.value for s in PENDING] + [Status.SENDING.value]}}
-        for doc in self._coll.find(pending, {"due_at": 1, "attempts": 1, "created_at": 1}):
+        projection = {"due_at": 1, "attempts": 1, "created_at": 1, "appointment_id": 1}
+        for doc in self._coll.find(pending, projection):
             try:
                 self._queue.insert_one(
                     {
@@ -110,11 +122,19 @@ class NotificationRepository:
                         "lease_until": None,
                         "attempts": doc.get("attempts") or 0,
                         "queued_at": doc.get("created_at"),
+                        "appointment_id": doc.get("appointment_id"),
                     }
                 )
                 added += 1
             except DuplicateKeyError:
                 pass
+        # Entries queued before they carried their message's appointment get it (by ``_id``).
+        for entry in self._queue.find({"appointment_id": {"$exists": False}}, {"_id": 1}):
+            doc = self._coll.find_one({"_id": entry["_id"]}, {"appointment_id": 1}) or {}
+            self._queue.update_one(
+                {"_id": entry["_id"], "appointment_id": {"$exists": False}},
+                {"$set": {"appointment_id": doc.get("appointment_id")}},
+            )
         return added
 
     def add_once(self, n: Notification) -> bool:
@@ -126,7 +146,7 @@ class NotificationRepository:
             event = _delivery_event(n, NOTIFICATION_NOT_SENT, n.created_at, n.reason or "")
             stage(doc, self.topic, [event])
         if n.status in PENDING:
-            self._enqueue(n.id, n.due_at, n.created_at)
+            self._enqueue(n.id, n.due_at, n.created_at, n.appointment_id)
         try:
             doc.save(force_insert=True)
         except NotUniqueError:
@@ -243,25 +263,36 @@ class NotificationRepository:
         self, appointment_id: str, rules: tuple[str, ...], at: datetime, by_event: str
     ) -> int:
         """Cancel the pending messages of ``rules`` about an appointment (e.g. its reminder),
-        except those ``by_event`` itself planned (a redelivered event must not undo itself)."""
-        query = {
-            "appointment_id": appointment_id,
-            "event_id": {"$ne": by_event},
-            "rule": {"$in": list(rules)},
-            "status": {"$in": [s.value for s in PENDING]},
-        }
-        ids = [d["_id"] for d in self._coll.find(query, {"_id": 1})]
-        if not ids:
-            return 0
-        result = self._coll.update_many(
-            query,
-            {
-                "$set": {"status": Status.CANCELLED.value, "lease_until": None},
-                "$push": {"history": _history(Status.CANCELLED, at, "appuntamento cambiato")},
-            },
+        except those ``by_event`` itself planned (a redelivered event must not undo itself).
+
+        A pending message has a send-queue entry naming its appointment: they are found in that
+        small collection and cancelled by ``_id`` (a filter on the messages would read them all
+        on FerretDB). Entries queued before they named it are tried too until the sender's
+        ``requeue_pending`` fills it in; the message's own fields decide.
+        """
+        entries = self._queue.find(
+            {"$or": [{"appointment_id": appointment_id}, {"appointment_id": {"$exists": False}}]},
+            {"_id": 1},
         )
-        self._queue.delete_many({"_id": {"$in": ids}})
-        return result.modified_count
+        cancelled = 0
+        for entry in list(entries):
+            result = self._coll.update_one(
+                {
+                    "_id": entry["_id"],
+                    "appointment_id": appointment_id,
+                    "event_id": {"$ne": by_event},
+                    "rule": {"$in": list(rules)},
+                    "status": {"$in": [s.value for s in PENDING]},
+                },
+                {
+                    "$set": {"status": Status.CANCELLED.value, "lease_until": None},
+                    "$push": {"history": _history(Status.CANCELLED, at, "appuntamento cambiato")},
+                },
+            )
+            if result.modified_count:
+                self._queue.delete_one({"_id": entry["_id"]})
+                cancelled += 1
+        return cancelled
 
     def erase_tenant(self, tenant_id: str, case_ids: list[str], at: datetime) -> int:
         """Anonymise every message to the tenant or about their cases (GDPR erasure).
@@ -427,14 +458,22 @@ class NotificationRepository:
         )
 
     def settle_digest_items(self, digest_id: str, at: datetime) -> None:
-        """The digest went out: the messages it carried are delivered too."""
-        self._coll.update_many(
-            {"digest_id": digest_id, "status": Status.IN_DIGEST.value},
-            {
-                "$set": {"status": Status.DELIVERED.value},
-                "$push": {"history": _history(Status.DELIVERED, at, f"nel riepilogo {digest_id}")},
-            },
-        )
+        """The digest went out: the messages it carried are delivered too.
+
+        Each is written by ``_id``, from the digest's list of items (a filter on ``digest_id``
+        would read every message on FerretDB).
+        """
+        digest = self._coll.find_one({"_id": digest_id}, {"items.id": 1}) or {}
+        for item in digest.get("items") or []:
+            self._coll.update_one(
+                {"_id": item.get("id"), "digest_id": digest_id, "status": Status.IN_DIGEST.value},
+                {
+                    "$set": {"status": Status.DELIVERED.value},
+                    "$push": {
+                        "history": _history(Status.DELIVERED, at, f"nel riepilogo {digest_id}")
+                    },
+                },
+            )
 
 
 def _delivery_event(n: Notification, event_type: str, at: datetime, reason: str) -> Event:
@@ -611,9 +650,13 @@ class TenantRepository:
         doc = TenantDoc.objects(id=tenant_id).first()
         if doc is None:
             return None
+        # One read by ``_id`` per channel (a filter on ``tenant_id`` reads every consent on
+        # FerretDB).
+        found = (ConsentDoc.objects(id=f"{tenant_id}|{ch}").first() for ch in CONSENT_CHANNELS)
         consents = {
             c.channel: Consent(c.channel, c.granted, c.recorded_by, _aware(c.recorded_at))  # type: ignore[arg-type]
-            for c in ConsentDoc.objects(tenant_id=tenant_id)
+            for c in found
+            if c is not None
         }
         return Tenant(
             tenant_id=doc.id,
