@@ -66,7 +66,24 @@ HOT_PATH_FILTERS = {
     },
     # notifications: a tenant snapshot or a consent applied unless a newer one is stored
     "newer snapshot": {"_id": "case_0150", "version": {"$lt": 4}},
+    # (third patch) a list of ids: the relay's hints done, a counter's booked slots, an erasure
+    "ids listed": {"_id": {"$in": ["case_0150", "case_0007", "case_0199"]}},
 }
+
+
+def test_a_list_of_ids_finds_exactly_those_documents(infra, environ) -> None:
+    client = pymongo.MongoClient(infra.mongo, serverSelectionTimeoutMS=5000)
+    db = client[f"{environ['SPORTELLO_DB_PREFIX']}_store"]
+    try:
+        db.docs.insert_many([{"_id": f"case_{i:04d}", "n": i} for i in range(200)])
+        ids = ["case_0150", "case_0007", "nope"]
+        assert sorted(d["n"] for d in db.docs.find({"_id": {"$in": ids}})) == [7, 150]
+        assert db.docs.count_documents({"_id": {"$in": ids}, "n": {"$gt": 10}}) == 1
+        assert db.docs.delete_many({"_id": {"$in": ids}}).deleted_count == 2
+        assert db.docs.count_documents({}) == 198
+    finally:
+        client.drop_database(db.name)
+        client.close()
 
 
 def test_the_hot_paths_filters_are_narrowed_by_their_id(infra, environ) -> None:
