@@ -34,8 +34,8 @@ def bootstrap(
         mongo.ensure_indexes(*DOCUMENTS)
     topic = settings.topic("intake")
     deps = Dependencies(
-        buildings=BuildingRepository(),
-        counters=CounterRepository(),
+        buildings=BuildingRepository(topic=topic),
+        counters=CounterRepository(topic=topic),
         tenants=TenantRepository(topic=topic),
         appointments=AppointmentRepository(topic=topic),
         cases=CaseRepository(topic=topic),

@@ -35,6 +35,7 @@ from shared import privacy
 from shared.events import Event, PoisonEvent, contracts, make_event
 from shared.events.casework import CASE_ANONYMISED
 from shared.events.intake import (
+    BUILDING_UPDATED,
     CASE_OPENED,
     CONSENT_CHANGED,
     HOME_VISIT_REQUESTED,
@@ -99,6 +100,9 @@ def update_read_models(event: Event, deps: Dependencies) -> None:
         deps.cases.record(data)
     elif event.type == HOME_VISIT_REQUESTED:
         deps.buildings.record(data["building"])
+    elif event.type == BUILDING_UPDATED:
+        # A replaced custode is reached from the next notification on, not from the next case.
+        deps.buildings.record(data)
 
 
 # --- planning ---------------------------------------------------------------------------------
