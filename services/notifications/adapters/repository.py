@@ -722,6 +722,12 @@ class BuildingRepository:
         """The building, if known."""
         return BuildingDoc.objects(id=building_id).first() if building_id else None
 
+    def newer_than(self, building: dict[str, Any]) -> bool:
+        """Whether the stored snapshot is newer than ``building`` (an event's, maybe late): then
+        the custodi to tell are the stored ones, not those the event names."""
+        doc = self.get(building.get("id"))
+        return doc is not None and (doc.version or 0) > (building.get("version") or 0)
+
     def custodians(self, building_id: str | None) -> list[Custodian]:
         """The custodi sociali of a building (none if unknown)."""
         doc = self.get(building_id)

@@ -290,7 +290,7 @@ class Planner:
 
     def _custodians(self, rule: Rule, due: datetime) -> None:
         building = self.data.get("building")
-        if isinstance(building, dict):
+        if isinstance(building, dict) and not self.deps.buildings.newer_than(building):
             custodians = [
                 Custodian(c["name"], c.get("channel") or "email", c.get("email"), c.get("phone"))
                 for c in building.get("custodians") or []
