@@ -36,8 +36,8 @@ def bootstrap(
     claim_grace = timedelta(seconds=settings.extra["claim_grace_s"])
     tenants = TenantRepository(topic=topic, claim_grace=claim_grace, clock=clock)
     deps = Dependencies(
-        buildings=BuildingRepository(),
-        counters=CounterRepository(),
+        buildings=BuildingRepository(topic=topic),
+        counters=CounterRepository(topic=topic),
         tenants=tenants,
         appointments=AppointmentRepository(topic=topic),
         cases=CaseRepository(topic=topic),

@@ -1,4 +1,5 @@
-"""Events published by intake (topic ``<prefix>.intake``; key = case id, or tenant id)."""
+"""Events published by intake (topic ``<prefix>.intake``; key = case id, or tenant id; building
+and counter events: the building id, the counter id)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,44 @@ class BuildingData(EventData):
     address = fields.String(required=True)
     municipio = fields.Integer(required=True, validate=validate.Range(min=1, max=9))
     custodians = fields.List(fields.Nested(CustodianData), load_default=list)
+    version = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The building's version: a newer snapshot wins."},
+    )
+
+
+class BuildingUpdatedData(BuildingData):
+    """A building's full new snapshot (``version`` orders the updates)."""
+
+    version = fields.Integer(required=True)
+    committee_contact = fields.String(load_default=None, allow_none=True)
+    works_notes = fields.String(load_default=None, allow_none=True)
+
+
+class ScheduleData(EventData):
+    """A counter's recurring opening (local times ``HH:MM``; weekday 0 = Monday)."""
+
+    weekday = fields.Integer(required=True, validate=validate.Range(min=0, max=6))
+    start = fields.String(required=True)
+    end = fields.String(required=True)
+    slot_minutes = fields.Integer(required=True)
+    every_weeks = fields.Integer(load_default=1)
+    starts_on = fields.Date(load_default=None, allow_none=True)
+    ends_on = fields.Date(load_default=None, allow_none=True)
+
+
+class CounterData(EventData):
+    """A counter's full snapshot (``version`` orders the updates)."""
+
+    counter_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["fisso", "itinerante"]))
+    building_id = fields.String(required=True)
+    room = fields.String(required=True)
+    schedules = fields.List(fields.Nested(ScheduleData), load_default=list)
+    operators = fields.List(fields.String(), load_default=list)
 
 
 class ConsentData(EventData):
@@ -148,6 +187,20 @@ class HomeVisitRequestedData(EventData):
     reason = fields.String(load_default="")
 
 
+BUILDING_UPDATED = register(
+    PRODUCER,
+    "intake.building.updated",
+    BuildingUpdatedData,
+    "I dati di un edificio sono cambiati: custodi sociali, comitato, note sui lavori…"
+    " (istantanea completa, ordinata da version).",
+)
+COUNTER_UPDATED = register(
+    PRODUCER,
+    "intake.counter.updated",
+    CounterData,
+    "I dati di uno sportello sono cambiati: orari, sala, operatori… (istantanea completa,"
+    " ordinata da version).",
+)
 TENANT_REGISTERED = register(
     PRODUCER, "intake.tenant.registered", TenantData, "Un inquilino è stato registrato."
 )

@@ -71,6 +71,18 @@ class World:
         assert response.status_code == 201, response.json
         return response.json["id"]
 
+    def building(self) -> str:
+        """A newly registered building."""
+        response = self.client.post("/api/v1/buildings", json=SAINT_BON)
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    def counter(self) -> str:
+        """A newly registered counter of the module's building."""
+        response = self.client.post("/api/v1/counters", json=counter_body(self.building_id))
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
     def meeting(self) -> str:
         """A newly booked meeting in a free slot of the counter."""
         response = self.client.post("/api/v1/appointments", json=self.booking("incontro"))
@@ -156,6 +168,30 @@ ROUTES = [
         lambda w: "/api/v1/counters",
         lambda w: counter_body(w.building_id),
         {"room": "Laboratorio Sociale"},
+        nested=("schedules", "0"),
+    ),
+    Route(
+        "building_update",
+        "PATCH",
+        "/api/v1/buildings/<building_id>",
+        lambda w: f"/api/v1/buildings/{w.building()}",
+        lambda w: {
+            "custodians": [{"name": "Custode Villani", "email": "villani@example.org"}],
+            "expected_version": 1,
+        },
+        {"works_notes": "Ponteggi fino a marzo"},
+        nested=("custodians", "0"),
+    ),
+    Route(
+        "counter_update",
+        "PATCH",
+        "/api/v1/counters/<counter_id>",
+        lambda w: f"/api/v1/counters/{w.counter()}",
+        lambda w: {
+            "schedules": [{"weekday": 3, "start": "14:00", "end": "17:00"}],
+            "expected_version": 1,
+        },
+        {"room": "Sala del Comitato"},
         nested=("schedules", "0"),
     ),
     Route(

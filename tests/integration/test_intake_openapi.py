@@ -12,9 +12,11 @@ ENDPOINTS = {
     ("get", "/api/v1/buildings"),
     ("post", "/api/v1/buildings"),
     ("get", "/api/v1/buildings/{building_id}"),
+    ("patch", "/api/v1/buildings/{building_id}"),
     ("get", "/api/v1/counters"),
     ("post", "/api/v1/counters"),
     ("get", "/api/v1/counters/{counter_id}"),
+    ("patch", "/api/v1/counters/{counter_id}"),
     ("get", "/api/v1/counters/{counter_id}/slots"),
     ("get", "/api/v1/tenants"),
     ("post", "/api/v1/tenants"),
@@ -55,3 +57,7 @@ def test_every_intake_endpoint_is_documented_with_its_errors(client) -> None:
     assert any(p["name"] == "Idempotency-Key" for p in cases["post"]["parameters"])
     assert "X-Total-Count" in cases["get"]["responses"]["200"]["headers"]
     assert "409" in spec["paths"]["/api/v1/appointments"]["post"]["responses"]
+    for path in ("/api/v1/buildings/{building_id}", "/api/v1/counters/{counter_id}"):
+        patch = spec["paths"][path]["patch"]
+        assert "409" in patch["responses"], path  # a stale expected_version
+        assert any(p["name"] == "Idempotency-Key" for p in patch["parameters"]), path

@@ -15,6 +15,8 @@ from services.intake.domain.model import (
     AppointmentRescheduled,
     AppointmentStatus,
     Bill,
+    Building,
+    BuildingUpdated,
     Case,
     CaseOpened,
     CaseStatus,
@@ -25,6 +27,8 @@ from services.intake.domain.model import (
     ConsentChannel,
     Counter,
     CounterKind,
+    CounterUpdated,
+    Custodian,
     HomeVisitRequested,
     Need,
     Schedule,
@@ -337,3 +341,28 @@ def test_intake_follows_every_end_state_of_the_contract_and_casework_uses_the_sa
 
     assert {status_after(s) for s in CASE_END_STATES} == {CaseStatus.CLOSED, CaseStatus.ARCHIVED}
     assert set(CASE_END_STATES) == {s.value for s in TERMINAL_CASE_STATES}
+
+
+# --- changing buildings and counters ---
+
+
+def test_a_building_change_bumps_the_version_once_and_records_the_event() -> None:
+    building = Building("bld_1", "Saint Bon", "via Saint Bon 6", 7, [Custodian("Anna")])
+    assert building.update({"custodians": [Custodian("Anna")]}) is False  # nothing changes
+    assert (building.version, building.events) == (1, [])
+    assert building.update({"custodians": [Custodian("Bruno")], "works_notes": "Ponteggi"})
+    assert building.version == 2 and building.events == [BuildingUpdated("bld_1")]
+    with pytest.raises(DomainError):
+        building.update({"id": "bld_2"})
+
+
+def test_a_counter_change_checks_schedules_and_deduplicates_operators() -> None:
+    schedule = Schedule(1, time(9), time(17))
+    counter = Counter("ctr_1", "S", CounterKind.FIXED, "bld_1", "Sala", [schedule])
+    with pytest.raises(DomainError) as refused:
+        counter.update({"schedules": [Schedule(1, time(17), time(9))]})
+    assert refused.value.details["field"] == "schedules.0.end"
+    assert counter.version == 1
+    assert counter.update({"operators": ["op.a", "op.b", "op.a"]})
+    assert (counter.operators, counter.version) == (["op.a", "op.b"], 2)
+    assert counter.events == [CounterUpdated("ctr_1")]

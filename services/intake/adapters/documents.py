@@ -40,8 +40,8 @@ class IntakeCustodianDoc(EmbeddedDocument):
     channel = StringField(required=True, default="email")
 
 
-class IntakeBuildingDoc(Document):
-    """A housing complex."""
+class IntakeBuildingDoc(OutboxDocument):
+    """A housing complex, with its unpublished events."""
 
     meta = {"collection": "buildings", "db_alias": ALIAS, "indexes": ["municipio", "name"]}
 
@@ -52,6 +52,8 @@ class IntakeBuildingDoc(Document):
     custodians = EmbeddedDocumentListField(IntakeCustodianDoc, default=list)
     committee_contact = StringField(null=True)
     works_notes = StringField(null=True)
+    # Written by every change; a building stored before versions existed reads as 1.
+    version = IntField(required=True, default=1)
 
 
 class IntakeScheduleDoc(EmbeddedDocument):
@@ -66,8 +68,8 @@ class IntakeScheduleDoc(EmbeddedDocument):
     ends_on = DateField(null=True)
 
 
-class IntakeCounterDoc(Document):
-    """A counter (sportello)."""
+class IntakeCounterDoc(OutboxDocument):
+    """A counter (sportello), with its unpublished events."""
 
     meta = {
         "collection": "counters",
@@ -82,6 +84,7 @@ class IntakeCounterDoc(Document):
     room = StringField(required=True)
     schedules = EmbeddedDocumentListField(IntakeScheduleDoc, default=list)
     operators = ListField(StringField(), default=list)
+    version = IntField(required=True, default=1)
 
 
 class IntakeConsentDoc(EmbeddedDocument):
@@ -281,8 +284,13 @@ ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {
     IntakeCaseDoc._meta["collection"]: ("description", "outbox.*.value"),
     IntakeTenantDoc._meta["collection"]: ("fiscal_code", "phone", "email", "outbox.*.value"),
     IntakeAppointmentDoc._meta["collection"]: ("notes", "cancel_reason", "outbox.*.value"),
+    # The custodi sociali's contacts travel in building.updated.
+    IntakeBuildingDoc._meta["collection"]: ("outbox.*.value",),
+    IntakeCounterDoc._meta["collection"]: ("outbox.*.value",),
 }
 OUTBOX_COLLECTIONS = [
+    IntakeBuildingDoc._meta["collection"],
+    IntakeCounterDoc._meta["collection"],
     IntakeCaseDoc._meta["collection"],
     IntakeTenantDoc._meta["collection"],
     IntakeAppointmentDoc._meta["collection"],

@@ -61,7 +61,7 @@ from shared.clock import now_utc
 from shared.crypto import EncryptedStringField, FieldCipher, cipher_for
 from shared.domain import Conflict
 from shared.events import Event
-from shared.outbox import outbox_update, stage
+from shared.outbox import OutboxDocument, outbox_update, stage
 from shared.privacy import ANONYMOUS
 
 # One-off data migrations done in this database, by name (``FiscalCodeLookup.backfill``).
@@ -78,15 +78,32 @@ class Page:
 
 
 class BuildingRepository:
-    """Buildings in MongoDB."""
+    """Buildings in MongoDB; each change stores the building and its events together."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
 
     def add(self, building: Building) -> None:
         """Insert a new building."""
         _building_doc(building).save(force_insert=True)
 
+    def update(self, building: Building, previous_version: int, events: Iterable[Event]) -> None:
+        """Store ``building`` if unchanged since ``previous_version`` (else ``Conflict``)."""
+        fields = _building_doc(building).to_mongo().to_dict()
+        fields.pop("_id")
+        _guarded_update(
+            IntakeBuildingDoc,
+            self.topic,
+            building.id,
+            previous_version,
+            fields,
+            events,
+            "L'edificio è stato modificato nel frattempo: ricaricare e riprovare.",
+        )
+
     def get(self, building_id: str) -> Building | None:
         """The building with ``building_id``, if any."""
-        doc = IntakeBuildingDoc.objects(id=building_id).first()
+        doc = IntakeBuildingDoc.objects(id=building_id).exclude("outbox").first()
         return _building(doc) if doc else None
 
     def list(
@@ -97,7 +114,7 @@ class BuildingRepository:
         ids: Sequence[str] | None = None,
     ) -> list[Building]:
         """Buildings sorted by name (in ``municipio`` and among ``ids``, when given)."""
-        query = _buildings(municipio, ids)
+        query = _buildings(municipio, ids).exclude("outbox")
         return [_building(d) for d in query.order_by("name").skip(offset).limit(limit)]
 
     def count(self, municipio: int | None = None, ids: Sequence[str] | None = None) -> int:
@@ -106,34 +123,32 @@ class BuildingRepository:
 
 
 class CounterRepository:
-    """Counters in MongoDB."""
+    """Counters in MongoDB; each change stores the counter and its events together."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
 
     def add(self, counter: Counter) -> None:
         """Insert a new counter."""
-        IntakeCounterDoc(
-            id=counter.id,
-            name=counter.name,
-            kind=counter.kind.value,
-            building_id=counter.building_id,
-            room=counter.room,
-            schedules=[
-                IntakeScheduleDoc(
-                    weekday=s.weekday,
-                    start=s.start.strftime("%H:%M"),
-                    end=s.end.strftime("%H:%M"),
-                    slot_minutes=s.slot_minutes,
-                    every_weeks=s.every_weeks,
-                    starts_on=s.starts_on,
-                    ends_on=s.ends_on,
-                )
-                for s in counter.schedules
-            ],
-            operators=counter.operators,
-        ).save(force_insert=True)
+        _counter_doc(counter).save(force_insert=True)
+
+    def update(self, counter: Counter, previous_version: int, events: Iterable[Event]) -> None:
+        """Store ``counter`` if unchanged since ``previous_version`` (else ``Conflict``)."""
+        fields = _counter_doc(counter).to_mongo().to_dict()
+        fields.pop("_id")
+        _guarded_update(
+            IntakeCounterDoc,
+            self.topic,
+            counter.id,
+            previous_version,
+            fields,
+            events,
+            "Lo sportello è stato modificato nel frattempo: ricaricare e riprovare.",
+        )
 
     def get(self, counter_id: str) -> Counter | None:
         """The counter with ``counter_id``, if any."""
-        doc = IntakeCounterDoc.objects(id=counter_id).first()
+        doc = IntakeCounterDoc.objects(id=counter_id).exclude("outbox").first()
         return _counter(doc) if doc else None
 
     def list(self, building_id: str | None, limit: int, offset: int) -> Page:
@@ -143,7 +158,7 @@ class CounterRepository:
             if building_id
             else IntakeCounterDoc.objects
         )
-        query = query.order_by("name", "id")
+        query = query.exclude("outbox").order_by("name", "id")
         return Page([_counter(d) for d in query.skip(offset).limit(limit)], query.count())
 
 
@@ -762,6 +777,36 @@ def _encrypted(document: type[Document], fields: dict[str, Any]) -> dict[str, An
     return out
 
 
+def _guarded_update(
+    document: type[OutboxDocument],
+    topic: str,
+    doc_id: str,
+    previous_version: int,
+    fields: dict[str, Any],
+    events: Iterable[Event],
+    conflict: str,
+) -> None:
+    """Set ``fields`` and append ``events`` to the outbox in one write, if the stored version is
+    still ``previous_version``; ``Conflict`` (409) otherwise."""
+    collection = document._get_collection()
+    operations = outbox_update(
+        topic,
+        events,
+        db=collection.database,
+        collection=collection.name,
+        doc_id=doc_id,
+        cipher=cipher_for(ALIAS),
+    )
+    # The outbox is only ever appended to (above), never overwritten by the new state.
+    operations["$set"] = {k: v for k, v in fields.items() if k not in ("outbox", "outbox_seq")}
+    guard: dict[str, Any] = {"_id": doc_id, "version": previous_version}
+    if previous_version == 1:
+        # Stored before versions existed: no ``version`` field, which reads as 1.
+        guard = {"_id": doc_id, "$or": [{"version": 1}, {"version": {"$exists": False}}]}
+    if not collection.update_one(guard, operations).matched_count:
+        raise Conflict(conflict, code="version_conflict", id=doc_id)
+
+
 def _buildings(municipio: int | None, ids: Sequence[str] | None) -> Any:
     filters: dict[str, Any] = {}
     if municipio:
@@ -783,6 +828,7 @@ def _building_doc(b: Building) -> IntakeBuildingDoc:
         ],
         committee_contact=b.committee_contact,
         works_notes=b.works_notes,
+        version=b.version,
     )
 
 
@@ -798,6 +844,31 @@ def _building(doc: IntakeBuildingDoc) -> Building:
         ],
         committee_contact=doc.committee_contact,
         works_notes=doc.works_notes,
+        version=doc.version or 1,
+    )
+
+
+def _counter_doc(counter: Counter) -> IntakeCounterDoc:
+    return IntakeCounterDoc(
+        id=counter.id,
+        name=counter.name,
+        kind=counter.kind.value,
+        building_id=counter.building_id,
+        room=counter.room,
+        schedules=[
+            IntakeScheduleDoc(
+                weekday=s.weekday,
+                start=s.start.strftime("%H:%M"),
+                end=s.end.strftime("%H:%M"),
+                slot_minutes=s.slot_minutes,
+                every_weeks=s.every_weeks,
+                starts_on=s.starts_on,
+                ends_on=s.ends_on,
+            )
+            for s in counter.schedules
+        ],
+        operators=counter.operators,
+        version=counter.version,
     )
 
 
@@ -821,6 +892,7 @@ def _counter(doc: IntakeCounterDoc) -> Counter:
             for s in doc.schedules
         ],
         operators=list(doc.operators),
+        version=doc.version or 1,
     )
 
 

@@ -46,6 +46,24 @@ class RegisterCounter:
 
 
 @dataclass(frozen=True)
+class UpdateBuilding:
+    """Change some of a building's data (``expected_version`` guards against lost updates)."""
+
+    building_id: str
+    changes: dict[str, Any]
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateCounter:
+    """Change some of a counter's data (``expected_version`` guards against lost updates)."""
+
+    counter_id: str
+    changes: dict[str, Any]
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
 class ConsentInput:
     """A consent as an operator records it."""
 

@@ -164,9 +164,30 @@ class Custodian:
     channel: ContactChannel = ContactChannel.EMAIL
 
 
+@dataclass(frozen=True)
+class BuildingUpdated:
+    """Domain event: a building's data changed (custodi, committee, works notes…)."""
+
+    building_id: str
+
+
+BUILDING_EDITABLE = (
+    "name",
+    "address",
+    "municipio",
+    "custodians",
+    "committee_contact",
+    "works_notes",
+)
+
+
 @dataclass
 class Building:
-    """A public-housing complex (complesso SAP/ERP) where a counter works or tenants live."""
+    """A public-housing complex (complesso SAP/ERP) where a counter works or tenants live.
+
+    ``version`` counts the changes: it guards against lost updates and lets consumers of
+    ``building.updated`` keep the newest snapshot whatever order the events arrive in.
+    """
 
     id: str
     name: str
@@ -175,6 +196,31 @@ class Building:
     custodians: list[Custodian] = field(default_factory=list)
     committee_contact: str | None = None
     works_notes: str | None = None
+    version: int = 1
+    events: list[object] = field(default_factory=list, compare=False, repr=False)
+
+    def update(self, changes: dict[str, Any]) -> bool:
+        """Apply ``changes`` to the editable fields; False (no event) when nothing changes."""
+        if "custodians" in changes:
+            changes = {**changes, "custodians": list(changes["custodians"])}
+        return _apply_changes(self, changes, BUILDING_EDITABLE, BuildingUpdated(self.id))
+
+
+def _apply_changes(
+    aggregate: Building | Counter, changes: dict[str, Any], editable: tuple[str, ...], event: object
+) -> bool:
+    """Set the changed fields of ``aggregate``, bump its version and record ``event``."""
+    unknown = set(changes) - set(editable)
+    if unknown:
+        raise DomainError("Campi non modificabili.", fields=sorted(unknown))
+    changed = {k: v for k, v in changes.items() if getattr(aggregate, k) != v}
+    if not changed:
+        return False
+    for name, value in changed.items():
+        setattr(aggregate, name, value)
+    aggregate.version += 1
+    aggregate.events.append(event)
+    return True
 
 
 # --- counters and their slots ---
@@ -251,6 +297,26 @@ class Slot:
 MAX_SLOT_RANGE_DAYS = 92
 
 
+def validate_schedules(schedules: list[Schedule]) -> None:
+    """Raise ``DomainError`` naming the first schedule that cannot produce slots."""
+    for index, schedule in enumerate(schedules):
+        try:
+            schedule.validate()
+        except DomainError as exc:
+            exc.details = {**exc.details, "field": f"schedules.{index}.{exc.details.get('field')}"}
+            raise
+
+
+@dataclass(frozen=True)
+class CounterUpdated:
+    """Domain event: a counter's data changed (schedules, room, operators…)."""
+
+    counter_id: str
+
+
+COUNTER_EDITABLE = ("name", "kind", "building_id", "room", "schedules", "operators")
+
+
 @dataclass
 class Counter:
     """A sportello: fixed, or itinerant in a building's room, with its schedules and operators."""
@@ -262,6 +328,19 @@ class Counter:
     room: str
     schedules: list[Schedule]
     operators: list[str] = field(default_factory=list)
+    version: int = 1
+    events: list[object] = field(default_factory=list, compare=False, repr=False)
+
+    def update(self, changes: dict[str, Any]) -> bool:
+        """Apply ``changes`` (schedules checked, operators deduplicated); False when nothing
+        changes. Appointments already booked keep their time: moving them is the operator's
+        choice, with a reason (reschedule)."""
+        if "schedules" in changes:
+            validate_schedules(changes["schedules"])
+            changes = {**changes, "schedules": list(changes["schedules"])}
+        if "operators" in changes:
+            changes = {**changes, "operators": list(dict.fromkeys(changes["operators"]))}
+        return _apply_changes(self, changes, COUNTER_EDITABLE, CounterUpdated(self.id))
 
     def slots(self, first: date, last: date, zone: ZoneInfo) -> list[Slot]:
         """Every slot between ``first`` and ``last`` (inclusive), in time order."""

@@ -104,6 +104,23 @@ class BuildingById(MethodView):
             raise NotFound("Edificio non trovato.", id=building_id)
         return building
 
+    @allow("admin")
+    # A retried PATCH with ``expected_version`` would otherwise meet its own change as a 409.
+    @idempotent("buildings.patch")
+    @buildings.doc(parameters=[PARAMETER])
+    @buildings.arguments(schemas.BuildingPatchSchema)
+    @buildings.response(200, schemas.BuildingSchema)
+    @buildings.alt_response(404, description="Edificio non trovato.")
+    @buildings.alt_response(409, description="Modificato nel frattempo (current_version).")
+    @buildings.alt_response(422, description="Dati non validi.")
+    def patch(self, body: dict[str, Any], building_id: str) -> Any:
+        """Change a building (custodi sociali, committee contact, works notes…); publishes
+        ``building.updated`` with the full snapshot."""
+        expected = body.pop("expected_version", None)
+        if "custodians" in body:
+            body["custodians"] = [Custodian(**c) for c in body["custodians"]]
+        return bus().handle(commands.UpdateBuilding(building_id, body, expected))
+
 
 # --- counters ---
 
@@ -144,6 +161,22 @@ class CounterById(MethodView):
         if counter is None:
             raise NotFound("Sportello non trovato.", id=counter_id)
         return counter
+
+    @allow("admin")
+    @idempotent("counters.patch")
+    @counters.doc(parameters=[PARAMETER])
+    @counters.arguments(schemas.CounterPatchSchema)
+    @counters.response(200, schemas.CounterSchema)
+    @counters.alt_response(404, description="Sportello o edificio non trovato.")
+    @counters.alt_response(409, description="Modificato nel frattempo (current_version).")
+    @counters.alt_response(422, description="Dati non validi (anche orari incoerenti).")
+    def patch(self, body: dict[str, Any], counter_id: str) -> Any:
+        """Change a counter (schedules, room, operators…); publishes ``counter.updated`` with
+        the full snapshot. Appointments already booked keep their time."""
+        expected = body.pop("expected_version", None)
+        if "schedules" in body:
+            body["schedules"] = [Schedule(**s) for s in body["schedules"]]
+        return bus().handle(commands.UpdateCounter(counter_id, body, expected))
 
 
 @counters.route("/<counter_id>/slots")

@@ -93,8 +93,34 @@ class BuildingInSchema(StrictSchema):
     )
 
 
+EXPECTED_VERSION = {"description": "La versione letta: 409 se nel frattempo è cambiata."}
+
+
+class PatchSchema(StrictSchema):
+    """A partial update: at least one field, and optionally the version it was read at."""
+
+    expected_version = fields.Integer(validate=validate.Range(min=1), metadata=EXPECTED_VERSION)
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_: Any) -> None:
+        if not set(data) - {"expected_version"}:
+            raise ValidationError("Indicare almeno un campo da modificare.", "_schema")
+
+
+class BuildingPatchSchema(PatchSchema):
+    """The fields of a building to change (the others stay); ``custodians`` replaces the list."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    address = fields.String(validate=validate.Length(min=1, max=200))
+    municipio = fields.Integer(validate=validate.Range(min=1, max=9))
+    custodians = fields.List(fields.Nested(CustodianSchema), validate=validate.Length(max=20))
+    committee_contact = fields.String(allow_none=True, validate=validate.Length(max=300))
+    works_notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
 class BuildingSchema(BuildingInSchema):
     id = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True)
 
 
 class BuildingListQuery(PageQuery):
@@ -144,8 +170,20 @@ class CounterInSchema(StrictSchema):
     )
 
 
+class CounterPatchSchema(PatchSchema):
+    """The fields of a counter to change (the others stay); lists replace the stored ones."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    kind = fields.Enum(CounterKind, by_value=True)
+    building_id = fields.String(validate=ID)
+    room = fields.String(validate=validate.Length(min=1, max=200))
+    schedules = fields.List(fields.Nested(ScheduleSchema), validate=validate.Length(min=1, max=14))
+    operators = fields.List(fields.String(validate=ACTOR), validate=validate.Length(max=50))
+
+
 class CounterSchema(CounterInSchema):
     id = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True)
 
 
 class CounterListQuery(PageQuery):
@@ -215,16 +253,8 @@ class TenantInSchema(TenantFieldsSchema):
     )
 
 
-class TenantPatchSchema(TenantFieldsSchema):
-    expected_version = fields.Integer(
-        validate=validate.Range(min=1),
-        metadata={"description": "La versione letta: 409 se nel frattempo è cambiata."},
-    )
-
-    @validates_schema
-    def _something_to_change(self, data: dict[str, Any], **_: Any) -> None:
-        if not set(data) - {"expected_version"}:
-            raise ValidationError("Indicare almeno un campo da modificare.", "_schema")
+class TenantPatchSchema(TenantFieldsSchema, PatchSchema):
+    """The fields of a tenant to change (the others stay)."""
 
 
 class TenantSchema(Schema):

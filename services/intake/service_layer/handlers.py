@@ -37,6 +37,7 @@ from services.intake.domain.model import (
     TenantUpdated,
     new_id,
     status_after,
+    validate_schedules,
 )
 from shared.domain import Conflict, DomainError, NotFound
 from shared.events import Event, make_event
@@ -45,8 +46,10 @@ from shared.events.intake import (
     APPOINTMENT_BOOKED,
     APPOINTMENT_CANCELLED,
     APPOINTMENT_RESCHEDULED,
+    BUILDING_UPDATED,
     CASE_OPENED,
     CONSENT_CHANGED,
+    COUNTER_UPDATED,
     HOME_VISIT_REQUESTED,
     TENANT_REGISTERED,
     TENANT_UPDATED,
@@ -94,12 +97,7 @@ def register_building(cmd: commands.RegisterBuilding, deps: Dependencies) -> Bui
 def register_counter(cmd: commands.RegisterCounter, deps: Dependencies) -> Counter:
     """Register a counter in a building, with schedules that produce its slots."""
     _building(deps, cmd.building_id)
-    for index, schedule in enumerate(cmd.schedules):
-        try:
-            schedule.validate()
-        except DomainError as exc:
-            exc.details = {**exc.details, "field": f"schedules.{index}.{exc.details.get('field')}"}
-            raise
+    validate_schedules(cmd.schedules)
     counter = Counter(
         id=new_id("ctr"),
         name=cmd.name,
@@ -111,6 +109,38 @@ def register_counter(cmd: commands.RegisterCounter, deps: Dependencies) -> Count
     )
     deps.counters.add(counter)
     return counter
+
+
+def update_building(cmd: commands.UpdateBuilding, deps: Dependencies) -> Building:
+    """Change a building's data; publishes the full snapshot in ``building.updated``."""
+    building = _building(deps, cmd.building_id, field=None)
+    _check_version(cmd.expected_version, building.version, "L'edificio")
+    previous = building.version
+    if building.update(dict(cmd.changes)):
+        deps.buildings.update(building, previous, [building_updated_event(building)])
+    return building
+
+
+def update_counter(cmd: commands.UpdateCounter, deps: Dependencies) -> Counter:
+    """Change a counter's data; publishes the full snapshot in ``counter.updated``."""
+    counter = _counter(deps, cmd.counter_id, field=None)
+    _check_version(cmd.expected_version, counter.version, "Lo sportello")
+    if "building_id" in cmd.changes:
+        _building(deps, cmd.changes["building_id"])
+    previous = counter.version
+    if counter.update(dict(cmd.changes)):
+        deps.counters.update(counter, previous, [counter_updated_event(counter)])
+    return counter
+
+
+def _check_version(expected: int | None, current: int, what: str) -> None:
+    """409 naming the current version when the caller edited an older one."""
+    if expected is not None and expected != current:
+        raise Conflict(
+            f"{what} è stato modificato nel frattempo: ricaricare e riprovare.",
+            code="version_conflict",
+            current_version=current,
+        )
 
 
 # --- tenants ---
@@ -488,7 +518,7 @@ def release_case_claims(deps: Dependencies, case: Case) -> None:
 
 
 def building_data(building: Building) -> dict[str, Any]:
-    """The ``BuildingData`` of the contracts."""
+    """The ``BuildingData`` of the contracts (with its version: a newer snapshot wins)."""
     return {
         "id": building.id,
         "name": building.name,
@@ -498,7 +528,47 @@ def building_data(building: Building) -> dict[str, Any]:
             {"name": c.name, "email": c.email, "phone": c.phone, "channel": c.channel.value}
             for c in building.custodians
         ],
+        "version": building.version,
     }
+
+
+def building_updated_event(building: Building) -> Event:
+    """``building.updated``: the full snapshot, keyed by the building id."""
+    data = {
+        **building_data(building),
+        "committee_contact": building.committee_contact,
+        "works_notes": building.works_notes,
+    }
+    return make_event(BUILDING_UPDATED, subject=building.id, data=data)
+
+
+def counter_updated_event(counter: Counter) -> Event:
+    """``counter.updated``: the full snapshot, keyed by the counter id."""
+    return make_event(
+        COUNTER_UPDATED,
+        subject=counter.id,
+        data={
+            "counter_id": counter.id,
+            "version": counter.version,
+            "name": counter.name,
+            "kind": counter.kind.value,
+            "building_id": counter.building_id,
+            "room": counter.room,
+            "schedules": [
+                {
+                    "weekday": s.weekday,
+                    "start": s.start.strftime("%H:%M"),
+                    "end": s.end.strftime("%H:%M"),
+                    "slot_minutes": s.slot_minutes,
+                    "every_weeks": s.every_weeks,
+                    "starts_on": s.starts_on.isoformat() if s.starts_on else None,
+                    "ends_on": s.ends_on.isoformat() if s.ends_on else None,
+                }
+                for s in counter.schedules
+            ],
+            "operators": list(counter.operators),
+        },
+    )
 
 
 def consent_data(consent: Consent) -> dict[str, Any]:
@@ -605,17 +675,19 @@ def case_opened_event(case: Case, building: Building) -> Event:
 # --- loading, with the 404 of each missing thing ---
 
 
-def _building(deps: Dependencies, building_id: str) -> Building:
+def _building(deps: Dependencies, building_id: str, field: str | None = "building_id") -> Building:
     building = deps.buildings.get(building_id)
     if building is None:
-        raise NotFound("Edificio non trovato.", field="building_id", id=building_id)
+        details = {"field": field} if field else {}
+        raise NotFound("Edificio non trovato.", id=building_id, **details)
     return building
 
 
-def _counter(deps: Dependencies, counter_id: str) -> Counter:
+def _counter(deps: Dependencies, counter_id: str, field: str | None = "counter_id") -> Counter:
     counter = deps.counters.get(counter_id)
     if counter is None:
-        raise NotFound("Sportello non trovato.", field="counter_id", id=counter_id)
+        details = {"field": field} if field else {}
+        raise NotFound("Sportello non trovato.", id=counter_id, **details)
     return counter
 
 
@@ -661,6 +733,8 @@ EVENT_HANDLERS: dict[str, Callable[[Event, Dependencies], None]] = {
 HANDLERS: dict[type, Callable[[Any, Dependencies], Any]] = {
     commands.RegisterBuilding: register_building,
     commands.RegisterCounter: register_counter,
+    commands.UpdateBuilding: update_building,
+    commands.UpdateCounter: update_counter,
     commands.RegisterTenant: register_tenant,
     commands.UpdateTenant: update_tenant,
     commands.RecordConsent: record_consent,

@@ -127,6 +127,8 @@ class BuildingDoc(Document):
     name = StringField(required=True)
     address = StringField(default="")
     custodians = ListField(DictField(), default=list)
+    # intake's version of the snapshot: a newer one replaces it, an older one is ignored.
+    version = IntField(null=True)
 
 
 class CustodianPreferenceDoc(Document):

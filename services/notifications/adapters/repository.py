@@ -732,26 +732,44 @@ class CaseRepository:
 class BuildingRepository:
     """Buildings and their custodi sociali, as the latest event described them."""
 
-    def record(self, building: dict[str, Any]) -> None:
-        """Idempotent upsert of a building snapshot."""
-        BuildingDoc._get_collection().update_one(
-            {"_id": building["id"]},
-            {
-                "$set": {
-                    "name": building["name"],
-                    "address": building.get("address", ""),
-                    "custodians": [
-                        {k: c.get(k) for k in ("name", "email", "phone", "channel")}
-                        for c in building.get("custodians") or []
-                    ],
-                }
-            },
-            upsert=True,
-        )
+    def record(self, building: dict[str, Any]) -> bool:
+        """Store a building snapshot unless a newer (or the same) ``version`` is stored.
+
+        Snapshots come from ``building.updated`` and from the events that carry the building
+        (``case.opened``…), on different partitions: a late one must not bring back a custode
+        who was replaced. A snapshot without a version (published before versions existed) is
+        older than any versioned one; it still refreshes a building stored without a version.
+        Returns whether it was applied.
+        """
+        version = building.get("version") or 0
+        fields: dict[str, Any] = {
+            "name": building["name"],
+            "address": building.get("address", ""),
+            "custodians": [
+                {k: c.get(k) for k in ("name", "email", "phone", "channel")}
+                for c in building.get("custodians") or []
+            ],
+        }
+        if version:
+            fields["version"] = version
+        older = [{"version": {"$exists": False}}, {"version": {"$lt": version}}]
+        try:
+            BuildingDoc._get_collection().update_one(
+                {"_id": building["id"], "$or": older}, {"$set": fields}, upsert=True
+            )
+        except DuplicateKeyError:
+            return False  # the stored snapshot is newer (or the same): keep it
+        return True
 
     def get(self, building_id: str | None) -> BuildingDoc | None:
         """The building, if known."""
         return BuildingDoc.objects(id=building_id).first() if building_id else None
+
+    def newer_than(self, building: dict[str, Any]) -> bool:
+        """Whether the stored snapshot is newer than ``building`` (an event's, maybe late): then
+        the custodi to tell are the stored ones, not those the event names."""
+        doc = self.get(building.get("id"))
+        return doc is not None and (doc.version or 0) > (building.get("version") or 0)
 
     def custodians(self, building_id: str | None) -> list[Custodian]:
         """The custodi sociali of a building (none if unknown)."""

@@ -35,6 +35,7 @@ from shared import privacy
 from shared.events import Event, PoisonEvent, contracts, make_event
 from shared.events.casework import CASE_ANONYMISED
 from shared.events.intake import (
+    BUILDING_UPDATED,
     CASE_OPENED,
     CONSENT_CHANGED,
     HOME_VISIT_REQUESTED,
@@ -99,6 +100,9 @@ def update_read_models(event: Event, deps: Dependencies) -> None:
         deps.cases.record(data)
     elif event.type == HOME_VISIT_REQUESTED:
         deps.buildings.record(data["building"])
+    elif event.type == BUILDING_UPDATED:
+        # A replaced custode is reached from the next notification on, not from the next case.
+        deps.buildings.record(data)
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -286,7 +290,7 @@ class Planner:
 
     def _custodians(self, rule: Rule, due: datetime) -> None:
         building = self.data.get("building")
-        if isinstance(building, dict):
+        if isinstance(building, dict) and not self.deps.buildings.newer_than(building):
             custodians = [
                 Custodian(c["name"], c.get("channel") or "email", c.get("email"), c.get("phone"))
                 for c in building.get("custodians") or []
