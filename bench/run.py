@@ -397,7 +397,7 @@ def query_rows(
     """
     tenants = int(cases * 0.3)
     started = time.perf_counter()
-    scale, rate = queries.load(env["MONGODB_URI"], env["SPORTELLO_DB_PREFIX"], cases, tenants)
+    scale, rate = queries.load(env, cases, tenants)
     load_s = time.perf_counter() - started
     urls = {s: system.url(s) for s in ("intake", "casework")}
     idle[f"queries at {cases}"] = memory.snapshot(running(system))
@@ -414,7 +414,7 @@ def query_rows(
     peaks[f"queries at {cases}"] = peak.max
     rows = [
         Row(
-            f"loading {cases} cases + {cases} case files + {tenants} tenants",
+            f"loading {cases} cases + {cases} case files + {tenants} tenants, with claims",
             f"{rate:.0f} docs/s",
             "",
             "",

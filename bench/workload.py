@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import requests
 
 from services.intake.domain.identifiers import fiscal_check_character
+from shared import crypto
 from shared.auth import Principal, mint
 from shared.config import Settings
-from shared.events import Event, make_event
+from shared.events import Event, decode, encode, make_event
 from shared.events.intake import CASE_OPENED
+from shared.outbox import outbox_record
 
 NEEDS = [
     "lettura_bollette",
@@ -175,11 +176,14 @@ def case_file_like(i: int) -> dict:
 
 # --- data at scale (the queries benchmark) ----------------------------------------------------
 #
-# Documents are built with the services' own document classes and domain objects, so they have
-# exactly the shape the services write; they are then inserted straight into the store with
-# insert_many (going through the APIs would take hours at a million cases). The outbox of each
-# aggregate keeps its published records, as it does in production (the relay never removes them);
-# no outbox hints are written, so nothing is published again.
+# Documents are built with the services' own domain objects, mappings and document classes, so
+# they have exactly the shape the services write: fields encrypted at rest with the keys of the
+# system that reads them (``register_ciphers``), blind index, search name, and the claims intake
+# keeps beside them. They are then inserted straight into the store with insert_many (going
+# through the APIs would take hours at a million cases). The outbox of each aggregate keeps its
+# published records, encrypted, as it does in production (the relay never removes them); no
+# outbox hints are written, so nothing is published again. ``tests/integration/
+# test_bench_data.py`` reads loaded documents back through the APIs: it fails when they drift.
 
 FIRST_NAMES = [
     "Maria", "Giuseppe", "Anna", "Luca", "Fatima", "Ahmed", "Giovanni", "Rosa", "Francesco",
@@ -246,98 +250,130 @@ def scale_ids(tenants: int, seed: int = 9) -> Scale:
     return scale
 
 
-def tenant_docs(scale: Scale, topic: str, seed: int = 10):
-    """Tenant documents as intake stores them, one per id in ``scale`` (a generator)."""
-    from services.intake.adapters.documents import IntakeConsentDoc, IntakeTenantDoc
-    from services.intake.domain.identifiers import search_key
+def register_ciphers(env: Mapping[str, str]) -> None:
+    """Register intake's and casework's ciphers from ``env``, as their bootstraps do.
 
+    The loaded documents are then encrypted (and blind-indexed) with the keys of the system
+    whose environment ``env`` is, so its services read them as their own.
+    """
+    from services.casework import config as casework_config
+    from services.casework.adapters.documents import ALIAS as CASEWORK
+    from services.intake import config as intake_config
+    from services.intake.adapters.documents import ALIAS as INTAKE
+
+    for alias, config in ((INTAKE, intake_config), (CASEWORK, casework_config)):
+        crypto.register(alias, crypto.cipher_from_settings(config.load_settings(env)))
+
+
+def _event_like(template: Event, subject: str, data: dict, at: datetime) -> Event:
+    """An event of ``template``'s type and source with its own id, subject and data.
+
+    ``make_event`` validates the data against the schema (half a millisecond): the template,
+    built by the service's own event function, was validated; copies change only values.
+    """
+    return Event(type=template.type, source=template.source, subject=subject, data=data, time=at)
+
+
+def tenant_docs(scale: Scale, topic: str, seed: int = 10) -> Iterator[tuple[dict, dict]]:
+    """(tenant document, codice fiscale claim) pairs as intake stores them, one per id in
+    ``scale`` (a generator). Needs intake's cipher registered (``register_ciphers``).
+
+    Each document is the repository's own mapping of a domain ``Tenant`` (search name, blind
+    index, codice fiscale / phone / email encrypted), with its ``tenant.registered`` event in
+    the outbox, encrypted; the claim is what registration takes (``_id`` = the blind index).
+    """
+    from services.intake.adapters.documents import ALIAS, IntakeTenantDoc
+    from services.intake.adapters.repository import (
+        _encrypted,
+        _tenant_fields,
+        fiscal_code_claims,
+    )
+    from services.intake.domain.model import Consent, ConsentChannel, Tenant
+    from services.intake.service_layer.handlers import tenant_event
+    from shared.events.intake import TENANT_REGISTERED
+
+    cipher = crypto.cipher_for(ALIAS)
+    owner = fiscal_code_claims().owner_field
     rng = random.Random(seed)
     now = datetime.now(UTC)
-    template = None
+    consents = [Consent(ConsentChannel.SMS, True, "operatore.bench", now)]
+    template: Event | None = None
+    mapped_consents: list[dict] = []
     for i, tenant_id in enumerate(scale.tenant_ids):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        building = scale.building_ids[i % len(scale.building_ids)]
-        registered = now - timedelta(days=rng.randint(0, 3 * 365), seconds=rng.randint(0, 86399))
-        fields = {
-            "building_id": building,
-            "apartment": f"Scala {rng.randint(1, 4)}, int. {rng.randint(1, 60)}",
-            "first_name": first,
-            "last_name": last,
-            "search_name": search_key(last, first),
-            "fiscal_code": scale.tenant_fiscal_codes[i],
-            "phone": f"+3934{rng.randint(0, 99_999_999):08d}" if rng.random() < 0.8 else None,
-            "email": f"{first.lower()}.{i}@example.org" if rng.random() < 0.4 else None,
-            "household_size": rng.randint(1, 6),
-            "registered_at": registered,
+        tenant = Tenant(
+            id=tenant_id,
+            building_id=scale.building_ids[i % len(scale.building_ids)],
+            apartment=f"Scala {rng.randint(1, 4)}, int. {rng.randint(1, 60)}",
+            first_name=first,
+            last_name=last,
+            fiscal_code=scale.tenant_fiscal_codes[i],
+            phone=f"+3934{rng.randint(0, 99_999_999):08d}" if rng.random() < 0.8 else None,
+            email=f"{first.lower()}.{i}@example.org" if rng.random() < 0.4 else None,
+            preferred_language="it",
+            household_size=rng.randint(1, 6),
+            # The same consent for every tenant: mapped once, below (a quarter of the cost).
+            consents=[] if template else consents,
+            version=1,
+            registered_at=now
+            - timedelta(days=rng.randint(0, 3 * 365), seconds=rng.randint(0, 86399)),
+        )
+        # The repository's own mapping: search name, blind index, three fields encrypted.
+        doc = _encrypted(IntakeTenantDoc, _tenant_fields(tenant))
+        doc["_id"] = doc.pop("id")
+        if template is None:
+            mapped_consents = [c.to_mongo().to_dict() for c in doc["consents"]]
+            template = tenant_event(TENANT_REGISTERED, tenant)
+        doc["consents"] = [dict(c) for c in mapped_consents]
+        # The snapshot's keys are the tenant's attributes, but its id and its consents (the
+        # same for every tenant).
+        data = {
+            k: v if k == "consents" else getattr(tenant, k, v) for k, v in template.data.items()
         }
-        if template is None or i % 500 == 0:
-            # The services' document class; the other tenants copy it with their own values
-            # (building a mongoengine document costs milliseconds).
-            template = IntakeTenantDoc(
-                id=tenant_id,
-                preferred_language="it",
-                consents=[
-                    IntakeConsentDoc(
-                        channel="sms", granted=True, recorded_by="operatore.bench", recorded_at=now
-                    )
-                ],
-                version=1,
-                **fields,
-            ).to_mongo()
-        doc = template.copy()
-        doc.update(_id=tenant_id, **fields)
-        snapshot = {
-            k: v for k, v in doc.items() if k not in ("_id", "consents", "outbox", "outbox_seq")
-        }
-        doc["outbox"] = [
-            _published_record(topic, "intake.tenant.registered.v1", tenant_id, snapshot)
-        ]
+        data["tenant_id"] = tenant_id
+        event = _event_like(template, tenant_id, data, tenant.registered_at)
+        doc["outbox"] = [outbox_record(topic, event, cipher)]
         doc["outbox_seq"] = 1
-        yield doc
+        claim = {
+            "_id": doc["fiscal_code_index"],
+            owner: tenant_id,
+            "claimed_at": tenant.registered_at,
+        }
+        yield doc, claim
 
 
-def _published_record(topic: str, type_: str, key: str, data: dict) -> dict:
-    """An outbox record as ``shared.outbox.outbox_record`` writes it (already published).
+def case_docs(
+    scale: Scale, cases: int, intake_topic: str, seed: int = 11
+) -> Iterator[tuple[dict, dict, list[dict]]]:
+    """(intake case document, casework case file document, intake's open-case claims) for
+    ``cases`` cases. Needs both services' ciphers registered (``register_ciphers``).
 
-    The value is a CloudEvents JSON of the real size, so documents weigh what they weigh.
+    Cases are opened over the last three years, newest last; most of them are closed by now. An
+    open case holds its (tenant, need) claims, as intake's OpenCase takes them; a second open case
+    of a tenant for a need already claimed is a linked case (``linked_case_id``, no claims), the
+    one way intake opens it.
     """
-    event_id = uuid.uuid4().hex
-    value = {
-        "specversion": "1.0",
-        "id": event_id,
-        "type": f"it.mm.sportello.{type_}",
-        "source": "/sportello/intake",
-        "subject": key,
-        "datacontenttype": "application/json",
-        "data": data,
-    }
-    return {
-        "id": event_id,
-        "topic": topic,
-        "key": key,
-        "value": json.dumps(value, default=str),
-        "headers": {"content-type": "application/cloudevents+json"},
-        "type": f"it.mm.sportello.{type_}",
-    }
-
-
-def case_docs(scale: Scale, cases: int, intake_topic: str, seed: int = 11):
-    """Pairs (intake case document, casework case file document) for ``cases`` cases.
-
-    Cases are opened over the last three years, newest last; most of them are closed by now.
-    """
+    from services.casework.adapters.documents import ALIAS as CASEWORK
     from services.casework.adapters.repository import CaseFileRepository
     from services.casework.domain.model import CaseFile, CaseState
+    from services.intake.adapters.documents import ALIAS as INTAKE
     from services.intake.adapters.documents import IntakeBillDoc, IntakeCaseDoc
+    from services.intake.adapters.repository import _case, open_case_claims
+    from services.intake.domain.model import Building, Custodian
+    from services.intake.service_layer.handlers import case_opened_event
 
     rng = random.Random(seed)
-    repository = CaseFileRepository([10, 3, 1])
+    cipher = crypto.cipher_for(INTAKE)
+    repository = CaseFileRepository(crypto.cipher_for(CASEWORK), [10, 3, 1])
+    owner = open_case_claims().owner_field
+    claimed: dict[str, str] = {}  # a (tenant, need) claim → the open case holding it
+    custodians = [Custodian(**c) for c in BUILDING["custodians"]]
     now = datetime.now(UTC).replace(microsecond=0)
     span_s = 3 * 365 * 86400
     scale.oldest, scale.newest = now - timedelta(seconds=span_s), now
     states = list(STATE_WEIGHTS)
     weights = list(STATE_WEIGHTS.values())
-    templates: dict[str, tuple] = {}
+    templates: dict[str, tuple[dict, dict, Event]] = {}
     for i in range(cases):
         case_id = f"case_{rng.getrandbits(128):032x}"
         t = rng.randrange(len(scale.tenant_ids))
@@ -349,6 +385,7 @@ def case_docs(scale: Scale, cases: int, intake_topic: str, seed: int = 11):
         counter_id = rng.choice(scale.counter_ids) if rng.random() < 0.9 else None
         state = CaseState(rng.choices(states, weights)[0])
         closed = state.value in ("chiuso", "archiviato")
+        closed_at = opened_at + timedelta(days=rng.randint(10, 120)) if closed else None
         building = {
             "id": building_id,
             "name": f"Complesso {rng.choice(STREETS)} (bench)",
@@ -356,9 +393,20 @@ def case_docs(scale: Scale, cases: int, intake_topic: str, seed: int = 11):
             "municipio": rng.randint(1, 9),
         }
         template = templates.get(state.value)
-        if template is None or i % 500 == 0:
-            # The real path: the services' document class and the repository's own mapping.
-            # It costs milliseconds a case, so most cases copy the latest real pair of their state.
+        fresh = template is None or i % 500 == 0
+        if not fresh:
+            needs = template[0]["needs"]  # needs and bills come with the template, as a unit
+        # Claims of an open case: the ones its opening took (closing gave them back).
+        keys = [] if closed else [f"{tenant_id}:{n}" for n in needs]
+        linked = next((claimed[k] for k in keys if k in claimed), None)
+        claims = []
+        if linked is None:
+            claimed.update(dict.fromkeys(keys, case_id))
+            claims = [{"_id": k, owner: case_id, "claimed_at": opened_at} for k in keys]
+        if fresh:
+            # The real path: the services' document class, domain objects, the intake handler's
+            # event and the casework repository's mapping. It costs milliseconds a case, so most
+            # cases copy the latest real triple of their state.
             bills = []
             if "lettura_bollette" in needs:
                 start = (opened_at - timedelta(days=90)).date()
@@ -375,101 +423,80 @@ def case_docs(scale: Scale, cases: int, intake_topic: str, seed: int = 11):
                         arrears_cents=rng.choice([0, 0, rng.randint(10_000, 150_000)]),
                     )
                 )
-            data = {
-                "case_id": case_id,
-                "tenant_id": tenant_id,
-                "counter_id": counter_id,
-                "building": {
-                    "id": building_id,
-                    "name": f"Complesso {rng.choice(STREETS)} (bench)",
-                    "address": f"{rng.choice(STREETS)} {rng.randint(1, 40)}, Milano",
-                    "municipio": rng.randint(1, 9),
-                    "custodians": BUILDING["custodians"],
-                },
-                "channel": "sportello",
-                "needs": needs,
-                "description": "Bolletta con conguaglio elevato.",
-                "urgent": urgent,
-                "opened_by": "operatore.bench",
-                "opened_at": opened_at,
-            }
-            case = IntakeCaseDoc(
+            case_doc = IntakeCaseDoc(
                 id=case_id,
                 tenant_id=tenant_id,
                 building_id=building_id,
                 counter_id=counter_id,
                 channel="sportello",
                 needs=needs,
-                description=data["description"],
+                description="Bolletta con conguaglio elevato.",
                 urgent=urgent,
                 opened_by="operatore.bench",
                 opened_at=opened_at,
                 hardship_kind="da_valutare",
                 bills=bills,
+                linked_case_id=linked,
                 status="chiuso" if closed else "aperto",
-                closed_at=opened_at + timedelta(days=rng.randint(10, 120)) if closed else None,
-            ).to_mongo()
-            case["outbox"] = [
-                _published_record(intake_topic, "intake.case.opened.v1", case_id, data)
-            ]
-            case["outbox_seq"] = 1
-
-            case_file = CaseFile.from_intake(uuid.uuid4().hex, data)
+                closed_at=closed_at,
+            )
+            case = case_doc.to_mongo().to_dict()  # the description encrypted by its field
+            event = case_opened_event(_case(case_doc), Building(**building, custodians=custodians))
+            # casework's file, from the event as its consumer receives it.
+            received = decode(encode(event))
+            case_file = CaseFile.from_intake(received.id, received.data)
             case_file.state = state
             if state.value != "aperto":
                 case_file.assignee = rng.choice(ASSIGNEES)
-            # The repository's own mapping (derived fields included): the shape casework writes.
-            file_doc = repository._document(case_file)  # same shape, no store write
-            if state.value in ("in_carico", "sospeso"):
-                # A referral sent and waiting: the derived fields its list filters read.
-                file_doc["referral_paths"] = [rng.choice(PATHS)]
-                due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
-                file_doc["next_due"] = due.isoformat()
-            file_doc.update(_id=case_id, version=rng.randint(1, 8))
-            templates[state.value] = (case, file_doc)
-            yield case, file_doc
-            continue
-        # The fast path: a copy of a real pair of the same state with this case's own values
-        # (needs and bills come with the template, as a unit).
-        real_case, real_file = template
-        case = real_case.copy()
-        case.update(
-            _id=case_id,
-            tenant_id=tenant_id,
-            building_id=building_id,
-            counter_id=counter_id,
-            urgent=urgent,
-            opened_at=opened_at,
-            closed_at=opened_at + timedelta(days=rng.randint(10, 120)) if closed else None,
-        )
-        data = {
-            "case_id": case_id,
-            "tenant_id": tenant_id,
-            "counter_id": counter_id,
-            "building": {**building, "custodians": BUILDING["custodians"]},
-            "channel": "sportello",
-            "needs": case["needs"],
-            "description": case["description"],
-            "urgent": urgent,
-            "opened_by": "operatore.bench",
-            "opened_at": opened_at,
-        }
-        case["outbox"] = [_published_record(intake_topic, "intake.case.opened.v1", case_id, data)]
-        file_doc = dict(real_file)
-        file_doc.update(
-            _id=case_id,
-            tenant_id=tenant_id,
-            building=building,
-            counter_id=counter_id,
-            urgent=urgent,
-            opened_at=opened_at,
-            source_event_id=uuid.uuid4().hex,
-            assignee=rng.choice(ASSIGNEES) if state.value != "aperto" else None,
-            history=[{**real_file["history"][0], "at": opened_at}],
-            version=rng.randint(1, 8),
-        )
+            # The repository's own mapping (derived fields, encrypted fields): no store write.
+            file_doc = repository._document(case_file)
+            file_doc["_id"] = case_id
+            templates[state.value] = (case, file_doc, event)
+        else:
+            # The fast path: a copy of a real triple of the same state with this case's own
+            # values. The description is the template's ciphertext (same text, same keys).
+            real_case, real_file, real_event = template
+            case = dict(real_case)
+            case.update(
+                _id=case_id,
+                tenant_id=tenant_id,
+                building_id=building_id,
+                counter_id=counter_id,
+                urgent=urgent,
+                opened_at=opened_at,
+                closed_at=closed_at,
+                linked_case_id=linked,
+            )
+            data = dict(real_event.data)
+            data.update(
+                case_id=case_id,
+                tenant_id=tenant_id,
+                counter_id=counter_id,
+                building={**building, "custodians": real_event.data["building"]["custodians"]},
+                urgent=urgent,
+                opened_at=opened_at.isoformat(),
+                linked_case_id=linked,
+            )
+            event = _event_like(real_event, case_id, data, opened_at)
+            file_doc = dict(real_file)
+            file_doc.update(
+                _id=case_id,
+                tenant_id=tenant_id,
+                building=building,
+                counter_id=counter_id,
+                urgent=urgent,
+                opened_at=opened_at,
+                source_event_id=event.id,
+                assignee=rng.choice(ASSIGNEES) if state.value != "aperto" else None,
+                history=[{**real_file["history"][0], "at": opened_at}],
+            )
+        # Published long ago: kept in the outbox, encrypted, with no hint (never sent again).
+        case["outbox"] = [outbox_record(intake_topic, event, cipher)]
+        case["outbox_seq"] = 1
         if state.value in ("in_carico", "sospeso"):
+            # A referral sent and waiting: the derived fields its list filters read.
             file_doc["referral_paths"] = [rng.choice(PATHS)]
             due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
             file_doc["next_due"] = due.isoformat()
-        yield case, file_doc
+        file_doc["version"] = rng.randint(1, 8)
+        yield case, file_doc, claims
