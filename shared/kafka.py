@@ -74,7 +74,11 @@ def ensure_topics(
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap_servers, client_id="sportello-admin"
+                bootstrap_servers=bootstrap_servers,
+                client_id="sportello-admin",
+                # Fail fast and come round the loop, which sees a stop request: with the default
+                # 30 s, a SIGTERM during an outage at start waited out the whole bootstrap.
+                bootstrap_timeout_ms=2_000,
             )
             try:
                 existing = set(admin.list_topics())
