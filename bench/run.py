@@ -275,6 +275,7 @@ def catch_up_rows(
         "SPORTELLO_DB_PREFIX": prefix,
         "SPORTELLO_TOPIC_PREFIX": prefix,
         "KAFKA_PARTITIONS": "6",
+        "FIELD_ENCRYPTION_KEYS": generate_key(),  # the worker refuses to start without keys
     }
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     topic = f"{prefix}.intake"
@@ -298,6 +299,9 @@ def catch_up_rows(
     deadline = time.monotonic() + 1800
     with PeakSampler(lambda: running(system)) as peak:
         while time.monotonic() < deadline and committed(bootstrap, group, topic) < events:
+            if system.pid("casework-worker") is None:
+                log = system.log_dir / "casework-worker.log"
+                raise SystemExit(f"bench: the catch-up worker stopped; see {log}")
             time.sleep(0.5)  # the polling interval of the committed offsets
     peaks["catch-up"] = peak.max
     elapsed = time.perf_counter() - started

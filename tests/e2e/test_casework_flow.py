@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from deploy.system import System
 from shared.events import decode
+from shared.events.intake import CASE_OPENED
 from tests.e2e.conftest import Api
 from tests.e2e.test_case_opened_flow import BUILDING
 from tests.support import read_topic, wait_for
@@ -151,3 +152,12 @@ def test_case_opened_referred_to_amat_completed_and_closed_with_every_event_on_k
     )
     timeline = ok(cw.get(f"{base}/timeline"))
     assert [t["kind"] for t in timeline].count("invio") == 4  # proposta, inviata, presa, completata
+    # Where it began: intake's case.opened, on intake's topic with the case id as key.
+    opened = read_topic(
+        environ["KAFKA_BOOTSTRAP_SERVERS"],
+        f"{environ['SPORTELLO_TOPIC_PREFIX']}.intake",
+        lambda rs: any(r.key == case_id.encode() and b"case.opened" in r.value for r in rs),
+        timeout_s=30,
+    )
+    types = {decode(r.value).type for r in opened if r.key == case_id.encode()}
+    assert CASE_OPENED in types, types
