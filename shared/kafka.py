@@ -331,10 +331,23 @@ class ConsumerLoop:
                         self._commit(consumer, done)
                         self._record_lag(consumer, done)
         finally:
-            if self.pending.offsets:  # a last try: the next member would redeliver them
-                self._commit(consumer, self.pending.to_retry(consumer.assignment()))
+            self._commit_before_close(consumer)
             consumer.close(autocommit=False)
             log.info("consumer stopped", extra={"group": self.group_id})
+
+    def _commit_before_close(self, consumer: KafkaConsumer, deadline_s: float = 5.0) -> None:
+        """Commit what is still pending before leaving, within ``deadline_s``.
+
+        A stop often lands while a rebalance is under way (a worker just started, another just
+        left): the commit is refused until this member rejoins, which happens inside ``poll``.
+        So poll (its records are not applied, hence not committed) and try again.
+        """
+        end = time.monotonic() + deadline_s
+        while self.pending.offsets and time.monotonic() < end:
+            self._commit(consumer, self.pending.to_retry(consumer.assignment()))
+            if self.pending.offsets:
+                with contextlib.suppress(KafkaError):
+                    consumer.poll(timeout_ms=200)
 
     def _record_lag(self, consumer: KafkaConsumer, done: dict) -> None:
         for tp, position in done.items():
