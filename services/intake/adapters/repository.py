@@ -462,27 +462,17 @@ class AppointmentRepository:
         self, appointment: Appointment, previous_version: int, events: Iterable[Event]
     ) -> None:
         """Store ``appointment`` if unchanged since ``previous_version`` (else ``Conflict``)."""
-        collection = IntakeAppointmentDoc._get_collection()
         fields = _encrypted(IntakeAppointmentDoc, _appointment_fields(appointment))
         fields.pop("id")
-        operations = outbox_update(
+        _guarded_update(
+            IntakeAppointmentDoc,
             self.topic,
+            appointment.id,
+            previous_version,
+            fields,
             events,
-            db=collection.database,
-            collection=collection.name,
-            doc_id=appointment.id,
-            cipher=cipher_for(ALIAS),
+            "L'appuntamento è stato modificato nel frattempo: ricaricare e riprovare.",
         )
-        operations["$set"] = fields
-        result = collection.update_one(
-            {"_id": appointment.id, "version": previous_version}, operations
-        )
-        if not result.matched_count:
-            raise Conflict(
-                "L'appuntamento è stato modificato nel frattempo: ricaricare e riprovare.",
-                code="version_conflict",
-                id=appointment.id,
-            )
 
     def get(self, appointment_id: str) -> Appointment | None:
         """The appointment with ``appointment_id``, if any."""

@@ -172,12 +172,7 @@ def register_tenant(cmd: commands.RegisterTenant, deps: Dependencies) -> Tenant:
 def update_tenant(cmd: commands.UpdateTenant, deps: Dependencies) -> Tenant:
     """Change a tenant's data; publishes the full snapshot in ``tenant.updated``."""
     tenant = _tenant(deps, cmd.tenant_id, field=None)
-    if cmd.expected_version is not None and cmd.expected_version != tenant.version:
-        raise Conflict(
-            "L'inquilino è stato modificato nel frattempo: ricaricare e riprovare.",
-            code="version_conflict",
-            current_version=tenant.version,
-        )
+    _check_version(cmd.expected_version, tenant.version, "L'inquilino")
     if "building_id" in cmd.changes:
         _building(deps, cmd.changes["building_id"])
     previous, fiscal_code = tenant.version, tenant.fiscal_code
