@@ -213,6 +213,13 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("LOG_LEVEL", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR.", "log_level"),
     Variable(
+        "KAFKA_LOG_LEVEL",
+        "WARNING",
+        _log_level,
+        "Level of kafka-python's own log lines; INFO shows every join, assignment and reconnect.",
+        "kafka_log_level",
+    ),
+    Variable(
         "OTEL_TRACES_EXPORTER",
         "none",
         one_of("none", "console"),
@@ -284,6 +291,7 @@ class Settings:
     outbox_poll_ms: int
     max_body_bytes: int
     log_level: str
+    kafka_log_level: str
     traces_exporter: str
     auth_jwt_keys: JwtKeys
     auth_jwt_signing_kid: str

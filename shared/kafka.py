@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -41,6 +41,7 @@ from shared.logs import correlation
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
+T = TypeVar("T")
 CORRELATION_HEADER = "correlation_id"
 TRACEPARENT_HEADER = "traceparent"
 
@@ -53,6 +54,25 @@ def header(headers: Iterable[tuple[str, bytes]] | None, name: str) -> str | None
     for key, value in headers or ():
         if key == name and value is not None:
             return value.decode("utf-8", "replace")
+    return None
+
+
+def until_connected(
+    connect: Callable[[], T], stop_event: threading.Event, what: str, max_wait_s: float = 5.0
+) -> T | None:
+    """Call ``connect`` until the broker answers (kafka-python clients need one to be built).
+
+    A worker whose broker went away between two steps of its start waits instead of crashing.
+    Returns None if ``stop_event`` is set first.
+    """
+    wait = 0.2
+    while not stop_event.is_set():
+        try:
+            return connect()
+        except KafkaError as exc:
+            log.warning("Kafka unreachable, cannot create the %s yet: %s", what, exc)
+            stop_event.wait(wait)
+            wait = min(wait * 2, max_wait_s)
     return None
 
 
@@ -76,9 +96,8 @@ def ensure_topics(
             admin = KafkaAdminClient(
                 bootstrap_servers=bootstrap_servers,
                 client_id="sportello-admin",
-                # Fail fast and come round the loop, which sees a stop request: with the default
-                # 30 s, a SIGTERM during an outage at start waited out the whole bootstrap.
-                bootstrap_timeout_ms=2_000,
+                # Fail fast and come round the loop, which sees a stop request.
+                api_version_auto_timeout_ms=2_000,
             )
             try:
                 existing = set(admin.list_topics())
@@ -112,8 +131,9 @@ def ensure_topics(
 class EventProducer:
     """A kafka-python producer that waits for every send to be acknowledged by the broker.
 
-    Idempotence and ``acks="all"`` are kafka-python 3's defaults; passing a conflicting ``acks``
-    would silently turn idempotence off, so neither is set here.
+    ``acks="all"`` with idempotence: a record is acknowledged once every in-sync replica has it,
+    and the broker drops the duplicates a retry would write. kafka-python 2 then keeps one
+    request in flight per connection, which is what keeps a retried batch in order.
 
     After a failed send the underlying client is closed and a fresh one is made for the next
     send: once a batch has expired during a broker outage, kafka-python's idempotent producer can
@@ -127,6 +147,8 @@ class EventProducer:
             "bootstrap_servers": bootstrap_servers,
             "client_id": client_id,
             "linger_ms": linger_ms,
+            "acks": "all",
+            "enable_idempotence": True,
             "retries": 2**31 - 1,  # bounded by delivery_timeout_ms instead
             "delivery_timeout_ms": 30_000,
             "request_timeout_ms": 10_000,
@@ -301,7 +323,11 @@ class ConsumerLoop:
 
     def run(self) -> None:
         """Poll, apply, commit; until ``stop()``."""
-        consumer = KafkaConsumer(**self._consumer_config)
+        consumer = until_connected(
+            lambda: KafkaConsumer(**self._consumer_config), self.stop_event, "consumer"
+        )
+        if consumer is None:
+            return
         # Know every topic's partitions before joining: a group leader that assigns with missing
         # metadata gives its members nothing until the next rebalance.
         while not self.stop_event.is_set() and not all(

@@ -58,8 +58,12 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send JSON log lines to stderr, each with the service name and correlation id."""
+def configure_logging(service: str, level: str = "INFO", kafka_level: str = "WARNING") -> None:
+    """Send JSON log lines to stderr, each with the service name and correlation id.
+
+    kafka-python logs every connection and rebalance step at INFO: its lines have their own
+    ``kafka_level`` (the stricter of the two applies).
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
@@ -72,5 +76,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # kafka-python is chatty at INFO (every connection and rebalance step).
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    strictest = max(logging.getLevelName(kafka_level), logging.getLevelName(level))
+    logging.getLogger("kafka").setLevel(strictest)

@@ -379,7 +379,7 @@ def service_app(
     ``/api/v1/audit``. ``held_about(tenant_id)`` returns everything the service holds about a
     tenant: the admin's GDPR export at ``/api/v1/privacy/tenants/<id>/export`` (audited too).
     """
-    configure_logging(settings.service, settings.log_level)
+    configure_logging(settings.service, settings.log_level, settings.kafka_log_level)
     tracing.configure_tracing(settings.service, settings.traces_exporter)
     # No static files in an API: every route is either public (health, docs) or role-checked.
     app = Flask(f"services.{settings.service}", static_folder=None)

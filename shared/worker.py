@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pymongo.database import Database
 
 from shared.config import Settings
-from shared.kafka import ConsumerLoop, EventProducer, Handler, ensure_topics
+from shared.kafka import ConsumerLoop, EventProducer, Handler, ensure_topics, until_connected
 from shared.logs import configure_logging
 from shared.outbox import OutboxRelay
 from shared.tracing import configure_tracing
@@ -77,9 +77,16 @@ class Worker:
             stop_event=self.stop_event,
         ):
             return
-        self.producer = EventProducer(
-            s.kafka_bootstrap_servers, s.kafka_linger_ms, client_id=f"sportello-{s.service}"
+        producer = until_connected(
+            lambda: EventProducer(
+                s.kafka_bootstrap_servers, s.kafka_linger_ms, client_id=f"sportello-{s.service}"
+            ),
+            self.stop_event,
+            "producer",
         )
+        if producer is None:
+            return
+        self.producer = producer
         self.relay = OutboxRelay(
             self.db,
             self.outbox_collections,
@@ -120,7 +127,7 @@ class Worker:
 
 def serve(settings: Settings, build: Callable[[Settings], Worker]) -> None:
     """A worker process's ``main``: JSON logs, signal handlers, run until stopped."""
-    configure_logging(settings.service, settings.log_level)
+    configure_logging(settings.service, settings.log_level, settings.kafka_log_level)
     configure_tracing(settings.service, settings.traces_exporter)
     worker = build(settings)
     worker.install_signal_handlers()

@@ -90,3 +90,13 @@ def test_uncommitted_events_are_redelivered_after_a_restart(world) -> None:
     producer.publish(s.topic("intake"), opened("case_3"))
     with Loop(s, producer) as second:
         wait_for(lambda: second.seen == ["case_3"], what="only the new event")
+
+
+def test_the_producer_waits_for_all_replicas_and_is_idempotent(world) -> None:
+    s, producer = world
+    producer.publish(s.topic("intake"), opened("case_acks"))
+    config = producer._producer.config  # kafka-python's resolved configuration
+    assert config["acks"] == -1, "acks='all'"
+    assert config["enable_idempotence"] is True
+    # Idempotence needs one request in flight to keep a retried batch in order.
+    assert config["max_in_flight_requests_per_connection"] == 1
