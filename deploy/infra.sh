@@ -16,6 +16,16 @@ controller_port=${SPORTELLO_KAFKA_CONTROLLER_PORT:-$((kafka_port + 1))}
 mongo_port=${SPORTELLO_MONGO_PORT:-27017}
 kafka_heap=${SPORTELLO_KAFKA_HEAP:-512m}
 ready_timeout=${SPORTELLO_READY_TIMEOUT:-90}
+# SQLite's synchronous mode under FerretDB: normal (the log is synced at checkpoints; MongoDB's
+# default write concern is no stricter) or full (an fsync per commit).
+ferretdb_sync=${SPORTELLO_FERRETDB_SYNC:-normal}
+case $ferretdb_sync in
+  full | normal) ;;
+  *)
+    printf "infra: ERRORE: SPORTELLO_FERRETDB_SYNC deve essere 'normal' o 'full', non '%s'\n" "$ferretdb_sync" >&2
+    exit 1
+    ;;
+esac
 
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
 ferretdb_version=$(sed -n 's:.*github.com/FerretDB/FerretDB \(v[0-9.]*\)$:\1:p' "$here/ferretdb/go.mod")
@@ -182,7 +192,8 @@ start_mongo() {
   install_ferretdb
   mkdir -p "$dir/data"
   say "avvio FerretDB $ferretdb_version su 127.0.0.1:$mongo_port…"
-  nohup "$ferretdb_bin" -listen "127.0.0.1:$mongo_port" -data "$dir/data" >"$dir/ferretdb.log" 2>&1 &
+  nohup "$ferretdb_bin" -listen "127.0.0.1:$mongo_port" -data "$dir/data" -sync "$ferretdb_sync" \
+    >"$dir/ferretdb.log" 2>&1 &
   echo $! >"$pidfile"
   wait_for_port FerretDB "$mongo_port" "$pidfile" "$dir/ferretdb.log"
   say "FerretDB pronto"

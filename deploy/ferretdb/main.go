@@ -19,10 +19,14 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data", "", "existing directory for the SQLite databases")
+	sync := flag.String("sync", "normal", "SQLite synchronous mode: full (fsync every commit) or normal")
 	flag.Parse()
 
 	if *dataDir == "" {
 		log.Fatal("ferretdb-launcher: -data is required")
+	}
+	if *sync != "full" && *sync != "normal" {
+		log.Fatalf("ferretdb-launcher: -sync must be full or normal, not %q", *sync)
 	}
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		log.Fatalf("ferretdb-launcher: cannot create %s: %v", *dataDir, err)
@@ -31,7 +35,10 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/",
+		// In WAL mode, synchronous=normal syncs the log at checkpoints, not at every commit: a
+		// crash of this process loses nothing, a power loss may lose the last commits. That is
+		// MongoDB's own default ({w: 1}: acknowledged before the journal's next 100 ms flush).
+		SQLiteURL: "file:" + *dataDir + "/?_pragma=synchronous(" + *sync + ")",
 	})
 	if err != nil {
 		log.Fatalf("ferretdb-launcher: %v", err)

@@ -60,3 +60,10 @@ def test_external_servers_are_neither_started_nor_stopped(tmp_path: Path) -> Non
     assert "non avvio nulla" in started.stdout
     assert "Kafka esterno" in stopped.stdout and "MongoDB esterno" in stopped.stdout
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").rglob("*.pid"))
+
+
+def test_an_unknown_store_sync_mode_is_named_before_anything_starts(tmp_path: Path) -> None:
+    result = infra(tmp_path, "start", "mongo", SPORTELLO_FERRETDB_SYNC="sometimes")
+    assert result.returncode == 1
+    assert "SPORTELLO_FERRETDB_SYNC deve essere 'normal' o 'full', non 'sometimes'" in result.stderr
+    assert not (tmp_path / "run").exists()
