@@ -31,14 +31,16 @@ from bench import workload
 from bench.load import Result
 from services.casework import config as casework_config
 from services.intake import config as intake_config
+from services.intake.adapters import case_lists
 from services.intake.adapters.documents import (
     ALIAS,
+    BACKFILLS,
     IntakeCaseDoc,
+    IntakeCaseListEntryDoc,
     IntakeFiscalCodeClaimDoc,
     IntakeOpenCaseClaimDoc,
     IntakeTenantDoc,
 )
-from services.intake.adapters.repository import BACKFILLS
 from shared import crypto
 
 BATCH = 1000
@@ -46,6 +48,7 @@ TENANTS = IntakeTenantDoc._meta["collection"]
 CASES = IntakeCaseDoc._meta["collection"]
 FISCAL_CODE_CLAIMS = IntakeFiscalCodeClaimDoc._meta["collection"]
 OPEN_CASE_CLAIMS = IntakeOpenCaseClaimDoc._meta["collection"]
+CASE_LIST_ENTRIES = IntakeCaseListEntryDoc._meta["collection"]
 ZONE = ZoneInfo("Europe/Rome")  # INTAKE_TIMEZONE's default: the date filters are local days
 
 
@@ -62,6 +65,10 @@ class Query:
     # A lookup through a claim: (collection, field) read next by ``_id`` = that field of the
     # document the filter found, instead of counting the filter's matches.
     then: tuple[str, str] | None = None
+    # A case list read from its entries (``case_lists``): the list's name. The store query is
+    # then a page of the list's entries, the page's cases by ``_id``, and the entries' count;
+    # ``filter`` and ``sort`` are the cases query it replaces (for the record).
+    entries: str | None = None
 
 
 @dataclass
@@ -132,6 +139,8 @@ def _insert_tenants(db: Database, batch: list[tuple[dict, dict]]) -> None:
 def _insert_cases(db: Database, batch: list[tuple[dict, dict, list[dict]]]) -> None:
     _insert(db[CASES], [c for c, _, _ in batch])
     _insert(db[OPEN_CASE_CLAIMS], [claim for _, _, claims in batch for claim in claims])
+    # The entries of the case lists, as intake writes them after each case.
+    _insert(db[CASE_LIST_ENTRIES], [e for c, _, _ in batch for e in case_lists.entry_docs(c)])
 
 
 def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Scale, float]:
@@ -176,9 +185,12 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
                 pool.submit(_insert, casework["case_files"], [f for _, f, _ in batch]),
             ]
             inserted += 2 * len(batch) + sum(len(claims) for _, _, claims in batch)
+            inserted += sum(len(case_lists.entry_docs(c)) for c, _, _ in batch)
             advance(len(batch))
         for future in pending:
             future.result()
+        # Every case has its entries: the mark of their backfill (the lists read them).
+        intake[BACKFILLS].insert_one({"_id": case_lists.BACKFILL_MARK, "at": datetime.now(UTC)})
     rate = inserted / (clock.perf_counter() - started)
     client.close()
     return scale, rate
@@ -201,7 +213,15 @@ def queries(scale: workload.Scale) -> list[Query]:
     case_files_sort = [("opened_at", -1)]
     overdue_on = newest.date().isoformat()
     return [
-        Query("intake: cases, newest first", "intake", "/api/v1/cases", "cases", {}, newest_first),
+        Query(
+            "intake: cases, newest first",
+            "intake",
+            "/api/v1/cases",
+            "cases",
+            {},
+            newest_first,
+            entries=case_lists.ALL,
+        ),
         Query(
             "intake: cases by building",
             "intake",
@@ -209,6 +229,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "cases",
             {"building_id": building},
             newest_first,
+            entries=f"{case_lists.BY_BUILDING}:{building}",
         ),
         Query(
             "intake: cases by tenant",
@@ -217,6 +238,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "cases",
             {"tenant_id": tenant},
             newest_first,
+            entries=f"{case_lists.BY_TENANT}:{tenant}",
         ),
         Query(
             "intake: cases by counter",
@@ -225,6 +247,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "cases",
             {"counter_id": counter},
             newest_first,
+            entries=f"{case_lists.BY_COUNTER}:{counter}",
         ),
         Query(
             "intake: open urgent cases",
@@ -326,10 +349,18 @@ def _projection(q: Query) -> dict[str, int] | None:
 
 
 def explain(db: Database, q: Query) -> dict[str, Any]:
-    """FerretDB's pushdown flags and the SQLite plan of the query's find (MongoDB: winningPlan)."""
+    """FerretDB's pushdown flags and the SQLite plan of the query's find (MongoDB: winningPlan);
+    of a list's page of entries when it is read from them."""
     command: dict[str, Any] = {"find": q.collection, "filter": q.filter, "limit": 50}
     if q.sort:
         command["sort"] = dict(q.sort)
+    if q.entries:
+        command = {
+            "find": CASE_LIST_ENTRIES,
+            "filter": case_lists.span(q.entries),
+            "sort": {"_id": -1},
+            "limit": 50,
+        }
     plan = db.command("explain", command)
     text = json.dumps(plan.get("queryPlanner", {}), default=str)
     uses_index = "USING INDEX" in text or "USING COVERING INDEX" in text or "IXSCAN" in text
@@ -408,6 +439,15 @@ def _store(db: Database, q: Query, timeout_s: float) -> int:
             if found is not None:
                 db[collection].find_one({"_id": found[key]}, _projection(q), max_time_ms=limit_ms)
             return 200
+        if q.entries:
+            span = case_lists.span(q.entries)
+            page = db[CASE_LIST_ENTRIES].find(span, {"case_id": 1}).max_time_ms(limit_ms)
+            ids = [e["case_id"] for e in page.sort("_id", -1).limit(50)]
+            if ids:
+                found = db[q.collection].find({"_id": {"$in": ids}}, _projection(q))
+                list(found.max_time_ms(limit_ms))
+            db[CASE_LIST_ENTRIES].count_documents(span, maxTimeMS=limit_ms)
+            return 200
         cursor = db[q.collection].find(q.filter, _projection(q)).max_time_ms(limit_ms)
         if q.sort:
             cursor = cursor.sort(q.sort)
@@ -425,6 +465,8 @@ def store_total(db: Database, q: Query) -> int:
         collection, key = q.then
         held = found is not None and db[collection].find_one({"_id": found[key]}, {"_id": 1})
         return 1 if held else 0
+    if q.entries:
+        return db[CASE_LIST_ENTRIES].count_documents(case_lists.span(q.entries))
     return db[q.collection].count_documents(q.filter)
 
 

@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from bench import queries, workload
 from services.casework.entrypoints.app import create_app as casework_app
+from services.intake.adapters import case_lists
 from services.intake.entrypoints.app import create_app as intake_app
 from shared import crypto, mongo
 from shared.crypto import is_encrypted
@@ -132,3 +133,29 @@ def test_each_benchmarked_query_matches_what_the_api_counts(clients, loaded) -> 
         assert int(response.headers["X-Total-Count"]) == queries.store_total(db, q), q.name
     by_fiscal_code = next(q for q in queries.queries(scale) if "fiscal" in q.path)
     assert queries.store_total(intake_db, by_fiscal_code) == 1
+
+
+def test_loaded_case_lists_are_read_from_entries_like_the_cases_query(clients, loaded) -> None:
+    """The loader writes each case's list entries (and their backfill's mark), as intake does:
+    the lists the API reads from them are the cases query's pages."""
+    intake, _ = clients
+    scale, intake_db, _ = loaded
+    stored = list(
+        intake_db["cases"].find(
+            {}, {"building_id": 1, "counter_id": 1, "tenant_id": 1, "opened_at": 1}
+        )
+    )
+    want = {e["_id"] for case in stored for e in case_lists.entry_docs(case)}
+    assert {e["_id"] for e in intake_db[queries.CASE_LIST_ENTRIES].find({}, {"_id": 1})} == want
+    assert intake_db["backfills"].find_one({"_id": case_lists.BACKFILL_MARK})
+    for q in queries.queries(scale):
+        if not q.entries:
+            continue
+        cursor = intake_db["cases"].find(q.filter, {"_id": 1}).sort(q.sort)
+        newest_first = [c["_id"] for c in cursor]
+        for offset in (0, 5):
+            separator = "&" if "?" in q.path else "?"
+            response = intake.get(f"{q.path}{separator}limit=7&offset={offset}")
+            assert response.status_code == 200, (q.name, response.json)
+            assert [c["id"] for c in response.json] == newest_first[offset : offset + 7], q.name
+            assert response.headers["X-Total-Count"] == str(len(newest_first)), q.name

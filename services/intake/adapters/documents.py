@@ -29,6 +29,9 @@ from shared.outbox import OutboxDocument
 from shared.privacy import ERASURES
 
 ALIAS = "intake"
+# One-off data migrations done in this database, by name: a mark each, once done (the
+# codice fiscale claims' and the case list entries' backfills).
+BACKFILLS = "backfills"
 
 
 class IntakeCustodianDoc(EmbeddedDocument):
@@ -267,6 +270,20 @@ class IntakeCaseDoc(OutboxDocument):
     closed_at = DateTimeField(null=True)
 
 
+class IntakeCaseListEntryDoc(Document):
+    """A case in one case list (``services.intake.adapters.case_lists``): ``_id`` is
+    ``<list>:<opened_at in ms>:<case_id>``, so a list is an ``_id`` range, newest last.
+
+    Insert-only (an anonymised case leaves its tenant's list): a page of a list is one read of
+    the ``_id`` index, where FerretDB would read every case to filter and sort them.
+    """
+
+    meta = {"collection": "case_list_entries", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)
+    case_id = StringField(required=True)
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     IntakeBuildingDoc,
     IntakeCounterDoc,
@@ -277,6 +294,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     IntakeFiscalCodeClaimDoc,
     IntakeIdempotencyDoc,
     IntakeCaseDoc,
+    IntakeCaseListEntryDoc,
 )
 # Collection → paths of its fields encrypted at rest (what key rotation rewrites).
 # The outboxes keep every event, personal data included: stored encrypted as well.

@@ -14,6 +14,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from services.intake.adapters.case_lists import CaseListEntries
 from services.intake.adapters.documents import (
     ALIAS,
     IntakeAppointmentDoc,
@@ -78,6 +79,11 @@ class PrivacyStore:
     def anonymise_case(self, case_id: str) -> bool:
         """Anonymise one case (erasure or casework's retention); False if it is not here."""
         collection = IntakeCaseDoc._meta["collection"]
+        # First out of its tenant's list, while the case still names the tenant (the entry's
+        # ``_id`` does too); an interrupted erasure or retention is finished by running again.
+        doc = self.db[collection].find_one({"_id": case_id}, {"tenant_id": 1, "opened_at": 1})
+        if doc is not None and doc.get("tenant_id") != ANONYMOUS:
+            CaseListEntries().leave_tenant_list(case_id, doc["tenant_id"], doc["opened_at"])
         found = self.db[collection].update_one({"_id": case_id}, {"$set": CASE_ERASED_FIELDS})
         privacy.purge_published_events(self.db, collection, {"_id": case_id})
         return bool(found.matched_count)

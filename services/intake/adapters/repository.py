@@ -7,6 +7,7 @@ outbox): ``stage`` before an insert, ``outbox_update`` merged into an update.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,10 +16,12 @@ from typing import Any
 
 from mongoengine import Document
 from mongoengine.errors import NotUniqueError
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
+from services.intake.adapters.case_lists import CaseListEntries, list_for
 from services.intake.adapters.documents import (
     ALIAS,
+    BACKFILLS,
     IntakeAppointmentDoc,
     IntakeBillDoc,
     IntakeBuildingDoc,
@@ -64,9 +67,9 @@ from shared.events import Event
 from shared.outbox import OutboxDocument, outbox_update, stage
 from shared.privacy import ANONYMOUS
 
-# One-off data migrations done in this database, by name (``FiscalCodeLookup.backfill``).
-BACKFILLS = "backfills"
 FISCAL_CODE_CLAIMS = "fiscal_code_claims"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -582,10 +585,12 @@ def fiscal_code_claims() -> Claims:
 
 
 class CaseRepository:
-    """Cases in MongoDB; each write stores the case and its events together."""
+    """Cases in MongoDB; each write stores the case and its events together. The case lists
+    are read from their entries where they can (``case_lists``)."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, lists: CaseListEntries | None = None) -> None:
         self.topic = topic
+        self.lists = lists or CaseListEntries()
 
     def add(self, case: Case, events: Iterable[Event]) -> None:
         """Insert a new case with its events in the same document write."""
@@ -626,6 +631,21 @@ class CaseRepository:
         )
         stage(doc, self.topic, events, cipher_for(ALIAS))
         doc.save(force_insert=True)
+        # After the case: an entry always names a stored case. The case is stored whatever
+        # happens next, so a failure here must not fail the opening (its claims would be given
+        # back); the case is missing from its lists until ``repair-case-lists`` writes them.
+        try:
+            self.lists.add(
+                {
+                    "_id": case.id,
+                    "building_id": case.building_id,
+                    "counter_id": case.counter_id,
+                    "tenant_id": case.tenant_id,
+                    "opened_at": case.opened_at,
+                }
+            )
+        except PyMongoError as exc:
+            log.error("case %s stored without its list entries: %s", case.id, exc)
 
     def mark_ended(self, case_id: str, status: CaseStatus, at: datetime) -> bool:
         """Record that casework ended the case (closed or archived); False when it already was.
@@ -659,8 +679,54 @@ class CaseRepository:
         zone: Any,
         counters: Sequence[str] | None = None,
     ) -> Page:
-        """Cases, newest first, filtered (every filter leads a declared index with opened_at);
-        with ``counters``, only the cases opened at one of them."""
+        """Cases, newest first, filtered; with ``counters``, only the cases opened at one of
+        them. From a list's entries when one list answers (``case_lists.list_for``) and their
+        backfill is done, else by the cases query (``query``): the same page and total."""
+        name = list_for(
+            counter_id=counter_id,
+            building_id=building_id,
+            tenant_id=tenant_id,
+            other_filters=urgent is not None or bool(status or opened_from or opened_to),
+            counters=counters,
+        )
+        if name is None or not self.lists.ready():
+            return self.query(
+                counter_id=counter_id,
+                building_id=building_id,
+                tenant_id=tenant_id,
+                urgent=urgent,
+                status=status,
+                opened_from=opened_from,
+                opened_to=opened_to,
+                limit=limit,
+                offset=offset,
+                zone=zone,
+                counters=counters,
+            )
+        ids, total = self.lists.page(name, limit, offset)
+        found = {}
+        if ids:
+            found = {d.id: d for d in IntakeCaseDoc.objects(id__in=ids).exclude("outbox")}
+        return Page([_case(found[i]) for i in ids if i in found], total)
+
+    def query(
+        self,
+        *,
+        counter_id: str | None,
+        building_id: str | None,
+        tenant_id: str | None,
+        urgent: bool | None,
+        status: str | None,
+        opened_from: date | None,
+        opened_to: date | None,
+        limit: int,
+        offset: int,
+        zone: Any,
+        counters: Sequence[str] | None = None,
+    ) -> Page:
+        """Cases, newest first, by a query on the cases (every filter leads a declared index
+        with opened_at; FerretDB reads them all); with ``counters``, only the cases opened at
+        one of them."""
         criteria: dict[str, Any] = {}
         for name, value in (
             ("counter_id", counter_id),

@@ -177,6 +177,14 @@ def purge_idempotency_keys(older_than_hours: int) -> int:
     return 0
 
 
+def repair_case_lists() -> int:
+    """Write the case list entries every stored case should have and drop the stale ones."""
+    bus = bootstrap(load_settings())
+    cases, dropped = bus.deps.cases.lists.repair(bus.deps.clock())
+    print(f"elenchi dei casi: voci verificate per {cases} casi, {dropped} voci superate eliminate")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.intake.entrypoints.cli")
@@ -193,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         "purge-idempotency-keys", help="dimentica le risposte alle Idempotency-Key più vecchie"
     )
     purge.add_argument("--older-than-hours", type=int, default=72)
+    sub.add_parser(
+        "repair-case-lists",
+        help="riscrive le voci degli elenchi dei casi (per edificio, sportello, inquilino)",
+    )
     args = parser.parse_args(argv)
     configure_logging("intake", load_settings().log_level)
     if args.command == "seed-demo":
@@ -201,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         return purge_idempotency_keys(args.older_than_hours)
     if args.command == "import-tenants":
         return import_tenants_command(args.file, args.building, args.operator, args.report)
+    if args.command == "repair-case-lists":
+        return repair_case_lists()
     return 2
 
 

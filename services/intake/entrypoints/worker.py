@@ -34,6 +34,14 @@ def build_worker(settings: Settings) -> Worker:
             log.info("codice fiscale claims backfilled", extra={"left": left})
     except PyMongoError as exc:  # the store is down: the next start does it
         log.warning("codice fiscale claims not backfilled: %s", exc)
+    try:
+        # Likewise the case lists' entries of the cases stored before them (lists are read
+        # with the cases query meanwhile).
+        cases = bus.deps.cases.lists.backfill(bus.deps.clock())
+        if cases is not None:
+            log.info("case list entries backfilled", extra={"cases": cases})
+    except PyMongoError as exc:
+        log.warning("case list entries not backfilled: %s", exc)
     return Worker(
         settings,
         mongo.database(ALIAS),

@@ -1,0 +1,215 @@
+"""Case lists read from small entries addressed by ``_id`` (collection ``case_list_entries``).
+
+A case list (all cases, or one building's, counter's or tenant's; newest first) is a page of a
+filtered, sorted query on the cases. FerretDB serves none of that from an index: it reads and
+decodes every case for each page and again for its total. What it serves from the ``_id`` index
+is an ``_id`` range, sorted by ``_id``, with skip and limit (the launcher's patches 0004 and
+0005, ``deploy/ferretdb/patches``). So each case has one small entry per list it is in, whose
+``_id`` is the list's name, the opening time and the case id:
+
+    a:<opened_at>:<case_id>                all cases
+    b:<building_id>:<opened_at>:<case_id>  c:<counter_id>:…  t:<tenant_id>:…
+
+``opened_at`` is written as the store keeps it (whole milliseconds since 1970, 15 digits), so
+the text order of a list's ``_id``s is the cases' order by ``opened_at`` then ``_id``: a page is
+the list's range in descending ``_id`` order, then the cases by ``_id $in``. MongoDB serves the
+same reads from its ``_id`` index.
+
+Entries are insert-only and idempotent (a fixed ``_id``; a duplicate is ignored): written after
+the case by the same call that stores it; an anonymised case leaves its tenant's list (its
+entry there would link the erased tenant to the case). ``backfill`` writes the entries of every
+stored case; until it has run once in a database, lists are read with the cases query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.intake.adapters.documents import BACKFILLS, IntakeCaseDoc, IntakeCaseListEntryDoc
+from shared.privacy import ANONYMOUS
+
+ALL = "a"
+BY_BUILDING, BY_COUNTER, BY_TENANT = "b", "c", "t"
+BACKFILL_MARK = IntakeCaseListEntryDoc._meta["collection"]  # in BACKFILLS, once done
+# An id that can name a list: the characters FerretDB orders like MongoDB in an ``_id`` range
+# (plain ASCII) without ``:`` and ``;``, the bounds of a list's range. Every id intake makes
+# (``bld_<hex>``…) is one; a filter by any other value is served by the cases query.
+LISTABLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+DUPLICATE_KEY = 11000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BATCH = 500
+
+
+def opened_key(opened_at: datetime) -> str:
+    """``opened_at`` as the store keeps it, in text that sorts like time: milliseconds since
+    1970, truncated as BSON does, 15 digits (a naive datetime is UTC, as pymongo reads it)."""
+    if opened_at.tzinfo is None:
+        opened_at = opened_at.replace(tzinfo=UTC)
+    return f"{(opened_at - EPOCH) // timedelta(milliseconds=1):015d}"
+
+
+def list_names(building_id: str | None, counter_id: str | None, tenant_id: str | None) -> list[str]:
+    """The lists a case with these ids is in (not the tenant's once anonymised)."""
+    names = [ALL]
+    for kind, value in ((BY_BUILDING, building_id), (BY_COUNTER, counter_id)):
+        if value and LISTABLE_ID.match(value):
+            names.append(f"{kind}:{value}")
+    if tenant_id and tenant_id != ANONYMOUS and LISTABLE_ID.match(tenant_id):
+        names.append(f"{BY_TENANT}:{tenant_id}")
+    return names
+
+
+def entry_docs(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of a case, given as stored (``_id``, the three ids, ``opened_at``)."""
+    key = f"{opened_key(case['opened_at'])}:{case['_id']}"
+    names = list_names(case.get("building_id"), case.get("counter_id"), case.get("tenant_id"))
+    return [{"_id": f"{name}:{key}", "case_id": case["_id"]} for name in names]
+
+
+def list_for(
+    *,
+    counter_id: str | None,
+    building_id: str | None,
+    tenant_id: str | None,
+    other_filters: bool,
+    counters: Sequence[str] | None,
+) -> str | None:
+    """The one list that answers a cases query, or None when it needs the cases query.
+
+    A list answers no filter or exactly one of counter, building and tenant. An operator
+    (``counters``: the counters in its scope) sees the cases of its counters only: a list answers
+    its own counter's filter, or no filter when it has exactly one counter.
+    """
+    if other_filters:
+        return None
+    filters = ((BY_COUNTER, counter_id), (BY_BUILDING, building_id), (BY_TENANT, tenant_id))
+    given = [(kind, value) for kind, value in filters if value]
+    if counters is not None and not counter_id:
+        if given or len(counters) != 1:
+            return None
+        given = [(BY_COUNTER, counters[0])]
+    if not given:
+        return ALL
+    if len(given) > 1:
+        return None
+    [(kind, value)] = given
+    if not LISTABLE_ID.match(value) or (kind == BY_TENANT and value == ANONYMOUS):
+        return None
+    return f"{kind}:{value}"
+
+
+def span(name: str) -> dict[str, Any]:
+    """Every entry of list ``name``: ``_id`` after ``<name>:`` and before ``<name>;``."""
+    return {"_id": {"$gte": f"{name}:", "$lt": f"{name};"}}
+
+
+class CaseListEntries:
+    """The entries of intake's case lists."""
+
+    def __init__(self) -> None:
+        self._backfilled = False
+
+    @property
+    def collection(self) -> Collection:
+        """The entries' collection, on intake's connection."""
+        return IntakeCaseListEntryDoc._get_collection()
+
+    def add(self, case: dict[str, Any]) -> None:
+        """Write a case's entries (``entry_docs``); the ones already there are left as they are."""
+        self._insert(entry_docs(case))
+
+    def _insert(self, docs: list[dict[str, Any]]) -> None:
+        if not docs:
+            return
+        try:
+            self.collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
+                raise
+
+    def page(self, name: str, limit: int, offset: int) -> tuple[list[str], int]:
+        """The case ids of one page of list ``name`` (newest first) and the list's length."""
+        entries = span(name)
+        cursor = self.collection.find(entries, {"case_id": 1}).sort("_id", -1)
+        ids = [d["case_id"] for d in cursor.skip(offset).limit(limit)]
+        return ids, self.collection.count_documents(entries)
+
+    def leave_tenant_list(self, case_id: str, tenant_id: str, opened_at: datetime) -> None:
+        """Take a case out of its tenant's list (before the case is anonymised)."""
+        self.collection.delete_one(
+            {"_id": f"{BY_TENANT}:{tenant_id}:{opened_key(opened_at)}:{case_id}"}
+        )
+
+    def ready(self) -> bool:
+        """Whether every case stored before the entries existed has them (``backfill``)."""
+        if not self._backfilled:  # once done, done for good: not read again
+            marks = self.collection.database[BACKFILLS]
+            self._backfilled = marks.find_one({"_id": BACKFILL_MARK}) is not None
+        return self._backfilled
+
+    def backfill(self, now: datetime) -> int | None:
+        """Once per database (intake's worker, at start): the entries of every stored case.
+        Returns how many cases it went through, None when it was done already."""
+        if self.ready():
+            return None
+        cases, _ = self.repair(now)
+        return cases
+
+    def repair(self, now: datetime) -> tuple[int, int]:
+        """Write the entries of every case (the missing ones: idempotent) and drop the entries no
+        case justifies any more; then mark the backfill done. Returns (cases, entries dropped).
+
+        Reads every case and every tenant entry: a command's work, never a request's.
+        """
+        cases = 0
+        for batch in _batches(_stored_cases(), BATCH):
+            self._insert([entry for case in batch for entry in entry_docs(case)])
+            cases += len(batch)
+        dropped = self._drop_stale_tenant_entries()
+        with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
+            self.collection.database[BACKFILLS].insert_one({"_id": BACKFILL_MARK, "at": now})
+        self._backfilled = True
+        return cases, dropped
+
+    def _drop_stale_tenant_entries(self) -> int:
+        """Drop the tenant entries of cases that are no longer that tenant's (an anonymisation
+        interrupted between its two writes leaves none, but a repair does not assume it)."""
+        stale: list[str] = []
+        entries = self.collection.find(span(BY_TENANT), {"case_id": 1})
+        for batch in _batches(entries, BATCH):
+            found = IntakeCaseDoc._get_collection().find(
+                {"_id": {"$in": [e["case_id"] for e in batch]}}, {"tenant_id": 1}
+            )
+            tenants = {c["_id"]: c["tenant_id"] for c in found}
+            for entry in batch:  # ``t:<tenant_id>:<opened_at>:<case_id>``
+                if entry["_id"].split(":")[1] != tenants.get(entry["case_id"]):
+                    stale.append(entry["_id"])
+        dropped = 0
+        for start in range(0, len(stale), BATCH):  # after the read: no write under its cursor
+            doomed = {"_id": {"$in": stale[start : start + BATCH]}}
+            dropped += self.collection.delete_many(doomed).deleted_count
+        return dropped
+
+
+def _stored_cases() -> Iterator[dict[str, Any]]:
+    fields = {"building_id": 1, "counter_id": 1, "tenant_id": 1, "opened_at": 1}
+    return IntakeCaseDoc._get_collection().find({}, fields)
+
+
+def _batches(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,203 @@
+"""intake's case lists read from their entries answer exactly what the cases query answers.
+
+``GET /api/v1/cases`` with no filter or one of building, counter and tenant is read from the
+case list entries (``services.intake.adapters.case_lists``): one ``_id`` range read of small
+entries and the page's cases by ``_id``, where the cases query reads every case on FerretDB.
+Both paths run here on the same cases (stored by the repository's own write, ties on the
+opening millisecond included) and must give the same pages, in the same order, and the same
+totals, for every caller's scope.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from services.intake.adapters.case_lists import entry_docs, list_for
+from services.intake.adapters.documents import IntakeCaseDoc, IntakeCaseListEntryDoc
+from services.intake.adapters.privacy import PrivacyStore
+from services.intake.adapters.repository import CaseRepository
+from services.intake.domain.model import Case, Channel, Need
+from services.intake.entrypoints.app import create_app
+from services.intake.entrypoints.cli import main as cli
+from shared import mongo
+from shared.privacy import ANONYMOUS
+from tests.support import authorize_app, bearer_headers
+
+BUILDINGS = ("bld_a", "bld_b", "bld_c")
+COUNTERS = ("ctr_1", "ctr_2", None)
+TENANTS = tuple(f"ten_{n}" for n in range(6))
+PAGES = [(50, 0), (3, 2), (5, 7), (100, 100)]
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app(settings_for) -> Iterator[Flask]:
+    yield authorize_app(create_app(settings_for("intake")))
+    mongo.disconnect("intake")
+
+
+@pytest.fixture
+def cases(app: Flask) -> CaseRepository:
+    return app.extensions["sportello.bus"].deps.cases
+
+
+def open_cases(repository: CaseRepository, count: int) -> list[Case]:
+    """Cases over buildings, counters (some none) and tenants, through the repository's write.
+
+    Openings repeat: every third case shares its millisecond with the one before (microseconds
+    apart, which the store does not keep), so the order falls back to the case id.
+    """
+    opened = []
+    at = T0
+    for n in range(count):
+        at = at + timedelta(microseconds=300) if n % 3 == 2 else T0 + timedelta(seconds=n * 37)
+        case = Case.open(
+            tenant_id=TENANTS[n % len(TENANTS)],
+            building_id=BUILDINGS[n % len(BUILDINGS)],
+            counter_id=COUNTERS[(n // 2) % len(COUNTERS)],
+            channel=Channel.COUNTER,
+            needs=[Need.BILL_READING],
+            description="",
+            disconnection_date=None,
+            urgent=n % 5 == 0,
+            opened_by="operatore.rossi",
+            now=at,
+        )
+        repository.add(case, [])
+        opened.append(case)
+    return opened
+
+
+FILTERS: list[dict[str, Any]] = [
+    {},
+    *({"building_id": b} for b in BUILDINGS),
+    *({"counter_id": c} for c in COUNTERS if c),
+    *({"tenant_id": t} for t in TENANTS),
+    {"building_id": "bld_nope"},
+    {"tenant_id": "ten:0"},  # not a list's name: the cases query
+    {"tenant_id": ANONYMOUS},  # anonymised cases: the cases query
+    {"building_id": "bld_a", "counter_id": "ctr_1"},
+    {"counter_id": "ctr_1", "urgent": True},
+]
+SCOPES: list[list[str] | None] = [None, ["ctr_1"], ["ctr_1", "ctr_2"], []]
+
+
+def arguments(filters: dict[str, Any], limit: int, offset: int, counters: list[str] | None):
+    base = dict.fromkeys(("counter_id", "building_id", "tenant_id", "urgent", "status"))
+    return {
+        **base,
+        "opened_from": None,
+        "opened_to": None,
+        "zone": UTC,
+        **filters,
+        "limit": limit,
+        "offset": offset,
+        "counters": counters,
+    }
+
+
+def assert_both_paths_agree(repository: CaseRepository) -> int:
+    """Every filter, scope and page: the list (entries where one answers) equals the query.
+    Returns how many of the calls were answered by a list's entries."""
+    from_entries = 0
+    for filters, counters, (limit, offset) in itertools.product(FILTERS, SCOPES, PAGES):
+        if counters is not None and filters.get("counter_id") not in (None, *counters):
+            continue  # refused before the repository (403)
+        args = arguments(filters, limit, offset, counters)
+        listed, queried = repository.list(**args), repository.query(**args)
+        case = (filters, counters, limit, offset)
+        assert [c.id for c in listed.items] == [c.id for c in queried.items], case
+        assert listed.items == queried.items and listed.total == queried.total, case
+        name = list_for(
+            counter_id=args["counter_id"],
+            building_id=args["building_id"],
+            tenant_id=args["tenant_id"],
+            other_filters=args["urgent"] is not None,
+            counters=counters,
+        )
+        if name is not None:
+            from_entries += 1
+            assert repository.lists.page(name, 10_000, 0)[1] == queried.total, case
+    return from_entries
+
+
+def test_lists_from_entries_answer_what_the_cases_query_answers(cases) -> None:
+    assert cases.lists.backfill(T0) == 0  # an empty database: lists read entries from now on
+    opened = open_cases(cases, 40)
+    assert IntakeCaseListEntryDoc.objects.count() == sum(len(entry_docs(doc(c))) for c in opened)
+    assert assert_both_paths_agree(cases) >= 60  # most of them read from entries
+    # An erasure takes the cases out of their tenant's list, before anonymising them.
+    PrivacyStore(cases.topic).anonymise_cases("ten_1")
+    assert IntakeCaseDoc.objects(tenant_id="ten_1").count() == 0
+    assert cases.lists.page("t:ten_1", 100, 0) == ([], 0)
+    assert not [e.id for e in IntakeCaseListEntryDoc.objects if "ten_1" in e.id]  # no link left
+    assert_both_paths_agree(cases)
+
+
+def test_the_repair_writes_missing_entries_and_drops_stale_ones(
+    cases, environ, monkeypatch
+) -> None:
+    for name, value in environ.items():  # the command reads its settings from the environment
+        monkeypatch.setenv(name, value)
+    opened = open_cases(cases, 24)
+    # Before the backfill, lists are read with the cases query.
+    assert not cases.lists.ready()
+    # Cases stored before their entries existed, and a tenant entry left by an interrupted
+    # anonymisation (the case anonymised, its entry not dropped).
+    entries = IntakeCaseListEntryDoc._get_collection()
+    entries.delete_many({"_id": {"$in": [e["_id"] for e in entry_docs(doc(opened[0]))]}})
+    entries.delete_many({"case_id": opened[5].id})
+    IntakeCaseDoc._get_collection().update_one(
+        {"_id": opened[7].id}, {"$set": {"tenant_id": ANONYMOUS}}
+    )
+    want = sum(len(entry_docs(doc(c))) for c in opened) - 1  # no tenant entry for opened[7]
+    for _ in range(2):  # idempotent
+        assert cli(["repair-case-lists"]) == 0
+        assert IntakeCaseListEntryDoc.objects.count() == want
+        assert cases.lists.ready()
+        assert_both_paths_agree(cases)
+
+
+def test_the_cases_endpoint_keeps_each_callers_scope(app, cases, environ) -> None:
+    cases.lists.backfill(T0)
+    open_cases(cases, 30)
+    client = app.test_client()
+    callers = [
+        ("admin", None),
+        ("coordinator", None),
+        ("operator", ("ctr_1",)),
+        ("operator", ("ctr_1", "ctr_2")),
+    ]
+    filters = ({}, {"building_id": "bld_b"}, {"counter_id": "ctr_1"}, {"tenant_id": "ten_2"})
+    pages = ((5, 0), (5, 5), (50, 0))
+    for (role, counters), query, (limit, offset) in itertools.product(callers, filters, pages):
+        scope = {"counters": counters} if counters else {}
+        response = client.get(
+            "/api/v1/cases",
+            query_string={**query, "limit": limit, "offset": offset},
+            headers=bearer_headers(environ, role, **scope),
+        )
+        assert response.status_code == 200, response.json
+        want = cases.query(**arguments(query, limit, offset, list(counters or []) or None))
+        assert [c["id"] for c in response.json] == [c.id for c in want.items], (role, query)
+        assert response.headers["X-Total-Count"] == str(want.total), (role, query)
+    operator = bearer_headers(environ, "operator", counters=("ctr_1",))
+    refused = client.get("/api/v1/cases", query_string={"counter_id": "ctr_2"}, headers=operator)
+    assert refused.status_code == 403
+
+
+def doc(case: Case) -> dict[str, Any]:
+    """The fields of a stored case that name its lists."""
+    return {
+        "_id": case.id,
+        "building_id": case.building_id,
+        "counter_id": case.counter_id,
+        "tenant_id": case.tenant_id,
+        "opened_at": case.opened_at,
+    }
