@@ -44,7 +44,7 @@ run: venv ## install what is missing, start everything, print the URLs; Ctrl-C s
 start: venv ## start everything in the background (stop with `make stop`)
 	@deploy/infra.sh start
 	@SPORTELLO_ENV=$${SPORTELLO_ENV:-dev} $(PY) -m deploy.system start
-	@$(PY) -m services.intake.entrypoints.cli seed-demo
+	@SPORTELLO_ENV=$${SPORTELLO_ENV:-dev} $(PY) -m services.intake.entrypoints.cli seed-demo
 
 stop: ## stop every process `make run` or `make start` started
 	@if [ -x $(PY) ]; then $(PY) -m deploy.system stop; fi

@@ -126,3 +126,27 @@ def test_a_taken_api_port_is_named_at_start(make_env: dict[str, str]) -> None:
     assert result.returncode == 1
     assert f"CASEWORK_PORT={taken}" in result.stderr
     assert not any(System(Path(env["SPORTELLO_RUN_DIR"]), env).status().values())
+
+
+def test_make_start_from_a_fresh_shell_loads_the_demo_data_and_make_stop_ends_everything(
+    make_env: dict[str, str],
+) -> None:
+    # A fresh shell sets none of the keys the suite uses: `make start`, like `make run`, must
+    # fall back to the development ones for every step, the demo data included.
+    env = {
+        k: v
+        for k, v in make_env.items()
+        if k
+        not in ("FIELD_ENCRYPTION_KEYS", "AUTH_JWT_KEYS", "AUTH_JWT_SIGNING_KID", "SPORTELLO_ENV")
+    }
+    system = System(Path(env["SPORTELLO_RUN_DIR"]), env)
+    try:
+        started = make("start", env)
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "Traceback" not in started.stderr, started.stderr
+        assert "dati demo: " in started.stdout, started.stdout
+        wait_for(lambda: ready(system), timeout_s=150, what="readyz")
+    finally:
+        stopped = make("stop", env)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not any(system.status().values())
