@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import time as clock
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -115,17 +115,6 @@ def progress(total: int, label: str) -> Callable[[int], None]:
     return advance_plain
 
 
-def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _insert(collection: Collection, docs: list[dict[str, Any]]) -> None:
     if docs:
         collection.insert_many(docs, ordered=False)
@@ -162,7 +151,7 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
     with ThreadPoolExecutor(max_workers=2) as pool:
         advance = progress(tenants, f"{tenants} inquilini")
         pending: list[Future] = []
-        for batch in _batches(workload.tenant_docs(scale, topic), BATCH):
+        for batch in case_lists.batches(workload.tenant_docs(scale, topic), BATCH):
             for future in pending:
                 future.result()
             pending = [pool.submit(_insert_tenants, intake, batch)]
@@ -177,7 +166,7 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
         advance = progress(cases, f"{cases} casi + fascicoli")
         # Two writers: intake's and casework's databases are separate SQLite files on FerretDB.
         pending = []
-        for batch in _batches(workload.case_docs(scale, cases, topic), BATCH):
+        for batch in case_lists.batches(workload.case_docs(scale, cases, topic), BATCH):
             for future in pending:
                 future.result()
             pending = [

@@ -27,7 +27,7 @@ import contextlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -45,6 +45,7 @@ LISTABLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 DUPLICATE_KEY = 11000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BATCH = 500
+T = TypeVar("T")
 
 
 def opened_key(opened_at: datetime) -> str:
@@ -170,7 +171,7 @@ class CaseListEntries:
         Reads every case and every tenant entry: a command's work, never a request's.
         """
         cases = 0
-        for batch in _batches(_stored_cases(), BATCH):
+        for batch in batches(_stored_cases(), BATCH):
             self._insert([entry for case in batch for entry in entry_docs(case)])
             cases += len(batch)
         dropped = self._drop_stale_tenant_entries()
@@ -184,7 +185,7 @@ class CaseListEntries:
         interrupted between its two writes leaves none, but a repair does not assume it)."""
         stale: list[str] = []
         entries = self.collection.find(span(BY_TENANT), {"case_id": 1})
-        for batch in _batches(entries, BATCH):
+        for batch in batches(entries, BATCH):
             found = IntakeCaseDoc._get_collection().find(
                 {"_id": {"$in": [e["case_id"] for e in batch]}}, {"tenant_id": 1}
             )
@@ -204,8 +205,9 @@ def _stored_cases() -> Iterator[dict[str, Any]]:
     return IntakeCaseDoc._get_collection().find({}, fields)
 
 
-def _batches(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), without holding them all."""
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
