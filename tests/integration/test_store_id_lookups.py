@@ -133,6 +133,8 @@ def range_docs() -> list[dict]:
         {"_id": "a", "n": -7},
         {"_id": "", "n": -8},
         {"_id": "c", "n": -9},
+        {"_id": "1:x", "n": -12},
+        {"_id": "a" * 24 + ":x", "n": -13},
         {"_id": 12, "n": -10},  # numbers, objects and ObjectIds are never in a string range
         {"_id": {"k": "b:bld1:5"}, "n": -11},
     ]
@@ -180,6 +182,12 @@ RANGES = {
     "after a key": {"$gt": "b:bld10:9999999993:case_0001"},
     "up to a key included": {"$lte": "b:bld10:9999999993:case_0001"},
     "hex digits": {"$gte": "0", "$lt": "6"},
+    # the check of ObjectIds is left out only where none can be: both bounds given, and a
+    # character that is not a hex digit among the first 24 of every id between them
+    "hex prefix, then digits": {"$gte": "1", "$lt": "2"},
+    "up to an ObjectId's digits": {"$gte": "0", "$lte": "0" * 24},
+    "hex prefix, then a separator": {"$gte": "1:", "$lt": "1;"},
+    "24 hex digits, then a separator": {"$gte": "a" * 24 + ":", "$lt": "a" * 24 + ";"},
     "empty": {"$gte": "b:bld1:x", "$lt": "b:bld1:y"},
 }
 PAGES = [(0, 0), (0, 25), (7, 5), (100, 25), (119, 25), (500, 10), (3, 0)]
@@ -292,6 +300,7 @@ def test_counts_of_a_range_or_of_everything_are_exact(infra, environ) -> None:
             # (one accumulator each: FerretDB 1.24 gives 0 for the second one of a $group)
             for group, value in (
                 ({"_id": None, "twice": {"$sum": 2}}, 2 * n),
+                ({"_id": "long", "thrice": {"$sum": Int64(3)}}, Int64(3 * n)),
                 ({"_id": "all", "half": {"$sum": 0.5}}, n / 2),
                 ({"_id": 1, "c": {"$count": {}}}, n),
             ):
