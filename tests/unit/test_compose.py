@@ -102,7 +102,7 @@ def startup_problems(services: dict) -> list[str]:
     problems: list[str] = []
     jwt_keys: dict[str, str] = {}
     for name, spec in services.items():
-        if name in {"mongo", "kafka"}:
+        if name in {"mongo", "kafka", "mail"}:
             continue
         config = importlib.import_module(f"services.{service_of(name)}.config")
         env = environment(spec)
@@ -122,6 +122,18 @@ def startup_problems(services: dict) -> list[str]:
     if len(set(jwt_keys.values())) > 1:
         problems.append(f"AUTH_JWT_KEYS differs in {sorted(jwt_keys)}: tokens would not verify")
     return problems
+
+
+def test_the_notifications_send_their_emails_to_the_mail_catcher() -> None:
+    services = compose()
+    worker = services["notifications-worker"]
+    settings = importlib.import_module("services.notifications.config").load_settings(
+        environment(worker)
+    )
+    assert (settings.extra["smtp_host"], settings.extra["smtp_port"]) == ("mail", 1025)
+    assert worker["depends_on"]["mail"] == {"condition": "service_healthy"}
+    assert services["mail"]["image"].startswith("axllent/mailpit:")
+    assert "healthcheck" in services["mail"]
 
 
 def test_every_process_gets_the_variables_the_code_requires() -> None:
@@ -152,7 +164,7 @@ def test_the_web_app_and_the_apis_must_share_the_token_keys() -> None:
 
 def test_environment_names_only_variables_the_code_reads_and_they_parse() -> None:
     for name, spec in compose().items():
-        if name in {"mongo", "kafka"}:
+        if name in {"mongo", "kafka", "mail"}:
             continue
         config = importlib.import_module(f"services.{service_of(name)}.config")
         known = {v.name for v in (*VARIABLES, *config.EXTRA_VARIABLES)}
