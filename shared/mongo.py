@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
 
 import mongoengine
 from pymongo.database import Database
@@ -61,3 +64,25 @@ def ensure_indexes(*documents: type[mongoengine.Document]) -> bool:
 def database(alias: str) -> Database:
     """The database connected under ``alias``."""
     return mongoengine.get_db(alias)
+
+
+def hydrate(document: type[mongoengine.Document], son: Mapping[str, Any]) -> SimpleNamespace:
+    """The fields of ``document`` read from the raw stored ``son``, as attributes.
+
+    What ``document._from_son(son)`` gives to a reader of its fields (each field's
+    ``to_python``: decrypted strings, dates, embedded documents; a missing field's default), at a
+    fraction of its cost: mongoengine builds a tracked, validating document, about 1 ms per case
+    on this machine, as long as FerretDB takes to send it. For pages of read-only documents.
+    """
+    values: dict[str, Any] = {}
+    for name, field in document._fields.items():
+        raw = son.get(field.db_field)
+        if raw is None:  # missing, or null where the field allows no null: its default
+            stored_null = field.db_field in son and field.null
+            if stored_null or field.default is None:
+                values[name] = None
+            else:
+                values[name] = field.default() if callable(field.default) else field.default
+        else:
+            values[name] = field.to_python(raw)
+    return SimpleNamespace(**values)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from mongoengine import Document
@@ -60,6 +61,7 @@ from services.intake.domain.model import (
     Schedule,
     Tenant,
 )
+from shared import mongo
 from shared.clock import now_utc
 from shared.crypto import EncryptedStringField, FieldCipher, cipher_for
 from shared.domain import Conflict
@@ -704,10 +706,7 @@ class CaseRepository:
                 counters=counters,
             )
         ids, total = self.lists.page(name, limit, offset)
-        found = {}
-        if ids:
-            found = {d.id: d for d in IntakeCaseDoc.objects(id__in=ids).exclude("outbox")}
-        return Page([_case(found[i]) for i in ids if i in found], total)
+        return Page(_cases_by_id(ids), total)
 
     def query(
         self,
@@ -1041,7 +1040,17 @@ def _appointment(doc: IntakeAppointmentDoc) -> Appointment:
     )
 
 
-def _case(doc: IntakeCaseDoc) -> Case:
+def _cases_by_id(ids: Sequence[str]) -> list[Case]:
+    """The cases with these ids, in this order (those still there), read for display: raw
+    documents hydrated (``mongo.hydrate``), not tracked mongoengine documents."""
+    if not ids:
+        return []
+    raw = IntakeCaseDoc._get_collection().find({"_id": {"$in": list(ids)}}, {"outbox": 0})
+    found = {doc["_id"]: doc for doc in raw}
+    return [_case(mongo.hydrate(IntakeCaseDoc, found[i])) for i in ids if i in found]
+
+
+def _case(doc: IntakeCaseDoc | SimpleNamespace) -> Case:
     return Case(
         id=doc.id,
         tenant_id=doc.tenant_id,
