@@ -30,6 +30,9 @@ from pymongo.errors import ExecutionTimeout
 from bench import workload
 from bench.load import Result
 from services.casework import config as casework_config
+from services.casework.adapters import case_file_lists
+from services.casework.adapters.documents import BACKFILLS as CASEWORK_BACKFILLS
+from services.casework.adapters.documents import CaseFileDoc, CaseFileListEntryDoc
 from services.intake import config as intake_config
 from services.intake.adapters import case_lists
 from services.intake.adapters.documents import (
@@ -41,7 +44,7 @@ from services.intake.adapters.documents import (
     IntakeOpenCaseClaimDoc,
     IntakeTenantDoc,
 )
-from shared import crypto
+from shared import crypto, id_lists
 
 BATCH = 1000
 TENANTS = IntakeTenantDoc._meta["collection"]
@@ -49,6 +52,8 @@ CASES = IntakeCaseDoc._meta["collection"]
 FISCAL_CODE_CLAIMS = IntakeFiscalCodeClaimDoc._meta["collection"]
 OPEN_CASE_CLAIMS = IntakeOpenCaseClaimDoc._meta["collection"]
 CASE_LIST_ENTRIES = IntakeCaseListEntryDoc._meta["collection"]
+CASE_FILES = CaseFileDoc._meta["collection"]
+CASE_FILE_LIST_ENTRIES = CaseFileListEntryDoc._meta["collection"]
 ZONE = ZoneInfo("Europe/Rome")  # INTAKE_TIMEZONE's default: the date filters are local days
 
 
@@ -65,10 +70,21 @@ class Query:
     # A lookup through a claim: (collection, field) read next by ``_id`` = that field of the
     # document the filter found, instead of counting the filter's matches.
     then: tuple[str, str] | None = None
-    # A case list read from its entries (``case_lists``): the list's name. The store query is
-    # then a page of the list's entries, the page's cases by ``_id``, and the entries' count;
-    # ``filter`` and ``sort`` are the cases query it replaces (for the record).
+    # A list read from its entries (intake's ``case_lists``, casework's ``case_file_lists``):
+    # the list's name. The store query is then a page of the list's entries (in
+    # ``entries_collection``, the range ``entries_range`` or the list's span, in
+    # ``entries_direction``), the page's documents by ``_id``, and the entries' count;
+    # ``filter`` and ``sort`` are the query it replaces (for the record).
     entries: str | None = None
+    entries_collection: str = CASE_LIST_ENTRIES
+    entries_range: dict[str, Any] | None = None
+    entries_direction: int = -1
+
+    def entries_read(self) -> tuple[str, dict[str, Any], int]:
+        """The entries' collection, the list's ``_id`` range and the order a page reads."""
+        assert self.entries is not None
+        span = self.entries_range or id_lists.span(self.entries)
+        return self.entries_collection, span, self.entries_direction
 
 
 @dataclass
@@ -125,6 +141,16 @@ def _insert_tenants(db: Database, batch: list[tuple[dict, dict]]) -> None:
     _insert(db[FISCAL_CODE_CLAIMS], [c for _, c in batch])
 
 
+def _insert_case_files(db: Database, batch: list[tuple[dict, dict, list[dict]]]) -> None:
+    files = [f for _, f, _ in batch]
+    for doc in files:  # as casework's repository stores them: with their entries' ids…
+        doc["list_entries"] = case_file_lists.entry_ids(doc["_id"], doc)
+    _insert(db[CASE_FILES], files)
+    # …and the entries of the work queues, written right after the case file.
+    entries = [e for doc in files for e in case_file_lists.entry_docs(doc["_id"], doc)]
+    _insert(db[CASE_FILE_LIST_ENTRIES], entries)
+
+
 def _insert_cases(db: Database, batch: list[tuple[dict, dict, list[dict]]]) -> None:
     _insert(db[CASES], [c for c, _, _ in batch])
     _insert(db[OPEN_CASE_CLAIMS], [claim for _, _, claims in batch for claim in claims])
@@ -171,15 +197,19 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
                 future.result()
             pending = [
                 pool.submit(_insert_cases, intake, batch),
-                pool.submit(_insert, casework["case_files"], [f for _, f, _ in batch]),
+                pool.submit(_insert_case_files, casework, batch),
             ]
             inserted += 2 * len(batch) + sum(len(claims) for _, _, claims in batch)
             inserted += sum(len(case_lists.entry_docs(c)) for c, _, _ in batch)
+            inserted += sum(len(case_file_lists.entry_ids(f["_id"], f)) for _, f, _ in batch)
             advance(len(batch))
         for future in pending:
             future.result()
         # Every case has its entries: the mark of their backfill (the lists read them).
         intake[BACKFILLS].insert_one({"_id": case_lists.BACKFILL_MARK, "at": datetime.now(UTC)})
+        casework[CASEWORK_BACKFILLS].insert_one(
+            {"_id": case_file_lists.BACKFILL_MARK, "at": datetime.now(UTC)}
+        )
     rate = inserted / (clock.perf_counter() - started)
     client.close()
     return scale, rate
@@ -199,8 +229,14 @@ def queries(scale: workload.Scale) -> list[Query]:
     claim = crypto.cipher_for(ALIAS).blind_index(fiscal_code)
     newest_first = [("opened_at", -1), ("_id", -1)]
     by_name = [("search_name", 1), ("_id", 1)]
-    case_files_sort = [("opened_at", -1)]
-    overdue_on = newest.date().isoformat()
+    case_files_sort = newest_first
+    overdue_on = newest.date()
+
+    def work_queue(name: str | None, **entries: Any) -> dict[str, Any]:
+        """The entries read of a casework list (``case_file_lists``)."""
+        return {"entries": name, "entries_collection": CASE_FILE_LIST_ENTRIES, **entries}
+
+    assignee, state = workload.ASSIGNEES[0], "in_carico"
     return [
         Query(
             "intake: cases, newest first",
@@ -288,22 +324,25 @@ def queries(scale: workload.Scale) -> list[Query]:
             "case_files",
             {},
             case_files_sort,
+            **work_queue(case_file_lists.ALL),
         ),
         Query(
             "casework: case files in charge",
             "casework",
-            "/api/v1/case-files?state=in_carico",
+            f"/api/v1/case-files?state={state}",
             "case_files",
-            {"state": "in_carico"},
+            {"state": state},
             case_files_sort,
+            **work_queue(f"{case_file_lists.BY_STATE}:{state}"),
         ),
         Query(
             "casework: «i miei casi» (assignee)",
             "casework",
-            f"/api/v1/case-files?assignee={workload.ASSIGNEES[0]}",
+            f"/api/v1/case-files?assignee={assignee}",
             "case_files",
-            {"assignee": workload.ASSIGNEES[0]},
+            {"assignee": assignee},
             case_files_sort,
+            **work_queue(f"{case_file_lists.BY_ASSIGNEE}:{assignee}"),
         ),
         Query(
             "casework: case files by path",
@@ -312,6 +351,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "case_files",
             {"referral_paths": "welfare"},
             case_files_sort,
+            **work_queue(f"{case_file_lists.BY_PATH}:welfare"),
         ),
         Query(
             "casework: case files by building",
@@ -320,14 +360,20 @@ def queries(scale: workload.Scale) -> list[Query]:
             "case_files",
             {"building.id": building},
             case_files_sort,
+            **work_queue(f"{case_file_lists.BY_BUILDING}:{building}"),
         ),
         Query(
             "casework: case files with overdue referrals",
             "casework",
             "/api/v1/case-files?overdue=true",
             "case_files",
-            {"next_due": {"$lt": overdue_on, "$ne": None}},
-            case_files_sort,
+            {"next_due": {"$lt": overdue_on.isoformat(), "$ne": None}},
+            [("next_due", 1), ("opened_at", 1), ("_id", 1)],  # most overdue first
+            **work_queue(
+                case_file_lists.OVERDUE,
+                entries_range=case_file_lists.overdue_range(overdue_on),
+                entries_direction=1,
+            ),
         ),
     ]
 
@@ -344,12 +390,8 @@ def explain(db: Database, q: Query) -> dict[str, Any]:
     if q.sort:
         command["sort"] = dict(q.sort)
     if q.entries:
-        command = {
-            "find": CASE_LIST_ENTRIES,
-            "filter": case_lists.span(q.entries),
-            "sort": {"_id": -1},
-            "limit": 50,
-        }
+        collection, span, direction = q.entries_read()
+        command = {"find": collection, "filter": span, "sort": {"_id": direction}, "limit": 50}
     plan = db.command("explain", command)
     text = json.dumps(plan.get("queryPlanner", {}), default=str)
     uses_index = "USING INDEX" in text or "USING COVERING INDEX" in text or "IXSCAN" in text
@@ -429,13 +471,13 @@ def _store(db: Database, q: Query, timeout_s: float) -> int:
                 db[collection].find_one({"_id": found[key]}, _projection(q), max_time_ms=limit_ms)
             return 200
         if q.entries:
-            span = case_lists.span(q.entries)
-            page = db[CASE_LIST_ENTRIES].find(span, {"case_id": 1}).max_time_ms(limit_ms)
-            ids = [e["case_id"] for e in page.sort("_id", -1).limit(50)]
+            collection, span, direction = q.entries_read()
+            page = db[collection].find(span, {"case_id": 1}).max_time_ms(limit_ms)
+            ids = [e["case_id"] for e in page.sort("_id", direction).limit(50)]
             if ids:
                 found = db[q.collection].find({"_id": {"$in": ids}}, _projection(q))
                 list(found.max_time_ms(limit_ms))
-            db[CASE_LIST_ENTRIES].count_documents(span, maxTimeMS=limit_ms)
+            db[collection].count_documents(span, maxTimeMS=limit_ms)
             return 200
         cursor = db[q.collection].find(q.filter, _projection(q)).max_time_ms(limit_ms)
         if q.sort:
@@ -455,7 +497,8 @@ def store_total(db: Database, q: Query) -> int:
         held = found is not None and db[collection].find_one({"_id": found[key]}, {"_id": 1})
         return 1 if held else 0
     if q.entries:
-        return db[CASE_LIST_ENTRIES].count_documents(case_lists.span(q.entries))
+        collection, span, _ = q.entries_read()
+        return db[collection].count_documents(span)
     return db[q.collection].count_documents(q.filter)
 
 

@@ -18,6 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from bench import queries, workload
+from services.casework.adapters import case_file_lists
 from services.casework.entrypoints.app import create_app as casework_app
 from services.intake.adapters import case_lists
 from services.intake.entrypoints.app import create_app as intake_app
@@ -149,7 +150,7 @@ def test_loaded_case_lists_are_read_from_entries_like_the_cases_query(clients, l
     assert {e["_id"] for e in intake_db[queries.CASE_LIST_ENTRIES].find({}, {"_id": 1})} == want
     assert intake_db["backfills"].find_one({"_id": case_lists.BACKFILL_MARK})
     for q in queries.queries(scale):
-        if not q.entries:
+        if not q.entries or q.service != "intake":
             continue
         cursor = intake_db["cases"].find(q.filter, {"_id": 1}).sort(q.sort)
         newest_first = [c["_id"] for c in cursor]
@@ -159,3 +160,31 @@ def test_loaded_case_lists_are_read_from_entries_like_the_cases_query(clients, l
             assert response.status_code == 200, (q.name, response.json)
             assert [c["id"] for c in response.json] == newest_first[offset : offset + 7], q.name
             assert response.headers["X-Total-Count"] == str(len(newest_first)), q.name
+
+
+def test_loaded_work_queues_are_read_from_entries_like_the_case_files_query(
+    clients, loaded
+) -> None:
+    """The loader writes each case file's work-queue entries and their ids in the case file (and
+    the backfill's mark), as casework does: the queues the API reads from them are the
+    case-files query's pages, in its order (the overdue queue: most overdue first)."""
+    _, casework = clients
+    scale, _, casework_db = loaded
+    stored = list(casework_db[queries.CASE_FILES].find({}))
+    want = {e for doc in stored for e in case_file_lists.entry_ids(doc["_id"], doc)}
+    entries = casework_db[queries.CASE_FILE_LIST_ENTRIES].find({}, {"_id": 1})
+    assert {e["_id"] for e in entries} == want
+    for doc in stored:
+        assert doc["list_entries"] == case_file_lists.entry_ids(doc["_id"], doc)
+    assert casework_db["backfills"].find_one({"_id": case_file_lists.BACKFILL_MARK})
+    work_queues = [q for q in queries.queries(scale) if q.service == "casework"]
+    assert all(q.entries for q in work_queues)
+    for q in work_queues:
+        cursor = casework_db[q.collection].find(q.filter, {"_id": 1}).sort(q.sort)
+        in_order = [c["_id"] for c in cursor]
+        for offset in (0, 5):
+            separator = "&" if "?" in q.path else "?"
+            response = casework.get(f"{q.path}{separator}limit=7&offset={offset}")
+            assert response.status_code == 200, (q.name, response.json)
+            assert [c["id"] for c in response.json] == in_order[offset : offset + 7], q.name
+            assert response.headers["X-Total-Count"] == str(len(in_order)), q.name

@@ -99,6 +99,8 @@ class CaseFileDoc(Document):
     next_due = StringField(null=True)
     unannounced_due = StringField(null=True)
     disconnection_alert_from = StringField(null=True)
+    # The ids of the list entries this case file has or may still have (``case_file_lists``).
+    list_entries = ListField(StringField(), default=list)
 
 
 class CaseFileVersionDoc(OutboxDocument):
@@ -119,7 +121,24 @@ class CaseFileVersionDoc(OutboxDocument):
     published = BooleanField(required=True, default=False)
 
 
-DOCUMENTS: tuple[type[Document], ...] = (CaseFileDoc, CaseFileVersionDoc)
+class CaseFileListEntryDoc(Document):
+    """A case file in one work queue (``services.casework.adapters.case_file_lists``): ``_id``
+    is ``<list>:<sort key>:<case_id>``, so a list is an ``_id`` range in its order.
+
+    A page of a list is one read of the ``_id`` index, where FerretDB would read every case file
+    to filter and sort them.
+    """
+
+    meta = {"collection": "case_file_list_entries", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)
+    case_id = StringField(required=True)
+
+
+# One-off backfills done in this database (``_id``: what was backfilled, ``at``).
+BACKFILLS = "backfills"
+
+DOCUMENTS: tuple[type[Document], ...] = (CaseFileDoc, CaseFileVersionDoc, CaseFileListEntryDoc)
 # Collection → paths of its fields encrypted at rest (what key rotation rewrites).
 # The version documents keep every event (``staged`` until stored, then ``outbox``): encrypted too.
 ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {

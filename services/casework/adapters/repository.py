@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from services.casework.adapters.case_file_lists import LIST_FIELDS, CaseFileListEntries, list_for
+from services.casework.adapters.case_file_lists import entry_ids as list_entry_ids
 from services.casework.adapters.codec import from_doc, to_doc
 from services.casework.adapters.documents import ENCRYPTED_PATHS, CaseFileDoc, CaseFileVersionDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
@@ -25,21 +28,31 @@ _NOT_DOMAIN = (
     "next_due",
     "unannounced_due",
     "disconnection_alert_from",
+    "list_entries",
     "_id",
 )
 _TERMINAL = [s.value for s in TERMINAL_CASE_STATES]
 # A write unfinished after this long belongs to a writer that died (a write takes milliseconds).
 STALE_WRITE = timedelta(seconds=30)
+NEWEST_FIRST = [("opened_at", DESCENDING), ("_id", DESCENDING)]
+# The overdue queue: most overdue first, then the longest open (its entries' order).
+MOST_OVERDUE_FIRST = [("next_due", ASCENDING), ("opened_at", ASCENDING), ("_id", ASCENDING)]
+log = logging.getLogger(__name__)
 
 
 class CaseFileRepository:
-    """Case files, keyed by intake's case id."""
+    """Case files, keyed by intake's case id. The work queues are read from their list entries
+    where they can (``case_file_lists``), which each write keeps in step."""
 
     def __init__(
-        self, cipher: FieldCipher, disconnection_thresholds: list[int] | None = None
+        self,
+        cipher: FieldCipher,
+        disconnection_thresholds: list[int] | None = None,
+        lists: CaseFileListEntries | None = None,
     ) -> None:
         self.cipher = cipher
         self.disconnection_thresholds = disconnection_thresholds or []
+        self.lists = lists or CaseFileListEntries()
 
     @property
     def collection(self) -> Collection:
@@ -60,14 +73,21 @@ class CaseFileRepository:
         return doc
 
     def add_once(self, case_file: CaseFile) -> bool:
-        """Insert ``case_file`` unless it exists; False when it was already there (redelivery)."""
+        """Insert ``case_file`` unless it exists, then its list entries; False when it was
+        already there (redelivery: its entries are reconciled, in case the first delivery
+        stopped between the two writes)."""
         doc = self._document(case_file)
         doc.update(_id=case_file.id, version=0)
+        doc["list_entries"] = list_entry_ids(case_file.id, doc)
         try:
             # A plain insert: FerretDB drops null fields from an upsert's $setOnInsert.
             self.collection.insert_one(doc)
         except DuplicateKeyError:  # already opened (redelivery, or another consumer won)
+            self.lists.reconcile(case_file.id)
             return False
+        # After the case file: an entry always names a stored case file. A failure here fails
+        # the event's handling, and its redelivery reconciles (above).
+        self.lists.settle(case_file.id, doc["list_entries"], [])
         return True
 
     def get(self, case_id: str) -> CaseFile | None:
@@ -91,13 +111,17 @@ class CaseFileRepository:
 
         1. insert ``<case id>:<version + 1>`` with the events staged: a unique insert is atomic
            on both stores, so exactly one writer gets each version (the compare-and-set);
-        2. store the case file (only the holder of the version writes it);
-        3. move the staged events into that version document's outbox for the relay (which only
-           reads outboxes: see ``shared.outbox``).
+        2. store the case file (only the holder of the version writes it), with the ids of its
+           list entries (``case_file_lists``);
+        3. reconcile the list entries with the stored case file;
+        4. move the staged events into that version document's outbox for the relay (which only
+           reads outboxes: see ``shared.outbox``), or drop the version if it has none.
 
         A writer dying between 1 and 2 leaves a version nobody stored: after ``STALE_WRITE`` it
-        is discarded (events never published). Dying between 2 and 3 leaves stored state with
-        staged events: ``publish_stranded`` moves them (the worker's scan calls it).
+        is discarded (events never published). Dying between 2 and 4 leaves stored state with an
+        unpublished version: ``publish_stranded`` (the worker's scan) reconciles the entries and
+        moves the events. So does a failure of the entries' writes in 3: the case file is
+        stored, its events follow a scan later.
         """
         version = case_file.version + 1
         version_id = f"{case_file.id}:{version}"
@@ -123,8 +147,17 @@ class CaseFileRepository:
         # The version insert above is the compare-and-set: only its winner gets here, and it read
         # the document at the version it extends. So the filter is the `_id` alone, the one filter
         # FerretDB serves from an index (with the version too, every write read the collection).
+        # The stored version's list fields: the entries it wanted are deleted after this write.
+        prior = self.collection.find_one({"_id": case_file.id}, LIST_FIELDS) or {}
+        desired = list_entry_ids(case_file.id, doc)
+        doc["list_entries"] = self.lists.tracked(case_file.id, prior, desired)
         self.collection.update_one({"_id": case_file.id}, {"$set": doc})
         case_file.version = version
+        try:
+            self.lists.settle(case_file.id, desired, doc["list_entries"])
+        except PyMongoError as exc:  # stored: the scan reconciles and publishes (above)
+            log.warning("case file %s stored, list entries not reconciled: %s", case_file.id, exc)
+            return True
         if records:
             self._publish(version_id, records)
         else:
@@ -155,6 +188,7 @@ class CaseFileRepository:
             stored = self.collection.find_one({"_id": held["case_id"]}, {"version": 1})
             if stored is None or stored.get("version", 0) < held["version"]:
                 continue  # not stored: _discard_if_abandoned frees it for the next writer
+            self.lists.reconcile(held["case_id"])  # its writer may have stopped before them
             if held["staged"]:
                 self._publish(held["_id"], held["staged"])
                 moved += 1
@@ -175,8 +209,61 @@ class CaseFileRepository:
         offset: int = 0,
         counters: Sequence[str] | None = None,
     ) -> tuple[list[CaseFile], int]:
-        """A work queue: case files matching every filter given, newest first, and the total;
-        ``counters`` keeps only those opened at one of them."""
+        """A work queue: case files matching every filter given, newest first (``overdue_on``:
+        most overdue first), and the total; ``counters`` keeps only those opened at one of
+        them. From a list's entries when one list answers (``case_file_lists.list_for``) and
+        their backfill is done, else by the case-files query (``query``): the same page and
+        total."""
+        listing = list_for(
+            state=state,
+            assignee=assignee,
+            path=path,
+            building_id=building_id,
+            counter_id=counter_id,
+            overdue_on=overdue_on,
+            counters=counters,
+        )
+        if listing is None or not self.lists.ready():
+            return self.query(
+                state=state,
+                assignee=assignee,
+                path=path,
+                building_id=building_id,
+                counter_id=counter_id,
+                overdue_on=overdue_on,
+                limit=limit,
+                offset=offset,
+                counters=counters,
+            )
+        entries, total = self.lists.page(listing, limit, offset)
+        found = {}
+        if entries:
+            ids = [case_id for _, case_id in entries]
+            found = {d["_id"]: d for d in self.collection.find({"_id": {"$in": ids}})}
+        # Only the case files that still want the entry they were found by: one a write has
+        # just moved out of the list (its entry not deleted yet) is not shown in it.
+        listed = [
+            found[case_id]
+            for entry, case_id in entries
+            if case_id in found and entry in list_entry_ids(case_id, found[case_id])
+        ]
+        return [self._case_file(d) for d in listed], total
+
+    def query(
+        self,
+        *,
+        state: str | None = None,
+        assignee: str | None = None,
+        path: str | None = None,
+        building_id: str | None = None,
+        counter_id: str | None = None,
+        overdue_on: date | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        counters: Sequence[str] | None = None,
+    ) -> tuple[list[CaseFile], int]:
+        """A work queue by a query on the case files (FerretDB reads and sorts them all):
+        newest first, ties by id; ``overdue_on``: most overdue first, then the longest open."""
         query: dict[str, Any] = {}
         if state:
             query["state"] = state
@@ -192,7 +279,8 @@ class CaseFileRepository:
             query["counter_id"] = {"$in": list(counters)}
         if overdue_on:
             query["next_due"] = {"$lt": overdue_on.isoformat(), "$ne": None}
-        cursor = self.collection.find(query).sort("opened_at", DESCENDING).skip(offset).limit(limit)
+        order = MOST_OVERDUE_FIRST if overdue_on else NEWEST_FIRST
+        cursor = self.collection.find(query).sort(order).skip(offset).limit(limit)
         return [self._case_file(d) for d in cursor], self.collection.count_documents(query)
 
     def overdue_referrals(

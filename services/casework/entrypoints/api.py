@@ -107,7 +107,7 @@ class CaseFiles(MethodView):
     @case_files.response(200, schemas.CaseFileSchema(many=True), headers=TOTAL_COUNT_HEADER)
     def get(self, query: dict[str, Any]) -> Any:
         """Work queue: case files by state, assignee («i miei casi»), path, building, counter,
-        overdue referrals; newest first, paginated."""
+        overdue referrals; newest first (overdue: most overdue first), paginated."""
         state = query.get("state")
         today = deps().clock().date() if query.get("overdue") else None
         filters = {"path": query.get("path")}

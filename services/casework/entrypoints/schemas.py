@@ -61,7 +61,12 @@ class CaseFileListQuery(PageQuery):
     path = fields.String(validate=PATH_NAME)
     building_id = fields.String(validate=ID)
     counter_id = fields.String(validate=ID)
-    overdue = fields.Boolean(metadata={"description": "Solo casi con invii scaduti."})
+    overdue = fields.Boolean(
+        metadata={
+            "description": "Solo casi con invii scaduti, dal più scaduto (scadenza più vecchia, "
+            "poi il caso aperto da più tempo)."
+        }
+    )
 
     @validates_schema
     def _one_assignee(self, data: dict[str, Any], **_: Any) -> None:

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pymongo.errors import PyMongoError
+
 from services.casework.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.casework.bootstrap import bootstrap
 from services.casework.config import load_settings
@@ -114,7 +116,16 @@ class CaseworkWorker(Worker):
 
 def build_worker(settings: Settings) -> Worker:
     """casework's worker, wired to the real store and broker."""
-    return CaseworkWorker(settings, bootstrap(settings))
+    deps = bootstrap(settings)
+    try:
+        # The list entries of the case files stored before them, once per database (here, not
+        # in the API: it reads every case file; lists are read with the query meanwhile).
+        case_files = deps.case_files.lists.backfill(deps.clock())
+        if case_files is not None:
+            log.info("case file list entries backfilled", extra={"case_files": case_files})
+    except PyMongoError as exc:  # the store is down: the next start does it
+        log.warning("case file list entries not backfilled: %s", exc)
+    return CaseworkWorker(settings, deps)
 
 
 def main() -> None:

@@ -1,0 +1,257 @@
+"""Case-file lists read from small entries addressed by ``_id`` (``case_file_list_entries``).
+
+A work queue (``GET /case-files``: all case files, or by state, assignee, referral path,
+building or counter; newest first) is a page of a filtered, sorted query on the case files.
+FerretDB serves none of that from an index: it reads and decodes every case file for each page
+and again for its total. It serves an ``_id`` range sorted by ``_id`` with skip and limit, and
+its count (``shared.id_lists``). So each case file has one small entry per list it is in:
+
+    a:<opened_at>:<case_id>                       all case files
+    s:<state>:<opened_at>:<case_id>               u:<assignee>:…  p:<path>:…
+    b:<building_id>:<opened_at>:<case_id>         c:<counter_id>:…
+    o:<next_due>:<opened_at>:<case_id>            a referral awaiting an answer, due then
+
+``opened_at`` is 15 digits of milliseconds, as the store keeps it: a list's page is its range
+in descending ``_id`` order (newest first, ties by case id), then the case files by ``_id $in``.
+The overdue queue is the range ``o:`` .. ``o:<today>`` in ascending order: most overdue first,
+then the longest open (the order the query path gives it too).
+
+Unlike intake's cases, case files change (state, assignee, referrals), so their entries are
+*reconciled* with each stored write: the entries the new document wants are inserted (an entry
+already there is left), the ones it no longer wants are deleted. The case file keeps the ids of
+the entries it has or may still have (``list_entries``, written with it in one document write),
+so whoever comes next knows what to delete even when a writer died between the case file and
+its entries:
+
+- ``CaseFileRepository.save`` reconciles before it hands the write's events to the relay: a
+  version left unpublished (``publish_stranded``, the worker's scan) is reconciled first;
+- a redelivered ``case.opened`` whose case file exists reconciles it (``reconcile``);
+- ``repair`` (``python -m services.casework.entrypoints.cli repair-case-file-lists``) writes the
+  entries of every case file and drops the ones no case file justifies; ``backfill`` does it once
+  per database (the worker, at start); until then lists are read with the case-files query.
+
+A page keeps only the case files that still justify the entry it was found by, so an entry left
+behind for a moment (a write in flight) never shows a case file in the wrong list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from services.casework.adapters.documents import BACKFILLS, CaseFileDoc, CaseFileListEntryDoc
+from shared.id_lists import batches, insert_new, listable, span, time_key
+
+ALL, BY_STATE, BY_ASSIGNEE, BY_PATH, BY_BUILDING, BY_COUNTER = "a", "s", "u", "p", "b", "c"
+OVERDUE = "o"
+BACKFILL_MARK = CaseFileListEntryDoc._meta["collection"]  # in BACKFILLS, once done
+BATCH = 500
+# The case-file fields the entries are made of, and the ids of the entries it keeps.
+LIST_FIELDS = {
+    "opened_at": 1,
+    "state": 1,
+    "assignee": 1,
+    "referral_paths": 1,
+    "building.id": 1,
+    "counter_id": 1,
+    "next_due": 1,
+    "list_entries": 1,
+    "version": 1,
+}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One list's entries: their ``_id`` range and the order a page reads them in."""
+
+    name: str
+    range: dict[str, Any]
+    direction: int  # -1: newest first; 1: the overdue queue, earliest due date first
+
+
+def overdue_range(today: date) -> dict[str, Any]:
+    """The overdue queue's entries on ``today``: a referral due before it."""
+    return {"_id": {"$gte": f"{OVERDUE}:", "$lt": f"{OVERDUE}:{today.isoformat()}"}}
+
+
+def entry_ids(case_id: str, doc: dict[str, Any]) -> list[str]:
+    """The ids of the entries a case file stored as ``doc`` is in (its stored fields:
+    ``opened_at``, ``state``, ``assignee``, ``referral_paths``, ``building.id``, ``counter_id``,
+    ``next_due``). A value that cannot name a list (``shared.id_lists.LISTABLE_ID``) gives none:
+    that filter is answered by the query."""
+    if doc.get("opened_at") is None:
+        return []
+    key = f"{time_key(doc['opened_at'])}:{case_id}"
+    building = (doc.get("building") or {}).get("id")
+    names = [ALL]
+    for kind, value in (
+        (BY_STATE, doc.get("state")),
+        (BY_ASSIGNEE, doc.get("assignee")),
+        (BY_BUILDING, building),
+        (BY_COUNTER, doc.get("counter_id")),
+        *((BY_PATH, p) for p in doc.get("referral_paths") or []),
+    ):
+        if listable(value):
+            names.append(f"{kind}:{value}")
+    ids = [f"{name}:{key}" for name in names]
+    next_due = doc.get("next_due")
+    if next_due and listable(next_due):
+        ids.append(f"{OVERDUE}:{next_due}:{key}")
+    return ids
+
+
+def entry_docs(case_id: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of a case file stored as ``doc`` (``entry_ids``), as stored."""
+    return [{"_id": i, "case_id": case_id} for i in entry_ids(case_id, doc)]
+
+
+def list_for(
+    *,
+    state: str | None,
+    assignee: str | None,
+    path: str | None,
+    building_id: str | None,
+    counter_id: str | None,
+    overdue_on: date | None,
+    counters: Sequence[str] | None,
+) -> Listing | None:
+    """The one list that answers a case-files query, or None when it needs the query.
+
+    A list answers no filter or exactly one of state, assignee, path, building, counter and
+    overdue. An operator (``counters``: the counters in its scope) sees the case files of its
+    counters only: a list answers its own counter's filter, or no filter when it has exactly
+    one counter.
+    """
+    given: list[tuple[str, str]] = [
+        (kind, value)
+        for kind, value in (
+            (BY_STATE, state),
+            (BY_ASSIGNEE, assignee),
+            (BY_PATH, path),
+            (BY_BUILDING, building_id),
+            (BY_COUNTER, counter_id),
+        )
+        if value
+    ]
+    if overdue_on is not None:
+        given.append((OVERDUE, overdue_on.isoformat()))
+    if counters is not None and not counter_id:
+        if given or len(counters) != 1:
+            return None
+        given = [(BY_COUNTER, counters[0])]
+    if not given:
+        return Listing(ALL, span(ALL), -1)
+    if len(given) > 1:
+        return None
+    [(kind, value)] = given
+    if kind == OVERDUE:
+        return Listing(OVERDUE, overdue_range(date.fromisoformat(value)), 1)
+    if not listable(value):
+        return None
+    name = f"{kind}:{value}"
+    return Listing(name, span(name), -1)
+
+
+class CaseFileListEntries:
+    """The entries of casework's case-file lists."""
+
+    def __init__(self) -> None:
+        self._backfilled = False
+
+    @property
+    def collection(self) -> Collection:
+        """The entries' collection, on casework's connection."""
+        return CaseFileListEntryDoc._get_collection()
+
+    def page(self, listing: Listing, limit: int, offset: int) -> tuple[list[tuple[str, str]], int]:
+        """One page of ``listing`` (in its order): (entry id, case id) each; and the list's
+        length."""
+        cursor = self.collection.find(listing.range, {"case_id": 1}).sort("_id", listing.direction)
+        entries = [(d["_id"], d["case_id"]) for d in cursor.skip(offset).limit(limit)]
+        return entries, self.collection.count_documents(listing.range)
+
+    def tracked(self, case_id: str, prior: dict[str, Any], desired: list[str]) -> list[str]:
+        """What a case file written with entries ``desired`` over its stored version ``prior``
+        must keep in ``list_entries``: the ones it wants, the ones its previous version wanted
+        (deleted after this write), and older ones still there (a reconciliation that did not
+        finish: checked by ``_id``)."""
+        before = set(entry_ids(case_id, prior)) if prior else set()
+        keep = set(desired) | before
+        older = set(prior.get("list_entries") or []) - keep
+        if older:
+            found = self.collection.find({"_id": {"$in": sorted(older)}}, {"_id": 1})
+            keep |= {d["_id"] for d in found}
+        return sorted(keep)
+
+    def settle(self, case_id: str, desired: list[str], tracked: Iterable[str]) -> None:
+        """Make the entries of ``case_id`` the ``desired`` ones: insert them (those already
+        there stay) and delete the other ``tracked`` ones."""
+        insert_new(self.collection, [{"_id": i, "case_id": case_id} for i in desired])
+        gone = sorted(set(tracked) - set(desired))
+        if gone:
+            self.collection.delete_many({"_id": {"$in": gone}})
+
+    def reconcile(self, case_id: str) -> bool:
+        """Settle the entries of the case file as it is stored now; False if there is none."""
+        doc = CaseFileDoc._get_collection().find_one({"_id": case_id}, LIST_FIELDS)
+        if doc is None:
+            return False
+        desired = entry_ids(case_id, doc)
+        self.settle(case_id, desired, doc.get("list_entries") or [])
+        return True
+
+    def ready(self) -> bool:
+        """Whether every case file stored before the entries existed has them (``backfill``)."""
+        if not self._backfilled:  # once done, done for good: not read again
+            marks = self.collection.database[BACKFILLS]
+            self._backfilled = marks.find_one({"_id": BACKFILL_MARK}) is not None
+        return self._backfilled
+
+    def backfill(self, now: datetime) -> int | None:
+        """Once per database (casework's worker, at start): the entries of every stored case
+        file. Returns how many case files it went through, None when it was done already."""
+        if self.ready():
+            return None
+        case_files, _ = self.repair(now)
+        return case_files
+
+    def repair(self, now: datetime) -> tuple[int, int]:
+        """Write the entries of every case file (the missing ones: idempotent) and drop the
+        entries no case file justifies; then mark the backfill done. Returns (case files,
+        entries dropped).
+
+        Reads every case file's list fields and every entry: a command's work, never a
+        request's. A write of a case file during the repair may see its entry dropped a moment
+        too early; that case file's next write puts it back (each write inserts every entry
+        it wants), and so does a second repair.
+        """
+        case_files = 0
+        stored = CaseFileDoc._get_collection().find({}, LIST_FIELDS)
+        for batch in batches(stored, BATCH):
+            docs = [e for doc in batch for e in entry_docs(doc["_id"], doc)]
+            insert_new(self.collection, docs)
+            case_files += len(batch)
+        dropped = 0
+        stale = list(self._unjustified())
+        for start in range(0, len(stale), BATCH):  # after the read: no write under its cursor
+            doomed = {"_id": {"$in": stale[start : start + BATCH]}}
+            dropped += self.collection.delete_many(doomed).deleted_count
+        with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
+            self.collection.database[BACKFILLS].insert_one({"_id": BACKFILL_MARK, "at": now})
+        self._backfilled = True
+        return case_files, dropped
+
+    def _unjustified(self) -> Iterator[str]:
+        """The entries whose case file (read after the entry) does not want them."""
+        for batch in batches(self.collection.find({}, {"case_id": 1}), BATCH):
+            found = CaseFileDoc._get_collection().find(
+                {"_id": {"$in": sorted({e["case_id"] for e in batch})}}, LIST_FIELDS
+            )
+            wanted = {i for doc in found for i in entry_ids(doc["_id"], doc)}
+            yield from (e["_id"] for e in batch if e["_id"] not in wanted)

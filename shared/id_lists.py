@@ -1,0 +1,73 @@
+"""Lists read as ranges of small entries addressed by ``_id``: what every service's lists share.
+
+FerretDB 1.24 on SQLite serves a filtered, sorted page of a collection by reading and decoding
+every document; what it serves from the ``_id`` index is ``_id`` equality, ``_id $in`` and
+(the launcher's patches 0004 and 0005, ``deploy/ferretdb/patches``) a range of plain ASCII
+``_id``s sorted by ``_id`` with skip and limit, and the count of such a range. So a list whose
+order is known when a document is written keeps one small entry per member, whose ``_id`` is
+``<list name>:<sort key>:<document id>``: a page is a range of entries in ``_id`` order, then
+the documents by ``_id $in``. MongoDB serves the same reads from its ``_id`` index.
+
+intake's case lists (``services.intake.adapters.case_lists``) and casework's case-file lists
+(``services.casework.adapters.case_file_lists``) are built this way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+# A value that can name a list: the characters FerretDB orders like MongoDB in an ``_id`` range
+# (plain ASCII) without ``:`` and ``;``, the bounds of a list's range. A filter by any other
+# value is answered by the query on the documents.
+LISTABLE_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,200}$")
+DUPLICATE_KEY = 11000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
+
+
+def time_key(at: datetime) -> str:
+    """``at`` as the store keeps it, in text that sorts like time: milliseconds since 1970,
+    truncated as BSON does, 15 digits (a naive datetime is UTC, as pymongo reads it)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return f"{(at - EPOCH) // timedelta(milliseconds=1):015d}"
+
+
+def listable(value: str | None) -> bool:
+    """Whether ``value`` can be part of a list's name (``LISTABLE_ID``)."""
+    return bool(value) and LISTABLE_ID.match(value or "") is not None
+
+
+def span(name: str) -> dict[str, Any]:
+    """Every entry of list ``name``: ``_id`` after ``<name>:`` and before ``<name>;``."""
+    return {"_id": {"$gte": f"{name}:", "$lt": f"{name};"}}
+
+
+def insert_new(collection: Collection, docs: list[dict[str, Any]]) -> None:
+    """Insert ``docs``; the ones whose ``_id`` is already there are left as they are."""
+    if not docs:
+        return
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+
+
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), without holding them all."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,303 @@
+"""casework's work queues read from their entries answer exactly what the case-files query answers.
+
+``GET /api/v1/case-files`` with no filter or one of state, assignee, path, building, counter and
+overdue is read from the list entries (``services.casework.adapters.case_file_lists``): one
+``_id`` range read of small entries and the page's case files by ``_id``, where the query reads
+every case file on FerretDB. Case files change (state, assignee, referrals), so both paths run
+here on the same case files after each kind of change, after a redelivered event and after a
+write interrupted between the case file and its entries, and must give the same pages, in the
+same order, and the same totals, for every caller's scope.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from pymongo.errors import PyMongoError
+
+from services.casework.adapters.case_file_lists import entry_ids, list_for
+from services.casework.adapters.documents import CaseFileDoc, CaseFileListEntryDoc
+from services.casework.adapters.repository import CaseFileRepository
+from services.casework.domain import commands
+from services.casework.domain.model import CaseState, ReferralState
+from services.casework.entrypoints.app import create_app
+from services.casework.entrypoints.cli import main as cli
+from services.casework.entrypoints.worker import build_worker
+from services.casework.service_layer.handlers import EVENT_HANDLERS
+from shared import mongo
+from shared.events import decode, encode, make_event
+from shared.events.intake import CASE_OPENED
+from shared.kafka import dispatcher
+from tests.support import authorize_app, bearer_headers
+from tests.unit.test_envelope import case_opened_data
+
+BUILDINGS = ("bld_a", "bld_b", "bld_c")
+COUNTERS = ("ctr_1", "ctr_2", None)
+ASSIGNEES = ("operatore.rossi", "operatore.bianchi", "Mario Rossi")  # the last: no list
+PATHS = ("welfare", "casa", "amat")
+PAGES = [(50, 0), (3, 2), (5, 7)]
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+TODAYS = (date(2026, 11, 12), date(2026, 11, 20), date(2026, 12, 2))
+
+
+@pytest.fixture
+def app(settings_for) -> Iterator[Flask]:
+    yield authorize_app(create_app(settings_for("casework")))
+    mongo.disconnect("casework")
+
+
+@pytest.fixture
+def case_files(app: Flask) -> CaseFileRepository:
+    return app.extensions["sportello.bus"].deps.case_files
+
+
+def case_opened(case_id: str, n: int, at: datetime) -> Any:
+    """intake's ``case.opened`` as the consumer receives it."""
+    data = case_opened_data(
+        case_id=case_id,
+        tenant_id=f"ten_{n % 4}",
+        counter_id=COUNTERS[(n // 2) % len(COUNTERS)],
+        building={**case_opened_data()["building"], "id": BUILDINGS[n % len(BUILDINGS)]},
+        opened_at=at.isoformat(),
+    )
+    return decode(encode(make_event(CASE_OPENED, case_id, data)))
+
+
+def open_case_files(app: Flask, count: int) -> list[str]:
+    """Case files over buildings and counters (some none), each event delivered twice.
+
+    Openings repeat: every third shares its millisecond with the one before, so the order falls
+    back to the case id.
+    """
+    handle = dispatcher(EVENT_HANDLERS, app.extensions["sportello.bus"].deps)
+    ids, at = [], T0
+    for n in range(count):
+        at = at + timedelta(microseconds=300) if n % 3 == 2 else T0 + timedelta(minutes=n * 37)
+        case_id = f"case_{(n * 7919) % 1000:03d}"
+        event = case_opened(case_id, n, at)
+        handle(event, [])
+        handle(event, [])  # redelivered: one case file, the same entries
+        ids.append(case_id)
+    return ids
+
+
+def work(app: Flask, ids: list[str], rounds: int = 1) -> None:
+    """Change the case files as people do: states, assignees, referrals sent on several days
+    (their due dates), answered or not."""
+    bus = app.extensions["sportello.bus"]
+    deps = bus.deps
+    real_clock = deps.clock
+    try:
+        for r, (n, case_id) in itertools.product(range(rounds), enumerate(ids)):
+            deps.clock = lambda n=n, r=r: T0 + timedelta(days=(n + r) % 9, hours=1)
+            case = deps.case_files.get(case_id)
+            step = (n + r) % 6
+            if step in (0, 1) and case.state == CaseState.OPEN:
+                bus.handle(commands.ChangeState(case_id, CaseState.ASSESSING, "op"))
+            if step in (1, 2, 4):
+                assignee = ASSIGNEES[(n // 6 + r) % len(ASSIGNEES)]
+                bus.handle(commands.AssignCase(case_id, assignee, "coordinatore"))
+            if step in (2, 3, 4) and not case.is_terminal:
+                path = PATHS[(n + r) % len(PATHS)]
+                proposed = bus.handle(commands.ProposeReferral(case_id, path, "bisogno", "op"))
+                if step != 3:
+                    bus.handle(commands.SendReferral(case_id, proposed.id, "op"))
+            if step == 5 and not case.is_terminal:
+                sent = [x for x in case.referrals if x.state == ReferralState.SENT]
+                if sent:  # the path answers: its deadline is gone
+                    bus.handle(commands.AcceptReferral(case_id, sent[0].id, "welfare.x"))
+                if case.state == CaseState.OPEN:
+                    bus.handle(commands.ChangeState(case_id, CaseState.ASSESSING, "op"))
+                to = CaseState.IN_CHARGE if n // 6 % 2 else CaseState.SUSPENDED
+                if case.state != to:
+                    bus.handle(commands.ChangeState(case_id, to, "op"))
+    finally:
+        deps.clock = real_clock
+
+
+FILTERS: list[dict[str, Any]] = [
+    {},
+    *({"state": s.value} for s in CaseState),
+    *({"assignee": a} for a in ASSIGNEES),
+    *({"path": p} for p in PATHS),
+    *({"building_id": b} for b in BUILDINGS),
+    *({"counter_id": c} for c in COUNTERS if c),
+    *({"overdue_on": d} for d in TODAYS),
+    {"building_id": "bld_nope"},
+    {"state": "in_valutazione", "building_id": "bld_a"},
+    {"path": "welfare", "overdue_on": TODAYS[1]},
+]
+SCOPES: list[list[str] | None] = [None, ["ctr_1"], ["ctr_1", "ctr_2"]]
+
+
+def assert_both_paths_agree(
+    case_files: CaseFileRepository, scopes: list[list[str] | None] = SCOPES
+) -> int:
+    """Every filter, scope and page: the list (entries where one answers) equals the query.
+    Returns how many of the calls were answered by a list's entries."""
+    assert case_files.lists.ready()
+    from_entries = 0
+    for filters, counters, (limit, offset) in itertools.product(FILTERS, scopes, PAGES):
+        args = {**filters, "limit": limit, "offset": offset, "counters": counters}
+        listed, listed_total = case_files.list(**args)
+        queried, queried_total = case_files.query(**args)
+        case = (filters, counters, limit, offset)
+        assert [c.id for c in listed] == [c.id for c in queried], case
+        assert listed == queried and listed_total == queried_total, case
+        keys = ("state", "assignee", "path", "building_id", "counter_id", "overdue_on")
+        if list_for(**{k: filters.get(k) for k in keys}, counters=counters) is not None:
+            from_entries += 1
+    return from_entries
+
+
+def assert_entries_are_the_stored_case_files(case_files: CaseFileRepository) -> None:
+    """The entries are exactly those the stored case files want (nothing missing or stale)."""
+    stored = case_files.collection.find({})
+    want = {e for doc in stored for e in entry_ids(doc["_id"], doc)}
+    assert {e.id for e in CaseFileListEntryDoc.objects} == want
+
+
+def test_lists_from_entries_answer_what_the_query_answers_as_case_files_change(
+    app, case_files
+) -> None:
+    assert case_files.lists.backfill(T0) == 0  # an empty database: lists read entries from now on
+    ids = open_case_files(app, 24)
+    assert_entries_are_the_stored_case_files(case_files)
+    work(app, ids)
+    assert_entries_are_the_stored_case_files(case_files)
+    # The lists the test filters by have members (else the comparison proves little).
+    for filters in FILTERS[1:-4]:
+        if filters.get("state") not in ("chiuso", "archiviato") and "Mario" not in str(filters):
+            assert case_files.query(**filters)[1] > 0, filters
+    assert assert_both_paths_agree(case_files) >= 60  # a third: the operators are mostly not
+    work(app, ids, rounds=2)  # states, assignees and due dates move again
+    assert_entries_are_the_stored_case_files(case_files)
+    assert_both_paths_agree(case_files, scopes=[None])
+
+
+def test_an_interrupted_write_is_reconciled_by_the_redelivery_or_the_scan(
+    app, case_files, monkeypatch
+) -> None:
+    case_files.lists.backfill(T0)
+    ids = open_case_files(app, 12)
+    work(app, ids)
+    entries = CaseFileListEntryDoc._get_collection()
+    # case.opened's handler stopped after the case file, before its entries: the redelivered
+    # event finds the case file there and writes them.
+    first = ids[0]
+    entries.delete_many({"case_id": first})
+    dispatcher(EVENT_HANDLERS, app.extensions["sportello.bus"].deps)(case_opened(first, 0, T0), [])
+    assert_entries_are_the_stored_case_files(case_files)
+
+    # A command's write stored the case file, then its entries' writes failed (the process
+    # died, the store went away): the case file is stored, its version stays unpublished.
+    bus = app.extensions["sportello.bus"]
+    settle = case_files.lists.settle
+
+    def failing(*args: Any) -> None:
+        raise PyMongoError("the store went away")
+
+    monkeypatch.setattr(case_files.lists, "settle", failing)
+    before = case_files.get(ids[1]).state.value
+    moved = bus.handle(commands.ChangeState(ids[1], CaseState.ARCHIVED, "op"))
+    bus.handle(commands.AssignCase(ids[2], "operatore.nuovo", "coordinatore"))
+    monkeypatch.setattr(case_files.lists, "settle", settle)
+    assert moved.state == CaseState.ARCHIVED
+    assert case_files.list(state="archiviato")[0] == []  # its entry is not there yet…
+    # …and the list it left does not show it, though its entry there is not deleted yet.
+    assert entries.count_documents({"_id": {"$regex": f"^s:{before}:.*{ids[1]}$"}}) == 1
+    assert ids[1] not in [c.id for c in case_files.list(state=before, limit=200)[0]]
+    # The scan finds the unpublished versions once their writer is deemed dead, reconciles the
+    # entries and hands the events to the relay.
+    case_files.versions.update_many(
+        {"published": False}, {"$set": {"at": datetime.now(UTC) - timedelta(minutes=5)}}
+    )
+    assert case_files.publish_stranded() == 1  # the archiving's event; the assignment has none
+    assert case_files.versions.count_documents({"published": False}) == 0
+    assert_entries_are_the_stored_case_files(case_files)
+    assert [c.id for c in case_files.list(state="archiviato")[0]] == [ids[1]]
+    assert [c.id for c in case_files.list(assignee="operatore.nuovo")[0]] == [ids[2]]
+    assert_both_paths_agree(case_files)
+
+
+def test_the_repair_writes_missing_entries_and_drops_stale_ones(
+    app, case_files, environ, monkeypatch
+) -> None:
+    for name, value in environ.items():  # the command reads its settings from the environment
+        monkeypatch.setenv(name, value)
+    ids = open_case_files(app, 15)
+    work(app, ids)
+    # Before the backfill, lists are read with the query.
+    assert not case_files.lists.ready()
+    entries = CaseFileListEntryDoc._get_collection()
+    entries.delete_many({"case_id": {"$in": ids[:3]}})
+    entries.insert_one({"_id": f"s:chiuso:000000000000001:{ids[4]}", "case_id": ids[4]})
+    entries.insert_one({"_id": "a:000000000000001:case_gone", "case_id": "case_gone"})
+    # A case file written before ``list_entries`` existed.
+    CaseFileDoc._get_collection().update_one({"_id": ids[5]}, {"$unset": {"list_entries": ""}})
+    for _ in range(2):  # idempotent
+        assert cli(["repair-case-file-lists"]) == 0
+        assert case_files.lists.ready()
+        assert_entries_are_the_stored_case_files(case_files)
+        assert_both_paths_agree(case_files)
+    work(app, ids[5:6])  # its next write keeps its entries in step
+    assert_entries_are_the_stored_case_files(case_files)
+
+
+def test_the_worker_backfills_the_entries_once_at_start(app, case_files) -> None:
+    ids = open_case_files(app, 6)
+    work(app, ids)
+    # Case files stored before the entries existed: none of them, no ids kept, no mark.
+    CaseFileListEntryDoc._get_collection().delete_many({})
+    case_files.collection.update_many({}, {"$unset": {"list_entries": ""}})
+    assert not case_files.lists.ready()
+    build_worker(app.extensions["sportello.settings"])  # not run: the backfill is at start
+    assert case_files.lists.ready()
+    assert_entries_are_the_stored_case_files(case_files)
+    CaseFileListEntryDoc._get_collection().delete_many({})
+    build_worker(app.extensions["sportello.settings"])  # once done, done: not again
+    assert CaseFileListEntryDoc.objects.count() == 0
+
+
+def test_the_case_files_endpoint_keeps_each_callers_scope(app, case_files, environ) -> None:
+    case_files.lists.backfill(T0)
+    work(app, open_case_files(app, 24))
+    client = app.test_client()
+    callers = [
+        ("admin", {}),
+        ("coordinator", {}),
+        ("operator", {"counters": ("ctr_1",)}),
+        ("operator", {"counters": ("ctr_1", "ctr_2")}),
+        ("path_caseworker", {"path": "welfare"}),
+    ]
+    queries = ({}, {"state": "in_valutazione"}, {"building_id": "bld_b"}, {"counter_id": "ctr_1"})
+    pages = ((5, 0), (5, 5), (50, 0))
+    for (role, scope), query, (limit, offset) in itertools.product(callers, queries, pages):
+        response = client.get(
+            "/api/v1/case-files",
+            query_string={**query, "limit": limit, "offset": offset},
+            headers=bearer_headers(environ, role, **scope),
+        )
+        assert response.status_code == 200, response.json
+        forced = {"path": scope["path"]} if "path" in scope else {}
+        if "counters" in scope and "counter_id" not in query:
+            forced = {"counters": list(scope["counters"])}
+        want, total = case_files.query(**query, **forced, limit=limit, offset=offset)
+        assert [c["id"] for c in response.json] == [c.id for c in want], (role, query)
+        assert response.headers["X-Total-Count"] == str(total), (role, query)
+    deps = app.extensions["sportello.bus"].deps
+    real_clock = deps.clock
+    deps.clock = lambda: datetime.combine(TODAYS[1], datetime.min.time(), UTC)
+    try:
+        overdue = client.get("/api/v1/case-files", query_string={"overdue": "true"})
+    finally:
+        deps.clock = real_clock
+    want, total = case_files.query(overdue_on=TODAYS[1])
+    assert [c["id"] for c in overdue.json] == [c.id for c in want] != []
+    assert [c["next_due"] for c in overdue.json] == sorted(c["next_due"] for c in overdue.json)
+    assert overdue.headers["X-Total-Count"] == str(total)

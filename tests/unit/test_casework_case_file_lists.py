@@ -1,0 +1,143 @@
+"""casework's work-queue entries: which lists a case file is in, which list answers a query, and
+the order of their ``_id``s (no store: ``tests/integration/test_casework_case_file_lists.py``
+runs both read paths on the real one)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.casework.adapters.case_file_lists import Listing, entry_ids, list_for, overdue_range
+from shared.id_lists import span, time_key
+
+AT = datetime(2026, 3, 1, 9, 0, 0, 999_999, tzinfo=UTC)
+
+
+def stored(**fields: Any) -> dict[str, Any]:
+    """A case file's list fields as stored."""
+    doc: dict[str, Any] = {
+        "opened_at": AT,
+        "state": "aperto",
+        "assignee": None,
+        "referral_paths": [],
+        "building": {"id": "bld_a", "name": "Saint Bon"},
+        "counter_id": None,
+        "next_due": None,
+    }
+    doc.update(fields)
+    return doc
+
+
+def test_a_case_file_is_in_the_lists_its_fields_name() -> None:
+    key = f"{time_key(AT)}:case_1"
+    assert time_key(AT) == "001772355600999"  # to the millisecond, as the store keeps it
+    assert entry_ids("case_1", stored()) == [f"a:{key}", f"s:aperto:{key}", f"b:bld_a:{key}"]
+    full = stored(
+        state="in_carico",
+        assignee="operatore.rossi",
+        counter_id="ctr_1",
+        referral_paths=["amat", "welfare"],
+        next_due="2026-12-15",
+    )
+    assert entry_ids("case_1", full) == [
+        f"a:{key}",
+        f"s:in_carico:{key}",
+        f"u:operatore.rossi:{key}",
+        f"b:bld_a:{key}",
+        f"c:ctr_1:{key}",
+        f"p:amat:{key}",
+        f"p:welfare:{key}",
+        f"o:2026-12-15:{key}",
+    ]
+    # Values that cannot name a list: their filters are answered by the query.
+    odd = stored(assignee="Mario Rossi", counter_id="ctr:1", referral_paths=["casa;x"])
+    assert entry_ids("case_1", odd) == [f"a:{key}", f"s:aperto:{key}", f"b:bld_a:{key}"]
+    assert entry_ids("case_1", {}) == []  # nothing to order it by
+
+
+def test_entries_in_descending_id_order_are_the_case_files_newest_first_then_by_id() -> None:
+    rng = random.Random(5)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    docs = {
+        f"case_{rng.getrandbits(64):016x}": stored(
+            opened_at=base + timedelta(milliseconds=rng.choice([0, 1, 999, 1000, 10**11])),
+            state="in_carico",
+        )
+        for _ in range(200)
+    }
+    entries = sorted(
+        (e, case_id)
+        for case_id, doc in docs.items()
+        for e in entry_ids(case_id, doc)
+        if e.startswith("s:in_carico:")
+    )
+    entries.reverse()
+    newest_first = sorted(docs, key=lambda i: (docs[i]["opened_at"], i), reverse=True)
+    assert [case_id for _, case_id in entries] == newest_first
+
+
+def test_the_overdue_entries_in_id_order_are_most_overdue_first_then_longest_open() -> None:
+    rng = random.Random(8)
+    docs = {
+        f"case_{n:03d}": stored(
+            opened_at=AT + timedelta(days=rng.randint(0, 3)),
+            next_due=rng.choice(["2026-11-30", "2026-12-01", "2026-12-02", None]),
+        )
+        for n in range(80)
+    }
+    today = date(2026, 12, 2)
+    bounds = overdue_range(today)["_id"]
+    entries = sorted(
+        (e, case_id)
+        for case_id, doc in docs.items()
+        for e in entry_ids(case_id, doc)
+        if bounds["$gte"] <= e < bounds["$lt"]
+    )
+    overdue = [i for i, d in docs.items() if d["next_due"] and d["next_due"] < today.isoformat()]
+    order = sorted(overdue, key=lambda i: (docs[i]["next_due"], docs[i]["opened_at"], i))
+    assert [case_id for _, case_id in entries] == order
+    assert len(order) > 20  # the due day itself is not overdue: it is outside the range
+
+
+NONE = dict.fromkeys(
+    ("state", "assignee", "path", "building_id", "counter_id", "overdue_on", "counters")
+)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, "a"),
+        ({"state": "in_carico"}, "s:in_carico"),
+        ({"assignee": "operatore.rossi"}, "u:operatore.rossi"),
+        ({"assignee": "rossi@example.org"}, "u:rossi@example.org"),
+        ({"path": "welfare"}, "p:welfare"),
+        ({"building_id": "bld_a"}, "b:bld_a"),
+        ({"counter_id": "ctr_1"}, "c:ctr_1"),
+        ({"overdue_on": date(2026, 12, 2)}, "o"),
+        # An operator: its one counter, or its own counter's filter.
+        ({"counters": ["ctr_1"]}, "c:ctr_1"),
+        ({"counters": ["ctr_1", "ctr_2"], "counter_id": "ctr_2"}, "c:ctr_2"),
+        # Anything else is the query's.
+        ({"counters": ["ctr_1", "ctr_2"]}, None),
+        ({"counters": []}, None),
+        ({"counters": ["ctr_1"], "state": "aperto"}, None),
+        ({"state": "aperto", "path": "welfare"}, None),
+        ({"overdue_on": date(2026, 12, 2), "path": "welfare"}, None),
+        ({"assignee": "Mario Rossi"}, None),
+        ({"building_id": "bld:a"}, None),
+    ],
+)
+def test_one_list_answers_one_filter_or_none(filters: dict, expected: str | None) -> None:
+    listing = list_for(**{**NONE, **filters})
+    assert (listing.name if listing else None) == expected
+    if listing is not None and expected != "o":
+        assert listing == Listing(expected, span(expected), -1)
+
+
+def test_the_overdue_list_reads_up_to_today_in_ascending_order() -> None:
+    listing = list_for(**{**NONE, "overdue_on": date(2026, 12, 2)})
+    assert listing == Listing("o", {"_id": {"$gte": "o:", "$lt": "o:2026-12-02"}}, 1)
