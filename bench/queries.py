@@ -69,6 +69,14 @@ class Query:
     # then a page of the list's entries, the page's cases by ``_id``, and the entries' count;
     # ``filter`` and ``sort`` are the cases query it replaces (for the record).
     entries: str | None = None
+    # With ``entries``: the cases opened from the first to the second (excluded), a sub-range
+    # of the list (``case_lists.span``).
+    period: tuple[datetime | None, datetime | None] = (None, None)
+
+    def span(self) -> dict[str, Any]:
+        """The ``_id`` range of the list entries this query reads (with ``entries``)."""
+        assert self.entries is not None
+        return case_lists.span(self.entries, *self.period)
 
 
 @dataclass
@@ -178,8 +186,10 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
             advance(len(batch))
         for future in pending:
             future.result()
-        # Every case has its entries: the mark of their backfill (the lists read them).
-        intake[BACKFILLS].insert_one({"_id": case_lists.BACKFILL_MARK, "at": datetime.now(UTC)})
+        # Every case has its entries: the marks of their backfill (the lists read them).
+        intake[BACKFILLS].insert_many(
+            [{"_id": mark, "at": datetime.now(UTC)} for mark in case_lists.MARKS]
+        )
     rate = inserted / (clock.perf_counter() - started)
     client.close()
     return scale, rate
@@ -245,6 +255,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "cases",
             {"urgent": True, "status": "aperto"},
             newest_first,
+            entries=case_lists.URGENT_OPEN,
         ),
         Query(
             "intake: cases opened in a month",
@@ -253,6 +264,8 @@ def queries(scale: workload.Scale) -> list[Query]:
             "cases",
             {"opened_at": {"$gte": start, "$lt": end}},
             newest_first,
+            entries=case_lists.ALL,
+            period=(start, end),
         ),
         Query(
             "intake: tenants by name prefix",
@@ -346,7 +359,7 @@ def explain(db: Database, q: Query) -> dict[str, Any]:
     if q.entries:
         command = {
             "find": CASE_LIST_ENTRIES,
-            "filter": case_lists.span(q.entries),
+            "filter": q.span(),
             "sort": {"_id": -1},
             "limit": 50,
         }
@@ -429,7 +442,7 @@ def _store(db: Database, q: Query, timeout_s: float) -> int:
                 db[collection].find_one({"_id": found[key]}, _projection(q), max_time_ms=limit_ms)
             return 200
         if q.entries:
-            span = case_lists.span(q.entries)
+            span = q.span()
             page = db[CASE_LIST_ENTRIES].find(span, {"case_id": 1}).max_time_ms(limit_ms)
             ids = [e["case_id"] for e in page.sort("_id", -1).limit(50)]
             if ids:
@@ -455,7 +468,7 @@ def store_total(db: Database, q: Query) -> int:
         held = found is not None and db[collection].find_one({"_id": found[key]}, {"_id": 1})
         return 1 if held else 0
     if q.entries:
-        return db[CASE_LIST_ENTRIES].count_documents(case_lists.span(q.entries))
+        return db[CASE_LIST_ENTRIES].count_documents(q.span())
     return db[q.collection].count_documents(q.filter)
 
 

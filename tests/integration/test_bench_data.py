@@ -142,12 +142,21 @@ def test_loaded_case_lists_are_read_from_entries_like_the_cases_query(clients, l
     scale, intake_db, _ = loaded
     stored = list(
         intake_db["cases"].find(
-            {}, {"building_id": 1, "counter_id": 1, "tenant_id": 1, "opened_at": 1}
+            {},
+            {
+                "building_id": 1,
+                "counter_id": 1,
+                "tenant_id": 1,
+                "opened_at": 1,
+                "urgent": 1,
+                "status": 1,
+            },
         )
     )
     want = {e["_id"] for case in stored for e in case_lists.entry_docs(case)}
     assert {e["_id"] for e in intake_db[queries.CASE_LIST_ENTRIES].find({}, {"_id": 1})} == want
-    assert intake_db["backfills"].find_one({"_id": case_lists.BACKFILL_MARK})
+    for mark in case_lists.MARKS:
+        assert intake_db["backfills"].find_one({"_id": mark})
     for q in queries.queries(scale):
         if not q.entries:
             continue

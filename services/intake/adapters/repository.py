@@ -642,6 +642,8 @@ class CaseRepository:
                     "counter_id": case.counter_id,
                     "tenant_id": case.tenant_id,
                     "opened_at": case.opened_at,
+                    "urgent": case.urgent,
+                    "status": case.status.value,
                 }
             )
         except PyMongoError as exc:
@@ -651,12 +653,17 @@ class CaseRepository:
         """Record that casework ended the case (closed or archived); False when it already was.
 
         Only an open case changes (compare-and-set on the status): a redelivered or late event
-        never moves an ended case again nor its end time.
+        never moves an ended case again nor its end time. Then the case leaves the open urgent
+        cases (also on a redelivery: an end interrupted between its two writes is finished).
         """
-        result = IntakeCaseDoc._get_collection().update_one(
+        cases = IntakeCaseDoc._get_collection()
+        result = cases.update_one(
             {"_id": case_id, "status": CaseStatus.OPEN.value},
             {"$set": {"status": status.value, "closed_at": at}},
         )
+        stored = cases.find_one({"_id": case_id}, {"opened_at": 1, "urgent": 1})
+        if stored is not None and stored.get("urgent") is True:
+            self.lists.leave_urgent(case_id, stored["opened_at"])
         return bool(result.modified_count)
 
     def get(self, case_id: str) -> Case | None:
@@ -680,16 +687,18 @@ class CaseRepository:
         counters: Sequence[str] | None = None,
     ) -> Page:
         """Cases, newest first, filtered; with ``counters``, only the cases opened at one of
-        them. From a list's entries when one list answers (``case_lists.list_for``) and their
-        backfill is done, else by the cases query (``query``): the same page and total."""
+        them. From a list's entries when one list answers (``case_lists.list_for``; a period is
+        a sub-range of it) and their backfill is done, else by the cases query (``query``): the
+        same page and total."""
         name = list_for(
             counter_id=counter_id,
             building_id=building_id,
             tenant_id=tenant_id,
-            other_filters=urgent is not None or bool(status or opened_from or opened_to),
+            urgent=urgent,
+            status=status,
             counters=counters,
         )
-        if name is None or not self.lists.ready():
+        if name is None or not self.lists.ready(name):
             return self.query(
                 counter_id=counter_id,
                 building_id=building_id,
@@ -703,7 +712,7 @@ class CaseRepository:
                 zone=zone,
                 counters=counters,
             )
-        ids, total = self.lists.page(name, limit, offset)
+        ids, total = self.lists.page(name, limit, offset, *_period(opened_from, opened_to, zone))
         found = {}
         if ids:
             found = {d.id: d for d in IntakeCaseDoc.objects(id__in=ids).exclude("outbox")}
@@ -740,10 +749,7 @@ class CaseRepository:
             criteria["counter_id"] = {"$in": list(counters)}
         if urgent is not None:
             criteria["urgent"] = urgent
-        # Dates are local days at the counter: from the start of ``opened_from`` to the end of
-        # ``opened_to``.
-        start = datetime.combine(opened_from, time(), zone) if opened_from else None
-        end = datetime.combine(opened_to + timedelta(days=1), time(), zone) if opened_to else None
+        start, end = _period(opened_from, opened_to, zone)
         _range(criteria, "opened_at", start, end, end_exclusive=True)
         query = (
             IntakeCaseDoc.objects(__raw__=criteria).exclude("outbox").order_by("-opened_at", "-id")
@@ -797,6 +803,16 @@ class IdempotencyStore:
             {"created_at": {"$lt": before}, "state": "completata"}
         )
         return result.deleted_count
+
+
+def _period(
+    opened_from: date | None, opened_to: date | None, zone: Any
+) -> tuple[datetime | None, datetime | None]:
+    """Dates are local days at the counter: from the start of ``opened_from`` to the end of
+    ``opened_to`` (excluded)."""
+    start = datetime.combine(opened_from, time(), zone) if opened_from else None
+    end = datetime.combine(opened_to + timedelta(days=1), time(), zone) if opened_to else None
+    return start, end
 
 
 def _range(

@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     purge.add_argument("--older-than-hours", type=int, default=72)
     sub.add_parser(
         "repair-case-lists",
-        help="riscrive le voci degli elenchi dei casi (per edificio, sportello, inquilino)",
+        help="riscrive le voci degli elenchi dei casi (edificio, sportello, inquilino, urgenti)",
     )
     args = parser.parse_args(argv)
     configure_logging("intake", load_settings().log_level)
