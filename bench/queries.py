@@ -31,7 +31,7 @@ from bench import workload
 from bench.load import Result
 from services.casework import config as casework_config
 from services.intake import config as intake_config
-from services.intake.adapters import case_lists
+from services.intake.adapters import case_lists, tenant_lists
 from services.intake.adapters.documents import (
     ALIAS,
     BACKFILLS,
@@ -40,6 +40,7 @@ from services.intake.adapters.documents import (
     IntakeFiscalCodeClaimDoc,
     IntakeOpenCaseClaimDoc,
     IntakeTenantDoc,
+    IntakeTenantListEntryDoc,
 )
 from shared import crypto
 
@@ -49,6 +50,7 @@ CASES = IntakeCaseDoc._meta["collection"]
 FISCAL_CODE_CLAIMS = IntakeFiscalCodeClaimDoc._meta["collection"]
 OPEN_CASE_CLAIMS = IntakeOpenCaseClaimDoc._meta["collection"]
 CASE_LIST_ENTRIES = IntakeCaseListEntryDoc._meta["collection"]
+TENANT_LIST_ENTRIES = IntakeTenantListEntryDoc._meta["collection"]
 ZONE = ZoneInfo("Europe/Rome")  # INTAKE_TIMEZONE's default: the date filters are local days
 
 
@@ -72,11 +74,27 @@ class Query:
     # With ``entries``: the cases opened from the first to the second (excluded), a sub-range
     # of the list (``case_lists.span``).
     period: tuple[datetime | None, datetime | None] = (None, None)
+    # A tenant list read from its entries (``tenant_lists``): the list and the name prefix (a
+    # search key); then a page of entries by ``_id``, the page's tenants by ``_id``, the count.
+    tenant_list: tuple[str, str] | None = None
+
+    @property
+    def reads_entries(self) -> bool:
+        """Whether the service reads this list from its entries."""
+        return bool(self.entries or self.tenant_list)
 
     def span(self) -> dict[str, Any]:
-        """The ``_id`` range of the list entries this query reads (with ``entries``)."""
+        """The ``_id`` range of the list entries this query reads."""
+        if self.tenant_list:
+            return tenant_lists.span(*self.tenant_list)
         assert self.entries is not None
         return case_lists.span(self.entries, *self.period)
+
+    def entry_reads(self) -> tuple[str, str, int]:
+        """The entries' collection, the field naming the listed document, the ``_id`` order."""
+        if self.tenant_list:
+            return TENANT_LIST_ENTRIES, "tenant_id", 1  # by name
+        return CASE_LIST_ENTRIES, "case_id", -1  # newest first
 
 
 @dataclass
@@ -131,6 +149,9 @@ def _insert(collection: Collection, docs: list[dict[str, Any]]) -> None:
 def _insert_tenants(db: Database, batch: list[tuple[dict, dict]]) -> None:
     _insert(db[TENANTS], [t for t, _ in batch])
     _insert(db[FISCAL_CODE_CLAIMS], [c for _, c in batch])
+    # The entries of the tenant lists, as intake writes them after each tenant.
+    entries = [(i, t["_id"]) for t, _ in batch for i in sorted(tenant_lists.entry_ids(t))]
+    _insert(db[TENANT_LIST_ENTRIES], [{"_id": i, "tenant_id": t} for i, t in entries])
 
 
 def _insert_cases(db: Database, batch: list[tuple[dict, dict, list[dict]]]) -> None:
@@ -163,10 +184,11 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
             for future in pending:
                 future.result()
             pending = [pool.submit(_insert_tenants, intake, batch)]
-            inserted += 2 * len(batch)
+            inserted += 2 * len(batch) + sum(len(tenant_lists.entry_ids(t)) for t, _ in batch)
             advance(len(batch))
         for future in pending:
             future.result()
+        intake[BACKFILLS].insert_one({"_id": tenant_lists.BACKFILL_MARK, "at": datetime.now(UTC)})
         # Every tenant has its claim: the mark intake's worker leaves after its one-off
         # backfill (without it, the worker would read every tenant at start, and a lookup that
         # finds no claim would fall back to reading every tenant).
@@ -274,6 +296,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "tenants",
             {"search_name": {"$regex": "^ross"}},
             by_name,
+            tenant_list=(f"{tenant_lists.BY_NAME}:", "ross"),
         ),
         Query(
             "intake: tenant by codice fiscale",
@@ -293,6 +316,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "tenants",
             {"building_id": building},
             by_name,
+            tenant_list=(f"{tenant_lists.BY_BUILDING}:{building}:", ""),
         ),
         Query(
             "casework: case files, newest first",
@@ -356,13 +380,9 @@ def explain(db: Database, q: Query) -> dict[str, Any]:
     command: dict[str, Any] = {"find": q.collection, "filter": q.filter, "limit": 50}
     if q.sort:
         command["sort"] = dict(q.sort)
-    if q.entries:
-        command = {
-            "find": CASE_LIST_ENTRIES,
-            "filter": q.span(),
-            "sort": {"_id": -1},
-            "limit": 50,
-        }
+    if q.reads_entries:
+        collection, _, order = q.entry_reads()
+        command = {"find": collection, "filter": q.span(), "sort": {"_id": order}, "limit": 50}
     plan = db.command("explain", command)
     text = json.dumps(plan.get("queryPlanner", {}), default=str)
     uses_index = "USING INDEX" in text or "USING COVERING INDEX" in text or "IXSCAN" in text
@@ -441,14 +461,15 @@ def _store(db: Database, q: Query, timeout_s: float) -> int:
             if found is not None:
                 db[collection].find_one({"_id": found[key]}, _projection(q), max_time_ms=limit_ms)
             return 200
-        if q.entries:
+        if q.reads_entries:
             span = q.span()
-            page = db[CASE_LIST_ENTRIES].find(span, {"case_id": 1}).max_time_ms(limit_ms)
-            ids = [e["case_id"] for e in page.sort("_id", -1).limit(50)]
+            collection, key, order = q.entry_reads()
+            page = db[collection].find(span, {key: 1}).max_time_ms(limit_ms)
+            ids = [e[key] for e in page.sort("_id", order).limit(50)]
             if ids:
                 found = db[q.collection].find({"_id": {"$in": ids}}, _projection(q))
                 list(found.max_time_ms(limit_ms))
-            db[CASE_LIST_ENTRIES].count_documents(span, maxTimeMS=limit_ms)
+            db[collection].count_documents(span, maxTimeMS=limit_ms)
             return 200
         cursor = db[q.collection].find(q.filter, _projection(q)).max_time_ms(limit_ms)
         if q.sort:
@@ -467,8 +488,8 @@ def store_total(db: Database, q: Query) -> int:
         collection, key = q.then
         held = found is not None and db[collection].find_one({"_id": found[key]}, {"_id": 1})
         return 1 if held else 0
-    if q.entries:
-        return db[CASE_LIST_ENTRIES].count_documents(q.span())
+    if q.reads_entries:
+        return db[q.entry_reads()[0]].count_documents(q.span())
     return db[q.collection].count_documents(q.filter)
 
 

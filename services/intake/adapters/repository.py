@@ -36,6 +36,8 @@ from services.intake.adapters.documents import (
     IntakeSlotClaimDoc,
     IntakeTenantDoc,
 )
+from services.intake.adapters.tenant_lists import TenantListEntries
+from services.intake.adapters.tenant_lists import list_for as tenant_list_for
 from services.intake.domain.identifiers import normalize_fiscal_code, search_key
 from services.intake.domain.model import (
     Appointment,
@@ -179,9 +181,11 @@ class TenantRepository:
         topic: str,
         claim_grace: timedelta = timedelta(seconds=60),
         clock: Callable[[], datetime] = now_utc,
+        lists: TenantListEntries | None = None,
     ) -> None:
         self.topic = topic
         self.fiscal_codes = FiscalCodeLookup(claim_grace, clock)
+        self.lists = lists or TenantListEntries()
 
     def add(self, tenant: Tenant, events: Iterable[Event]) -> None:
         """Insert a new tenant; ``Conflict`` when the codice fiscale is already registered."""
@@ -198,6 +202,15 @@ class TenantRepository:
         except Exception:
             self.fiscal_codes.release_unless_held(fiscal_code, tenant.id)
             raise
+        self._reconcile(tenant.id, None)
+
+    def _reconcile(self, tenant_id: str, before: dict[str, Any] | None) -> None:
+        # After the tenant: it is stored whatever happens next, so a failure here must not fail
+        # the write; its lists are stale until ``repair-tenant-lists``.
+        try:
+            self.lists.reconcile(tenant_id, before)
+        except PyMongoError as exc:
+            log.error("tenant %s stored without its list entries: %s", tenant_id, exc)
 
     def update(
         self,
@@ -227,6 +240,8 @@ class TenantRepository:
 
     def _write(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
         collection = IntakeTenantDoc._get_collection()
+        # What its lists hold now: the entries the write may leave behind.
+        before = collection.find_one({"_id": tenant.id}, {"search_name": 1, "building_id": 1})
         fields = _encrypted(IntakeTenantDoc, _tenant_fields(tenant))
         fields.pop("id")
         fields["consents"] = [c.to_mongo().to_dict() for c in fields["consents"]]
@@ -256,6 +271,7 @@ class TenantRepository:
                 code="version_conflict",
                 id=tenant.id,
             )
+        self._reconcile(tenant.id, before)
 
     def _claim(self, fiscal_code: str, tenant_id: str) -> None:
         taken, holder = self.fiscal_codes.claim(fiscal_code, tenant_id)
@@ -289,7 +305,9 @@ class TenantRepository:
         limit: int,
         offset: int,
     ) -> Page:
-        """Tenants by name prefix (surname first), codice fiscale or building, sorted by name."""
+        """Tenants by name prefix (surname first), codice fiscale or building, sorted by name:
+        from the tenant list entries when their backfill is done, else by the tenants query
+        (``query``): the same page and total."""
         if fiscal_code:
             # At most one tenant: found by ``_id`` through its claim, the other filters checked
             # on it (a filter on the tenants would read them all on FerretDB).
@@ -301,6 +319,18 @@ class TenantRepository:
                 and (not name or search_key(t.last_name, t.first_name).startswith(search_key(name)))
             ]
             return Page(found[offset : offset + limit], len(found))
+        name_list = tenant_list_for(building_id)
+        if name_list is None or not self.lists.ready():
+            return self.query(name=name, building_id=building_id, limit=limit, offset=offset)
+        ids, total = self.lists.page(name_list, search_key(name or ""), limit, offset)
+        found = {}
+        if ids:
+            found = {d.id: d for d in IntakeTenantDoc.objects(id__in=ids).exclude("outbox")}
+        return Page([_tenant(found[i]) for i in ids if i in found], total)
+
+    def query(self, *, name: str | None, building_id: str | None, limit: int, offset: int) -> Page:
+        """Tenants by name prefix and building, sorted by name, by a query on the tenants
+        (FerretDB reads them all)."""
         criteria: dict[str, Any] = {}
         if building_id:
             criteria["building_id"] = building_id
