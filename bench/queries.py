@@ -34,7 +34,7 @@ from services.casework.adapters import case_file_lists
 from services.casework.adapters.documents import BACKFILLS as CASEWORK_BACKFILLS
 from services.casework.adapters.documents import CaseFileDoc, CaseFileListEntryDoc
 from services.intake import config as intake_config
-from services.intake.adapters import case_lists
+from services.intake.adapters import case_lists, tenant_lists
 from services.intake.adapters.documents import (
     ALIAS,
     BACKFILLS,
@@ -43,6 +43,7 @@ from services.intake.adapters.documents import (
     IntakeFiscalCodeClaimDoc,
     IntakeOpenCaseClaimDoc,
     IntakeTenantDoc,
+    IntakeTenantListEntryDoc,
 )
 from shared import crypto, id_lists
 
@@ -54,6 +55,7 @@ OPEN_CASE_CLAIMS = IntakeOpenCaseClaimDoc._meta["collection"]
 CASE_LIST_ENTRIES = IntakeCaseListEntryDoc._meta["collection"]
 CASE_FILES = CaseFileDoc._meta["collection"]
 CASE_FILE_LIST_ENTRIES = CaseFileListEntryDoc._meta["collection"]
+TENANT_LIST_ENTRIES = IntakeTenantListEntryDoc._meta["collection"]
 ZONE = ZoneInfo("Europe/Rome")  # INTAKE_TIMEZONE's default: the date filters are local days
 
 
@@ -79,12 +81,34 @@ class Query:
     entries_collection: str = CASE_LIST_ENTRIES
     entries_range: dict[str, Any] | None = None
     entries_direction: int = -1
+    # With ``entries``: the cases opened from the first to the second (excluded), a sub-range
+    # of the list (``case_lists.span``).
+    period: tuple[datetime | None, datetime | None] = (None, None)
+    # A tenant list read from its entries (``tenant_lists``): the list and the name prefix (a
+    # search key); then a page of entries by ``_id``, the page's tenants by ``_id``, the count.
+    tenant_list: tuple[str, str] | None = None
 
-    def entries_read(self) -> tuple[str, dict[str, Any], int]:
-        """The entries' collection, the list's ``_id`` range and the order a page reads."""
+    @property
+    def reads_entries(self) -> bool:
+        """Whether the service reads this list from its entries."""
+        return bool(self.entries or self.tenant_list)
+
+    def span(self) -> dict[str, Any]:
+        """The ``_id`` range of the list entries this query reads."""
+        if self.tenant_list:
+            return tenant_lists.span(*self.tenant_list)
         assert self.entries is not None
-        span = self.entries_range or id_lists.span(self.entries)
-        return self.entries_collection, span, self.entries_direction
+        if self.entries_range:
+            return self.entries_range
+        if any(self.period):
+            return case_lists.span(self.entries, *self.period)
+        return id_lists.span(self.entries)
+
+    def entry_reads(self) -> tuple[str, str, int]:
+        """The entries' collection, the field naming the listed document, the ``_id`` order."""
+        if self.tenant_list:
+            return TENANT_LIST_ENTRIES, "tenant_id", 1  # by name
+        return self.entries_collection, "case_id", self.entries_direction
 
 
 @dataclass
@@ -139,6 +163,9 @@ def _insert(collection: Collection, docs: list[dict[str, Any]]) -> None:
 def _insert_tenants(db: Database, batch: list[tuple[dict, dict]]) -> None:
     _insert(db[TENANTS], [t for t, _ in batch])
     _insert(db[FISCAL_CODE_CLAIMS], [c for _, c in batch])
+    # The entries of the tenant lists, as intake writes them after each tenant.
+    entries = [(i, t["_id"]) for t, _ in batch for i in sorted(tenant_lists.entry_ids(t))]
+    _insert(db[TENANT_LIST_ENTRIES], [{"_id": i, "tenant_id": t} for i, t in entries])
 
 
 def _insert_case_files(db: Database, batch: list[tuple[dict, dict, list[dict]]]) -> None:
@@ -181,10 +208,11 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
             for future in pending:
                 future.result()
             pending = [pool.submit(_insert_tenants, intake, batch)]
-            inserted += 2 * len(batch)
+            inserted += 2 * len(batch) + sum(len(tenant_lists.entry_ids(t)) for t, _ in batch)
             advance(len(batch))
         for future in pending:
             future.result()
+        intake[BACKFILLS].insert_one({"_id": tenant_lists.BACKFILL_MARK, "at": datetime.now(UTC)})
         # Every tenant has its claim: the mark intake's worker leaves after its one-off
         # backfill (without it, the worker would read every tenant at start, and a lookup that
         # finds no claim would fall back to reading every tenant).
@@ -205,8 +233,10 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
             advance(len(batch))
         for future in pending:
             future.result()
-        # Every case has its entries: the mark of their backfill (the lists read them).
-        intake[BACKFILLS].insert_one({"_id": case_lists.BACKFILL_MARK, "at": datetime.now(UTC)})
+        # Every case has its entries: the marks of their backfill (the lists read them).
+        intake[BACKFILLS].insert_many(
+            [{"_id": mark, "at": datetime.now(UTC)} for mark in case_lists.MARKS]
+        )
         casework[CASEWORK_BACKFILLS].insert_one(
             {"_id": case_file_lists.BACKFILL_MARK, "at": datetime.now(UTC)}
         )
@@ -281,6 +311,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "cases",
             {"urgent": True, "status": "aperto"},
             newest_first,
+            entries=case_lists.URGENT_OPEN,
         ),
         Query(
             "intake: cases opened in a month",
@@ -289,6 +320,8 @@ def queries(scale: workload.Scale) -> list[Query]:
             "cases",
             {"opened_at": {"$gte": start, "$lt": end}},
             newest_first,
+            entries=case_lists.ALL,
+            period=(start, end),
         ),
         Query(
             "intake: tenants by name prefix",
@@ -297,6 +330,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "tenants",
             {"search_name": {"$regex": "^ross"}},
             by_name,
+            tenant_list=(f"{tenant_lists.BY_NAME}:", "ross"),
         ),
         Query(
             "intake: tenant by codice fiscale",
@@ -316,6 +350,7 @@ def queries(scale: workload.Scale) -> list[Query]:
             "tenants",
             {"building_id": building},
             by_name,
+            tenant_list=(f"{tenant_lists.BY_BUILDING}:{building}:", ""),
         ),
         Query(
             "casework: case files, newest first",
@@ -389,9 +424,9 @@ def explain(db: Database, q: Query) -> dict[str, Any]:
     command: dict[str, Any] = {"find": q.collection, "filter": q.filter, "limit": 50}
     if q.sort:
         command["sort"] = dict(q.sort)
-    if q.entries:
-        collection, span, direction = q.entries_read()
-        command = {"find": collection, "filter": span, "sort": {"_id": direction}, "limit": 50}
+    if q.reads_entries:
+        collection, _, order = q.entry_reads()
+        command = {"find": collection, "filter": q.span(), "sort": {"_id": order}, "limit": 50}
     plan = db.command("explain", command)
     text = json.dumps(plan.get("queryPlanner", {}), default=str)
     uses_index = "USING INDEX" in text or "USING COVERING INDEX" in text or "IXSCAN" in text
@@ -470,10 +505,11 @@ def _store(db: Database, q: Query, timeout_s: float) -> int:
             if found is not None:
                 db[collection].find_one({"_id": found[key]}, _projection(q), max_time_ms=limit_ms)
             return 200
-        if q.entries:
-            collection, span, direction = q.entries_read()
-            page = db[collection].find(span, {"case_id": 1}).max_time_ms(limit_ms)
-            ids = [e["case_id"] for e in page.sort("_id", direction).limit(50)]
+        if q.reads_entries:
+            span = q.span()
+            collection, key, order = q.entry_reads()
+            page = db[collection].find(span, {key: 1}).max_time_ms(limit_ms)
+            ids = [e[key] for e in page.sort("_id", order).limit(50)]
             if ids:
                 found = db[q.collection].find({"_id": {"$in": ids}}, _projection(q))
                 list(found.max_time_ms(limit_ms))
@@ -496,9 +532,8 @@ def store_total(db: Database, q: Query) -> int:
         collection, key = q.then
         held = found is not None and db[collection].find_one({"_id": found[key]}, {"_id": 1})
         return 1 if held else 0
-    if q.entries:
-        collection, span, _ = q.entries_read()
-        return db[collection].count_documents(span)
+    if q.reads_entries:
+        return db[q.entry_reads()[0]].count_documents(q.span())
     return db[q.collection].count_documents(q.filter)
 
 

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from bench import queries, workload
 from services.casework.adapters import case_file_lists
 from services.casework.entrypoints.app import create_app as casework_app
-from services.intake.adapters import case_lists
+from services.intake.adapters import case_lists, tenant_lists
 from services.intake.entrypoints.app import create_app as intake_app
 from shared import crypto, mongo
 from shared.crypto import is_encrypted
@@ -143,15 +143,24 @@ def test_loaded_case_lists_are_read_from_entries_like_the_cases_query(clients, l
     scale, intake_db, _ = loaded
     stored = list(
         intake_db["cases"].find(
-            {}, {"building_id": 1, "counter_id": 1, "tenant_id": 1, "opened_at": 1}
+            {},
+            {
+                "building_id": 1,
+                "counter_id": 1,
+                "tenant_id": 1,
+                "opened_at": 1,
+                "urgent": 1,
+                "status": 1,
+            },
         )
     )
     want = {e["_id"] for case in stored for e in case_lists.entry_docs(case)}
     assert {e["_id"] for e in intake_db[queries.CASE_LIST_ENTRIES].find({}, {"_id": 1})} == want
-    assert intake_db["backfills"].find_one({"_id": case_lists.BACKFILL_MARK})
+    for mark in case_lists.MARKS:
+        assert intake_db["backfills"].find_one({"_id": mark})
     for q in queries.queries(scale):
         if not q.entries or q.service != "intake":
-            continue
+            continue  # intake's case lists (work queues, tenants: below)
         cursor = intake_db["cases"].find(q.filter, {"_id": 1}).sort(q.sort)
         newest_first = [c["_id"] for c in cursor]
         for offset in (0, 5):
@@ -188,3 +197,28 @@ def test_loaded_work_queues_are_read_from_entries_like_the_case_files_query(
             assert response.status_code == 200, (q.name, response.json)
             assert [c["id"] for c in response.json] == in_order[offset : offset + 7], q.name
             assert response.headers["X-Total-Count"] == str(len(in_order)), q.name
+
+
+def test_loaded_tenant_lists_are_read_from_entries_like_the_tenants_query(clients, loaded) -> None:
+    """The loader writes each tenant's list entries (and their backfill's mark), as intake's
+    reconciliation does: the searches the API reads from them are the tenants query's pages."""
+    intake, _ = clients
+    scale, intake_db, _ = loaded
+    stored = list(intake_db["tenants"].find({}, {"search_name": 1, "building_id": 1}))
+    want = {i: t["_id"] for t in stored for i in tenant_lists.entry_ids(t)}
+    entries = intake_db[queries.TENANT_LIST_ENTRIES].find({}, {"tenant_id": 1})
+    assert {e["_id"]: e["tenant_id"] for e in entries} == want
+    assert intake_db["backfills"].find_one({"_id": tenant_lists.BACKFILL_MARK})
+    checked = 0
+    for q in queries.queries(scale):
+        if not q.tenant_list:
+            continue
+        by_name = [t["_id"] for t in intake_db["tenants"].find(q.filter, {"_id": 1}).sort(q.sort)]
+        for offset in (0, 2):
+            separator = "&" if "?" in q.path else "?"
+            response = intake.get(f"{q.path}{separator}limit=3&offset={offset}")
+            assert response.status_code == 200, (q.name, response.json)
+            assert [t["id"] for t in response.json] == by_name[offset : offset + 3], q.name
+            assert response.headers["X-Total-Count"] == str(len(by_name)), q.name
+        checked += 1
+    assert checked == 2

@@ -1,28 +1,31 @@
 """intake's case lists read from their entries answer exactly what the cases query answers.
 
-``GET /api/v1/cases`` with no filter or one of building, counter and tenant is read from the
-case list entries (``services.intake.adapters.case_lists``): one ``_id`` range read of small
-entries and the page's cases by ``_id``, where the cases query reads every case on FerretDB.
-Both paths run here on the same cases (stored by the repository's own write, ties on the
-opening millisecond included) and must give the same pages, in the same order, and the same
-totals, for every caller's scope.
+``GET /api/v1/cases`` with no filter or one of building, counter and tenant, or the open urgent
+cases, each alone or with a period, is read from the case list entries
+(``services.intake.adapters.case_lists``): one ``_id`` range read of small entries and the
+page's cases by ``_id``, where the cases query reads every case on FerretDB. Both paths run here
+on the same cases (stored by the repository's own write, ties on the opening millisecond
+included, some at a local midnight) and must give the same pages, in the same order, and the
+same totals, for every caller's scope, also after cases end.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 
-from services.intake.adapters.case_lists import entry_docs, list_for
+from services.intake.adapters import case_lists
+from services.intake.adapters.case_lists import CaseListEntries, entry_docs, list_for
 from services.intake.adapters.documents import IntakeCaseDoc, IntakeCaseListEntryDoc
 from services.intake.adapters.privacy import PrivacyStore
 from services.intake.adapters.repository import CaseRepository
-from services.intake.domain.model import Case, Channel, Need
+from services.intake.domain.model import Case, CaseStatus, Channel, Need
 from services.intake.entrypoints.app import create_app
 from services.intake.entrypoints.cli import main as cli
 from shared import mongo
@@ -34,6 +37,7 @@ COUNTERS = ("ctr_1", "ctr_2", None)
 TENANTS = tuple(f"ten_{n}" for n in range(6))
 PAGES = [(50, 0), (3, 2), (5, 7), (100, 100)]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+ROME = ZoneInfo("Europe/Rome")  # dates are local days: 23:00 UTC is the next day's midnight
 
 
 @pytest.fixture
@@ -51,12 +55,13 @@ def open_cases(repository: CaseRepository, count: int) -> list[Case]:
     """Cases over buildings, counters (some none) and tenants, through the repository's write.
 
     Openings repeat: every third case shares its millisecond with the one before (microseconds
-    apart, which the store does not keep), so the order falls back to the case id.
+    apart, which the store does not keep), so the order falls back to the case id. Seven hours
+    apart, they span days, some at a local midnight.
     """
     opened = []
     at = T0
     for n in range(count):
-        at = at + timedelta(microseconds=300) if n % 3 == 2 else T0 + timedelta(seconds=n * 37)
+        at = at + timedelta(microseconds=300) if n % 3 == 2 else T0 + timedelta(hours=n * 7)
         case = Case.open(
             tenant_id=TENANTS[n % len(TENANTS)],
             building_id=BUILDINGS[n % len(BUILDINGS)],
@@ -84,6 +89,22 @@ FILTERS: list[dict[str, Any]] = [
     {"tenant_id": ANONYMOUS},  # anonymised cases: the cases query
     {"building_id": "bld_a", "counter_id": "ctr_1"},
     {"counter_id": "ctr_1", "urgent": True},
+    # periods (local days, inclusive): sub-ranges of a list
+    {"opened_from": date(2026, 3, 3)},
+    {"opened_to": date(2026, 3, 4)},
+    {"opened_from": date(2026, 3, 2), "opened_to": date(2026, 3, 5)},
+    {"opened_from": date(2026, 3, 5), "opened_to": date(2026, 3, 5)},
+    {"opened_from": date(2026, 3, 5), "opened_to": date(2026, 3, 2)},  # empty
+    {"opened_from": date(2027, 1, 1)},
+    {"building_id": "bld_b", "opened_from": date(2026, 3, 4)},
+    {"counter_id": "ctr_2", "opened_to": date(2026, 3, 6)},
+    {"tenant_id": "ten_3", "opened_from": date(2026, 3, 2), "opened_to": date(2026, 3, 9)},
+    # the open urgent cases
+    {"urgent": True, "status": "aperto"},
+    {"urgent": True, "status": "aperto", "opened_from": date(2026, 3, 4)},
+    {"urgent": True, "status": "aperto", "building_id": "bld_a"},
+    {"urgent": True, "status": "chiuso"},
+    {"urgent": False, "status": "aperto"},
 ]
 SCOPES: list[list[str] | None] = [None, ["ctr_1"], ["ctr_1", "ctr_2"], []]
 
@@ -94,7 +115,7 @@ def arguments(filters: dict[str, Any], limit: int, offset: int, counters: list[s
         **base,
         "opened_from": None,
         "opened_to": None,
-        "zone": UTC,
+        "zone": ROME,
         **filters,
         "limit": limit,
         "offset": offset,
@@ -118,20 +139,40 @@ def assert_both_paths_agree(repository: CaseRepository) -> int:
             counter_id=args["counter_id"],
             building_id=args["building_id"],
             tenant_id=args["tenant_id"],
-            other_filters=args["urgent"] is not None,
+            urgent=args["urgent"],
+            status=args["status"],
             counters=counters,
         )
-        if name is not None:
+        if name is not None and repository.lists.ready(name):
             from_entries += 1
-            assert repository.lists.page(name, 10_000, 0)[1] == queried.total, case
+            period = _period(args)
+            assert repository.lists.page(name, 10_000, 0, *period)[1] == queried.total, case
     return from_entries
+
+
+def _period(args: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    start = args["opened_from"] and datetime.combine(args["opened_from"], datetime.min.time(), ROME)
+    end = args["opened_to"] and datetime.combine(
+        args["opened_to"] + timedelta(days=1), datetime.min.time(), ROME
+    )
+    return start, end
 
 
 def test_lists_from_entries_answer_what_the_cases_query_answers(cases) -> None:
     assert cases.lists.backfill(T0) == 0  # an empty database: lists read entries from now on
     opened = open_cases(cases, 40)
     assert IntakeCaseListEntryDoc.objects.count() == sum(len(entry_docs(doc(c))) for c in opened)
-    assert assert_both_paths_agree(cases) >= 60  # most of them read from entries
+    assert assert_both_paths_agree(cases) >= 120  # most of them read from entries
+    # The open urgent cases: those both, whatever the period; ended ones leave them.
+    urgent = [c for c in opened if c.urgent]
+    args = arguments({"urgent": True, "status": "aperto"}, 100, 0, None)
+    assert [c.id for c in cases.list(**args).items] == [c.id for c in reversed(urgent)]
+    for case in urgent[::2]:
+        assert cases.mark_ended(case.id, CaseStatus.CLOSED, T0 + timedelta(days=30))
+    assert not cases.mark_ended(urgent[0].id, CaseStatus.ARCHIVED, T0)  # redelivered: no change
+    assert [c.id for c in cases.list(**args).items] == [c.id for c in reversed(urgent[1::2])]
+    assert cases.lists.page("u", 100, 0)[1] == len(urgent[1::2])
+    assert_both_paths_agree(cases)
     # An erasure takes the cases out of their tenant's list, before anonymising them.
     PrivacyStore(cases.topic).anonymise_cases("ten_1")
     assert IntakeCaseDoc.objects(tenant_id="ten_1").count() == 0
@@ -156,12 +197,36 @@ def test_the_repair_writes_missing_entries_and_drops_stale_ones(
     IntakeCaseDoc._get_collection().update_one(
         {"_id": opened[7].id}, {"$set": {"tenant_id": ANONYMOUS}}
     )
-    want = sum(len(entry_docs(doc(c))) for c in opened) - 1  # no tenant entry for opened[7]
+    # An end interrupted between its two writes: ended, still among the open urgent cases.
+    assert opened[10].urgent
+    IntakeCaseDoc._get_collection().update_one(
+        {"_id": opened[10].id}, {"$set": {"status": "chiuso"}}
+    )
+    # no tenant entry for opened[7], no open urgent entry for opened[10]
+    want = sum(len(entry_docs(doc(c))) for c in opened) - 2
     for _ in range(2):  # idempotent
         assert cli(["repair-case-lists"]) == 0
         assert IntakeCaseListEntryDoc.objects.count() == want
         assert cases.lists.ready()
         assert_both_paths_agree(cases)
+
+
+def test_a_database_backfilled_before_the_open_urgent_cases_reads_them_once_backfilled(
+    cases,
+) -> None:
+    cases.lists.backfill(T0)
+    opened = open_cases(cases, 30)
+    # As left by the version before the open urgent cases: no entries of theirs, no mark.
+    entries = IntakeCaseListEntryDoc._get_collection()
+    assert entries.delete_many(case_lists.span("u")).deleted_count == sum(c.urgent for c in opened)
+    entries.database["backfills"].delete_one({"_id": case_lists.URGENT_BACKFILL_MARK})
+    cases.lists = CaseListEntries()
+    assert cases.lists.ready() and not cases.lists.ready("u")  # the other lists read entries
+    assert_both_paths_agree(cases)  # the open urgent cases by the cases query meanwhile
+    assert cases.lists.backfill(T0) == 30
+    assert cases.lists.ready("u") and cases.lists.backfill(T0) is None
+    assert cases.lists.page("u", 100, 0)[1] == sum(c.urgent for c in opened)
+    assert_both_paths_agree(cases)
 
 
 def test_the_cases_endpoint_keeps_each_callers_scope(app, cases, environ) -> None:
@@ -174,7 +239,16 @@ def test_the_cases_endpoint_keeps_each_callers_scope(app, cases, environ) -> Non
         ("operator", ("ctr_1",)),
         ("operator", ("ctr_1", "ctr_2")),
     ]
-    filters = ({}, {"building_id": "bld_b"}, {"counter_id": "ctr_1"}, {"tenant_id": "ten_2"})
+    filters = (
+        {},
+        {"building_id": "bld_b"},
+        {"counter_id": "ctr_1"},
+        {"tenant_id": "ten_2"},
+        {"counter_id": "ctr_1", "from": "2026-03-02", "to": "2026-03-05"},
+        {"from": "2026-03-04"},
+        {"urgent": "true", "status": "aperto"},
+        {"urgent": "true", "status": "aperto", "to": "2026-03-04"},
+    )
     pages = ((5, 0), (5, 5), (50, 0))
     for (role, counters), query, (limit, offset) in itertools.product(callers, filters, pages):
         scope = {"counters": counters} if counters else {}
@@ -184,12 +258,26 @@ def test_the_cases_endpoint_keeps_each_callers_scope(app, cases, environ) -> Non
             headers=bearer_headers(environ, role, **scope),
         )
         assert response.status_code == 200, response.json
-        want = cases.query(**arguments(query, limit, offset, list(counters or []) or None))
+        want = cases.query(
+            **arguments(repository_filters(query), limit, offset, list(counters or []) or None)
+        )
         assert [c["id"] for c in response.json] == [c.id for c in want.items], (role, query)
         assert response.headers["X-Total-Count"] == str(want.total), (role, query)
     operator = bearer_headers(environ, "operator", counters=("ctr_1",))
     refused = client.get("/api/v1/cases", query_string={"counter_id": "ctr_2"}, headers=operator)
     assert refused.status_code == 403
+
+
+def repository_filters(query: dict[str, str]) -> dict[str, Any]:
+    """The endpoint's query string as the repository's arguments."""
+    out: dict[str, Any] = dict(query)
+    if "from" in out:
+        out["opened_from"] = date.fromisoformat(out.pop("from"))
+    if "to" in out:
+        out["opened_to"] = date.fromisoformat(out.pop("to"))
+    if "urgent" in out:
+        out["urgent"] = out["urgent"] == "true"
+    return out
 
 
 def doc(case: Case) -> dict[str, Any]:
@@ -200,4 +288,6 @@ def doc(case: Case) -> dict[str, Any]:
         "counter_id": case.counter_id,
         "tenant_id": case.tenant_id,
         "opened_at": case.opened_at,
+        "urgent": case.urgent,
+        "status": case.status.value,
     }

@@ -9,16 +9,20 @@ is an ``_id`` range, sorted by ``_id``, with skip and limit (the launcher's patc
 
     a:<opened_at>:<case_id>                all cases
     b:<building_id>:<opened_at>:<case_id>  c:<counter_id>:…  t:<tenant_id>:…
+    u:<opened_at>:<case_id>                the open urgent cases
 
 ``opened_at`` is written as the store keeps it (whole milliseconds since 1970, 15 digits), so
 the text order of a list's ``_id``s is the cases' order by ``opened_at`` then ``_id``: a page is
-the list's range in descending ``_id`` order, then the cases by ``_id $in``. MongoDB serves the
-same reads from its ``_id`` index.
+the list's range in descending ``_id`` order, then the cases by ``_id $in``. The cases of a list
+opened in a period are a sub-range of it, ``<list>:<from ms>`` up to ``<list>:<to ms>``: no
+entries of their own. MongoDB serves the same reads from its ``_id`` index.
 
-Entries are insert-only and idempotent (a fixed ``_id``; a duplicate is ignored): written after
-the case by the same call that stores it; an anonymised case leaves its tenant's list (its
-entry there would link the erased tenant to the case). ``backfill`` writes the entries of every
-stored case; until it has run once in a database, lists are read with the cases query.
+Entries are idempotent (a fixed ``_id``; a duplicate is ignored): written after the case by the
+same call that stores it. An anonymised case leaves its tenant's list (its entry there would
+link the erased tenant to the case); an ended case leaves the open urgent cases (``leave_urgent``,
+after its status is written). ``backfill`` writes the entries of every stored case; until it has
+run once in a database, lists are read with the cases query (the open urgent cases, which came
+later, have a mark of their own).
 """
 
 from __future__ import annotations
@@ -37,7 +41,13 @@ from shared.privacy import ANONYMOUS
 
 ALL = "a"
 BY_BUILDING, BY_COUNTER, BY_TENANT = "b", "c", "t"
+URGENT_OPEN = "u"
+OPEN = "aperto"  # CaseStatus.OPEN as stored
 BACKFILL_MARK = IntakeCaseListEntryDoc._meta["collection"]  # in BACKFILLS, once done
+# The open urgent cases' entries came after the others: a database whose backfill was done
+# before them has none, until the backfill runs again and leaves this mark too.
+URGENT_BACKFILL_MARK = f"{BACKFILL_MARK}:{URGENT_OPEN}"
+MARKS = (BACKFILL_MARK, URGENT_BACKFILL_MARK)
 # An id that can name a list: the characters FerretDB orders like MongoDB in an ``_id`` range
 # (plain ASCII) without ``:`` and ``;``, the bounds of a list's range. Every id intake makes
 # (``bld_<hex>``…) is one; a filter by any other value is served by the cases query.
@@ -56,9 +66,15 @@ def opened_key(opened_at: datetime) -> str:
     return f"{(opened_at - EPOCH) // timedelta(milliseconds=1):015d}"
 
 
-def list_names(building_id: str | None, counter_id: str | None, tenant_id: str | None) -> list[str]:
-    """The lists a case with these ids is in (not the tenant's once anonymised)."""
-    names = [ALL]
+def list_names(
+    building_id: str | None,
+    counter_id: str | None,
+    tenant_id: str | None,
+    urgent_open: bool = False,
+) -> list[str]:
+    """The lists a case with these ids is in (not the tenant's once anonymised; the open urgent
+    cases' while it is both)."""
+    names = [ALL, URGENT_OPEN] if urgent_open else [ALL]
     for kind, value in ((BY_BUILDING, building_id), (BY_COUNTER, counter_id)):
         if value and LISTABLE_ID.match(value):
             names.append(f"{kind}:{value}")
@@ -68,10 +84,21 @@ def list_names(building_id: str | None, counter_id: str | None, tenant_id: str |
 
 
 def entry_docs(case: dict[str, Any]) -> list[dict[str, Any]]:
-    """The entries of a case, given as stored (``_id``, the three ids, ``opened_at``)."""
+    """The entries of a case, given as stored (``_id``, the three ids, ``opened_at``, ``urgent``
+    and ``status``: the values the cases query compares, a missing one matching nothing)."""
     key = f"{opened_key(case['opened_at'])}:{case['_id']}"
-    names = list_names(case.get("building_id"), case.get("counter_id"), case.get("tenant_id"))
+    names = list_names(
+        case.get("building_id"),
+        case.get("counter_id"),
+        case.get("tenant_id"),
+        urgent_open=is_urgent_open(case),
+    )
     return [{"_id": f"{name}:{key}", "case_id": case["_id"]} for name in names]
+
+
+def is_urgent_open(case: dict[str, Any]) -> bool:
+    """Whether a stored case is in the open urgent cases (``urgent: true``, ``status: aperto``)."""
+    return case.get("urgent") is True and case.get("status") == OPEN
 
 
 def list_for(
@@ -79,17 +106,22 @@ def list_for(
     counter_id: str | None,
     building_id: str | None,
     tenant_id: str | None,
-    other_filters: bool,
+    urgent: bool | None,
+    status: str | None,
     counters: Sequence[str] | None,
 ) -> str | None:
-    """The one list that answers a cases query, or None when it needs the cases query.
+    """The one list that answers a cases query (dates aside: a period is a sub-range of any
+    list), or None when it needs the cases query.
 
-    A list answers no filter or exactly one of counter, building and tenant. An operator
-    (``counters``: the counters in its scope) sees the cases of its counters only: a list answers
-    its own counter's filter, or no filter when it has exactly one counter.
+    A list answers no filter or exactly one of counter, building and tenant; the open urgent
+    cases answer ``urgent`` true with ``status`` aperto and nothing else, for callers that see
+    every case. An operator (``counters``: the counters in its scope) sees the cases of its
+    counters only: a list answers its own counter's filter, or no filter when it has exactly one
+    counter.
     """
-    if other_filters:
-        return None
+    if urgent is not None or status:
+        only = not (counter_id or building_id or tenant_id) and counters is None
+        return URGENT_OPEN if urgent is True and status == OPEN and only else None
     filters = ((BY_COUNTER, counter_id), (BY_BUILDING, building_id), (BY_TENANT, tenant_id))
     given = [(kind, value) for kind, value in filters if value]
     if counters is not None and not counter_id:
@@ -106,9 +138,16 @@ def list_for(
     return f"{kind}:{value}"
 
 
-def span(name: str) -> dict[str, Any]:
-    """Every entry of list ``name``: ``_id`` after ``<name>:`` and before ``<name>;``."""
-    return {"_id": {"$gte": f"{name}:", "$lt": f"{name};"}}
+def span(name: str, start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
+    """The entries of list ``name`` opened from ``start`` (included) to ``end`` (excluded),
+    each bound optional: ``_id`` from ``<name>:`` (``<name>:<start ms>``) up to ``<name>;``
+    (``<name>:<end ms>``). A case opened in ``start``'s millisecond is ``<name>:<start ms>:…``,
+    after its bound; one opened in ``end``'s, ``<name>:<end ms>:…``, after its own."""
+    low = f"{name}:{opened_key(start)}" if start and start > EPOCH else f"{name}:"
+    high = f"{name}:{opened_key(end)}" if end else f"{name};"
+    if end and end <= EPOCH:
+        high = low  # nothing before 1970 (a negative key would not sort)
+    return {"_id": {"$gte": low, "$lt": high}}
 
 
 class CaseListEntries:
@@ -116,6 +155,7 @@ class CaseListEntries:
 
     def __init__(self) -> None:
         self._backfilled = False
+        self._done: set[str] = set()
 
     @property
     def collection(self) -> Collection:
@@ -123,8 +163,17 @@ class CaseListEntries:
         return IntakeCaseListEntryDoc._get_collection()
 
     def add(self, case: dict[str, Any]) -> None:
-        """Write a case's entries (``entry_docs``); the ones already there are left as they are."""
+        """Write a case's entries (``entry_docs``); the ones already there are left as they are.
+
+        An open urgent case may have been ended meanwhile (the worker applies casework's event
+        as soon as the case is published): its status is read again after its entry is written,
+        and the entry dropped if it is ended; the end drops it after its own write as well.
+        """
         self._insert(entry_docs(case))
+        if is_urgent_open(case):
+            stored = IntakeCaseDoc._get_collection().find_one({"_id": case["_id"]}, {"status": 1})
+            if stored is None or stored.get("status") != OPEN:
+                self.leave_urgent(case["_id"], case["opened_at"])
 
     def _insert(self, docs: list[dict[str, Any]]) -> None:
         if not docs:
@@ -136,9 +185,17 @@ class CaseListEntries:
             if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
                 raise
 
-    def page(self, name: str, limit: int, offset: int) -> tuple[list[str], int]:
-        """The case ids of one page of list ``name`` (newest first) and the list's length."""
-        entries = span(name)
+    def page(
+        self,
+        name: str,
+        limit: int,
+        offset: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> tuple[list[str], int]:
+        """The case ids of one page of list ``name`` (newest first) and the list's length;
+        of the cases opened from ``start`` to ``end`` (excluded) when given."""
+        entries = span(name, start, end)
         cursor = self.collection.find(entries, {"case_id": 1}).sort("_id", -1)
         ids = [d["case_id"] for d in cursor.skip(offset).limit(limit)]
         return ids, self.collection.count_documents(entries)
@@ -149,17 +206,24 @@ class CaseListEntries:
             {"_id": f"{BY_TENANT}:{tenant_id}:{opened_key(opened_at)}:{case_id}"}
         )
 
-    def ready(self) -> bool:
-        """Whether every case stored before the entries existed has them (``backfill``)."""
+    def leave_urgent(self, case_id: str, opened_at: datetime) -> None:
+        """Take a case out of the open urgent cases (after its end is written; idempotent)."""
+        self.collection.delete_one({"_id": f"{URGENT_OPEN}:{opened_key(opened_at)}:{case_id}"})
+
+    def ready(self, name: str = ALL) -> bool:
+        """Whether every case stored before list ``name``'s entries existed has them
+        (``backfill``)."""
         if not self._backfilled:  # once done, done for good: not read again
             marks = self.collection.database[BACKFILLS]
-            self._backfilled = marks.find_one({"_id": BACKFILL_MARK}) is not None
-        return self._backfilled
+            found = {m["_id"] for m in marks.find({"_id": {"$in": list(MARKS)}}, {"_id": 1})}
+            self._done = found
+            self._backfilled = found == set(MARKS)
+        return self._backfilled or (name != URGENT_OPEN and BACKFILL_MARK in self._done)
 
     def backfill(self, now: datetime) -> int | None:
         """Once per database (intake's worker, at start): the entries of every stored case.
         Returns how many cases it went through, None when it was done already."""
-        if self.ready():
+        if self.ready(URGENT_OPEN) and self.ready(ALL):
             return None
         cases, _ = self.repair(now)
         return cases
@@ -174,25 +238,35 @@ class CaseListEntries:
         for batch in batches(_stored_cases(), BATCH):
             self._insert([entry for case in batch for entry in entry_docs(case)])
             cases += len(batch)
-        dropped = self._drop_stale_tenant_entries()
-        with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
-            self.collection.database[BACKFILLS].insert_one({"_id": BACKFILL_MARK, "at": now})
+        dropped = self._drop_stale_entries()
+        for mark in MARKS:
+            with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
+                self.collection.database[BACKFILLS].insert_one({"_id": mark, "at": now})
         self._backfilled = True
         return cases, dropped
 
-    def _drop_stale_tenant_entries(self) -> int:
-        """Drop the tenant entries of cases that are no longer that tenant's (an anonymisation
-        interrupted between its two writes leaves none, but a repair does not assume it)."""
+    def _drop_stale_entries(self) -> int:
+        """Drop the tenant entries of cases that are no longer that tenant's and the open urgent
+        entries of cases that are not (an anonymisation or an end interrupted between its two
+        writes leaves one; a repair does not assume it)."""
         stale: list[str] = []
-        entries = self.collection.find(span(BY_TENANT), {"case_id": 1})
-        for batch in batches(entries, BATCH):
-            found = IntakeCaseDoc._get_collection().find(
-                {"_id": {"$in": [e["case_id"] for e in batch]}}, {"tenant_id": 1}
-            )
-            tenants = {c["_id"]: c["tenant_id"] for c in found}
-            for entry in batch:  # ``t:<tenant_id>:<opened_at>:<case_id>``
-                if entry["_id"].split(":")[1] != tenants.get(entry["case_id"]):
-                    stale.append(entry["_id"])
+        for name in (BY_TENANT, URGENT_OPEN):
+            entries = self.collection.find(span(name), {"case_id": 1})
+            for batch in batches(entries, BATCH):
+                found = IntakeCaseDoc._get_collection().find(
+                    {"_id": {"$in": [e["case_id"] for e in batch]}},
+                    {"tenant_id": 1, "urgent": 1, "status": 1},
+                )
+                cases = {c["_id"]: c for c in found}
+                for entry in batch:
+                    case = cases.get(entry["case_id"])
+                    if case is None:
+                        stale.append(entry["_id"])
+                    elif name == BY_TENANT:  # ``t:<tenant_id>:<opened_at>:<case_id>``
+                        if entry["_id"].split(":")[1] != case.get("tenant_id"):
+                            stale.append(entry["_id"])
+                    elif not is_urgent_open(case):
+                        stale.append(entry["_id"])
         dropped = 0
         for start in range(0, len(stale), BATCH):  # after the read: no write under its cursor
             doomed = {"_id": {"$in": stale[start : start + BATCH]}}
@@ -201,7 +275,14 @@ class CaseListEntries:
 
 
 def _stored_cases() -> Iterator[dict[str, Any]]:
-    fields = {"building_id": 1, "counter_id": 1, "tenant_id": 1, "opened_at": 1}
+    fields = {
+        "building_id": 1,
+        "counter_id": 1,
+        "tenant_id": 1,
+        "opened_at": 1,
+        "urgent": 1,
+        "status": 1,
+    }
     return IntakeCaseDoc._get_collection().find({}, fields)
 
 

@@ -30,7 +30,7 @@ from shared.privacy import ERASURES
 
 ALIAS = "intake"
 # One-off data migrations done in this database, by name: a mark each, once done (the
-# codice fiscale claims' and the case list entries' backfills).
+# codice fiscale claims', the case and tenant list entries' backfills).
 BACKFILLS = "backfills"
 
 
@@ -284,6 +284,21 @@ class IntakeCaseListEntryDoc(Document):
     case_id = StringField(required=True)
 
 
+class IntakeTenantListEntryDoc(Document):
+    """A tenant in one tenant list (``services.intake.adapters.tenant_lists``): ``_id`` is
+    ``n:<name>#<tenant_id>`` or ``tb:<building_id>:<name>#<tenant_id>``, the search name in
+    plain characters that keep its order, so a name prefix is an ``_id`` range.
+
+    Reconciled on every write of its tenant: a page is one read of the ``_id`` index, where
+    FerretDB would read every tenant to filter and sort them.
+    """
+
+    meta = {"collection": "tenant_list_entries", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)
+    tenant_id = StringField(required=True)
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     IntakeBuildingDoc,
     IntakeCounterDoc,
@@ -295,6 +310,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     IntakeIdempotencyDoc,
     IntakeCaseDoc,
     IntakeCaseListEntryDoc,
+    IntakeTenantListEntryDoc,
 )
 # Collection → paths of its fields encrypted at rest (what key rotation rewrites).
 # The outboxes keep every event, personal data included: stored encrypted as well.

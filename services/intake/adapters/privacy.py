@@ -24,6 +24,7 @@ from services.intake.adapters.documents import (
     IntakeOpenCaseClaimDoc,
     IntakeTenantDoc,
 )
+from services.intake.adapters.tenant_lists import TenantListEntries
 from services.intake.domain.identifiers import normalize_fiscal_code
 from shared import mongo, privacy
 from shared.crypto import cipher_for
@@ -108,6 +109,14 @@ class PrivacyStore:
         """Replace the tenant's personal data; keeps building and household size (statistics)."""
         collection = IntakeTenantDoc._meta["collection"]
         self._free_fiscal_code(tenant_id)
+        # Out of the lists under their name first (an entry's ``_id`` holds it): an interrupted
+        # erasure, asked again, still finds the name here.
+        before = self.db[collection].find_one(
+            {"_id": tenant_id}, {"search_name": 1, "building_id": 1}
+        )
+        lists = TenantListEntries()
+        if before is not None:
+            lists.forget(before)
         found = self.db[collection].update_one(
             {"_id": tenant_id},
             {
@@ -127,6 +136,7 @@ class PrivacyStore:
             },
         )
         privacy.purge_published_events(self.db, collection, {"_id": tenant_id})
+        lists.reconcile(tenant_id, None)  # under the anonymous name, as the tenants query has it
         return bool(found.matched_count)
 
     def _free_fiscal_code(self, tenant_id: str) -> None:

@@ -37,6 +37,8 @@ from services.intake.adapters.documents import (
     IntakeSlotClaimDoc,
     IntakeTenantDoc,
 )
+from services.intake.adapters.tenant_lists import TenantListEntries
+from services.intake.adapters.tenant_lists import list_for as tenant_list_for
 from services.intake.domain.identifiers import normalize_fiscal_code, search_key
 from services.intake.domain.model import (
     Appointment,
@@ -181,9 +183,11 @@ class TenantRepository:
         topic: str,
         claim_grace: timedelta = timedelta(seconds=60),
         clock: Callable[[], datetime] = now_utc,
+        lists: TenantListEntries | None = None,
     ) -> None:
         self.topic = topic
         self.fiscal_codes = FiscalCodeLookup(claim_grace, clock)
+        self.lists = lists or TenantListEntries()
 
     def add(self, tenant: Tenant, events: Iterable[Event]) -> None:
         """Insert a new tenant; ``Conflict`` when the codice fiscale is already registered."""
@@ -200,6 +204,15 @@ class TenantRepository:
         except Exception:
             self.fiscal_codes.release_unless_held(fiscal_code, tenant.id)
             raise
+        self._reconcile(tenant.id, None)
+
+    def _reconcile(self, tenant_id: str, before: dict[str, Any] | None) -> None:
+        # After the tenant: it is stored whatever happens next, so a failure here must not fail
+        # the write; its lists are stale until ``repair-tenant-lists``.
+        try:
+            self.lists.reconcile(tenant_id, before)
+        except PyMongoError as exc:
+            log.error("tenant %s stored without its list entries: %s", tenant_id, exc)
 
     def update(
         self,
@@ -229,6 +242,8 @@ class TenantRepository:
 
     def _write(self, tenant: Tenant, previous_version: int, events: Iterable[Event]) -> None:
         collection = IntakeTenantDoc._get_collection()
+        # What its lists hold now: the entries the write may leave behind.
+        before = collection.find_one({"_id": tenant.id}, {"search_name": 1, "building_id": 1})
         fields = _encrypted(IntakeTenantDoc, _tenant_fields(tenant))
         fields.pop("id")
         fields["consents"] = [c.to_mongo().to_dict() for c in fields["consents"]]
@@ -258,6 +273,7 @@ class TenantRepository:
                 code="version_conflict",
                 id=tenant.id,
             )
+        self._reconcile(tenant.id, before)
 
     def _claim(self, fiscal_code: str, tenant_id: str) -> None:
         taken, holder = self.fiscal_codes.claim(fiscal_code, tenant_id)
@@ -291,7 +307,9 @@ class TenantRepository:
         limit: int,
         offset: int,
     ) -> Page:
-        """Tenants by name prefix (surname first), codice fiscale or building, sorted by name."""
+        """Tenants by name prefix (surname first), codice fiscale or building, sorted by name:
+        from the tenant list entries when their backfill is done, else by the tenants query
+        (``query``): the same page and total."""
         if fiscal_code:
             # At most one tenant: found by ``_id`` through its claim, the other filters checked
             # on it (a filter on the tenants would read them all on FerretDB).
@@ -303,6 +321,15 @@ class TenantRepository:
                 and (not name or search_key(t.last_name, t.first_name).startswith(search_key(name)))
             ]
             return Page(found[offset : offset + limit], len(found))
+        name_list = tenant_list_for(building_id)
+        if name_list is None or not self.lists.ready():
+            return self.query(name=name, building_id=building_id, limit=limit, offset=offset)
+        ids, total = self.lists.page(name_list, search_key(name or ""), limit, offset)
+        return Page([_tenant(doc) for doc in _read_by_id(IntakeTenantDoc, ids)], total)
+
+    def query(self, *, name: str | None, building_id: str | None, limit: int, offset: int) -> Page:
+        """Tenants by name prefix and building, sorted by name, by a query on the tenants
+        (FerretDB reads them all)."""
         criteria: dict[str, Any] = {}
         if building_id:
             criteria["building_id"] = building_id
@@ -644,6 +671,8 @@ class CaseRepository:
                     "counter_id": case.counter_id,
                     "tenant_id": case.tenant_id,
                     "opened_at": case.opened_at,
+                    "urgent": case.urgent,
+                    "status": case.status.value,
                 }
             )
         except PyMongoError as exc:
@@ -653,12 +682,17 @@ class CaseRepository:
         """Record that casework ended the case (closed or archived); False when it already was.
 
         Only an open case changes (compare-and-set on the status): a redelivered or late event
-        never moves an ended case again nor its end time.
+        never moves an ended case again nor its end time. Then the case leaves the open urgent
+        cases (also on a redelivery: an end interrupted between its two writes is finished).
         """
-        result = IntakeCaseDoc._get_collection().update_one(
+        cases = IntakeCaseDoc._get_collection()
+        result = cases.update_one(
             {"_id": case_id, "status": CaseStatus.OPEN.value},
             {"$set": {"status": status.value, "closed_at": at}},
         )
+        stored = cases.find_one({"_id": case_id}, {"opened_at": 1, "urgent": 1})
+        if stored is not None and stored.get("urgent") is True:
+            self.lists.leave_urgent(case_id, stored["opened_at"])
         return bool(result.modified_count)
 
     def get(self, case_id: str) -> Case | None:
@@ -682,16 +716,18 @@ class CaseRepository:
         counters: Sequence[str] | None = None,
     ) -> Page:
         """Cases, newest first, filtered; with ``counters``, only the cases opened at one of
-        them. From a list's entries when one list answers (``case_lists.list_for``) and their
-        backfill is done, else by the cases query (``query``): the same page and total."""
+        them. From a list's entries when one list answers (``case_lists.list_for``; a period is
+        a sub-range of it) and their backfill is done, else by the cases query (``query``): the
+        same page and total."""
         name = list_for(
             counter_id=counter_id,
             building_id=building_id,
             tenant_id=tenant_id,
-            other_filters=urgent is not None or bool(status or opened_from or opened_to),
+            urgent=urgent,
+            status=status,
             counters=counters,
         )
-        if name is None or not self.lists.ready():
+        if name is None or not self.lists.ready(name):
             return self.query(
                 counter_id=counter_id,
                 building_id=building_id,
@@ -705,8 +741,8 @@ class CaseRepository:
                 zone=zone,
                 counters=counters,
             )
-        ids, total = self.lists.page(name, limit, offset)
-        return Page(_cases_by_id(ids), total)
+        ids, total = self.lists.page(name, limit, offset, *_period(opened_from, opened_to, zone))
+        return Page([_case(doc) for doc in _read_by_id(IntakeCaseDoc, ids)], total)
 
     def query(
         self,
@@ -739,10 +775,7 @@ class CaseRepository:
             criteria["counter_id"] = {"$in": list(counters)}
         if urgent is not None:
             criteria["urgent"] = urgent
-        # Dates are local days at the counter: from the start of ``opened_from`` to the end of
-        # ``opened_to``.
-        start = datetime.combine(opened_from, time(), zone) if opened_from else None
-        end = datetime.combine(opened_to + timedelta(days=1), time(), zone) if opened_to else None
+        start, end = _period(opened_from, opened_to, zone)
         _range(criteria, "opened_at", start, end, end_exclusive=True)
         query = (
             IntakeCaseDoc.objects(__raw__=criteria).exclude("outbox").order_by("-opened_at", "-id")
@@ -796,6 +829,16 @@ class IdempotencyStore:
             {"created_at": {"$lt": before}, "state": "completata"}
         )
         return result.deleted_count
+
+
+def _period(
+    opened_from: date | None, opened_to: date | None, zone: Any
+) -> tuple[datetime | None, datetime | None]:
+    """Dates are local days at the counter: from the start of ``opened_from`` to the end of
+    ``opened_to`` (excluded)."""
+    start = datetime.combine(opened_from, time(), zone) if opened_from else None
+    end = datetime.combine(opened_to + timedelta(days=1), time(), zone) if opened_to else None
+    return start, end
 
 
 def _range(
@@ -979,7 +1022,7 @@ def _tenant_fields(t: Tenant) -> dict[str, Any]:
     }
 
 
-def _tenant(doc: IntakeTenantDoc) -> Tenant:
+def _tenant(doc: IntakeTenantDoc | SimpleNamespace) -> Tenant:
     return Tenant(
         id=doc.id,
         building_id=doc.building_id,
@@ -1040,14 +1083,15 @@ def _appointment(doc: IntakeAppointmentDoc) -> Appointment:
     )
 
 
-def _cases_by_id(ids: Sequence[str]) -> list[Case]:
-    """The cases with these ids, in this order (those still there), read for display: raw
-    documents hydrated (``mongo.hydrate``), not tracked mongoengine documents."""
+def _read_by_id(document: type[Document], ids: Sequence[str]) -> list[SimpleNamespace]:
+    """The documents with these ids, in this order (those still there), read for display: raw
+    documents without their outbox, hydrated (``mongo.hydrate``), not tracked mongoengine
+    documents (about half of a list's time on this machine)."""
     if not ids:
         return []
-    raw = IntakeCaseDoc._get_collection().find({"_id": {"$in": list(ids)}}, {"outbox": 0})
+    raw = document._get_collection().find({"_id": {"$in": list(ids)}}, {"outbox": 0})
     found = {doc["_id"]: doc for doc in raw}
-    return [_case(mongo.hydrate(IntakeCaseDoc, found[i])) for i in ids if i in found]
+    return [mongo.hydrate(document, found[i]) for i in ids if i in found]
 
 
 def _case(doc: IntakeCaseDoc | SimpleNamespace) -> Case:

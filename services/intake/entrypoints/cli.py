@@ -185,6 +185,14 @@ def repair_case_lists() -> int:
     return 0
 
 
+def repair_tenant_lists() -> int:
+    """Write the tenant list entries every stored tenant should have and drop the stale ones."""
+    bus = bootstrap(load_settings())
+    tenants, dropped = bus.deps.tenants.lists.repair(bus.deps.clock())
+    print(f"elenchi degli inquilini: voci verificate per {tenants} inquilini, {dropped} eliminate")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.intake.entrypoints.cli")
@@ -203,7 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     purge.add_argument("--older-than-hours", type=int, default=72)
     sub.add_parser(
         "repair-case-lists",
-        help="riscrive le voci degli elenchi dei casi (per edificio, sportello, inquilino)",
+        help="riscrive le voci degli elenchi dei casi (edificio, sportello, inquilino, urgenti)",
+    )
+    sub.add_parser(
+        "repair-tenant-lists",
+        help="riscrive le voci degli elenchi degli inquilini (per nome, per edificio)",
     )
     args = parser.parse_args(argv)
     configure_logging("intake", load_settings().log_level)
@@ -215,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         return import_tenants_command(args.file, args.building, args.operator, args.report)
     if args.command == "repair-case-lists":
         return repair_case_lists()
+    if args.command == "repair-tenant-lists":
+        return repair_tenant_lists()
     return 2
 
 

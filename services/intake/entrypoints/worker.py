@@ -42,6 +42,13 @@ def build_worker(settings: Settings) -> Worker:
             log.info("case list entries backfilled", extra={"cases": cases})
     except PyMongoError as exc:
         log.warning("case list entries not backfilled: %s", exc)
+    try:
+        # And the tenant lists' entries of the tenants stored before them.
+        tenants = bus.deps.tenants.lists.backfill(bus.deps.clock())
+        if tenants is not None:
+            log.info("tenant list entries backfilled", extra={"tenants": tenants})
+    except PyMongoError as exc:
+        log.warning("tenant list entries not backfilled: %s", exc)
     return Worker(
         settings,
         mongo.database(ALIAS),
