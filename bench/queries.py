@@ -204,7 +204,7 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
     with ThreadPoolExecutor(max_workers=2) as pool:
         advance = progress(tenants, f"{tenants} inquilini")
         pending: list[Future] = []
-        for batch in case_lists.batches(workload.tenant_docs(scale, topic), BATCH):
+        for batch in id_lists.batches(workload.tenant_docs(scale, topic), BATCH):
             for future in pending:
                 future.result()
             pending = [pool.submit(_insert_tenants, intake, batch)]
@@ -220,7 +220,7 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
         advance = progress(cases, f"{cases} casi + fascicoli")
         # Two writers: intake's and casework's databases are separate SQLite files on FerretDB.
         pending = []
-        for batch in case_lists.batches(workload.case_docs(scale, cases, topic), BATCH):
+        for batch in id_lists.batches(workload.case_docs(scale, cases, topic), BATCH):
             for future in pending:
                 future.result()
             pending = [

@@ -8,8 +8,8 @@ order is known when a document is written keeps one small entry per member, whos
 ``<list name>:<sort key>:<document id>``: a page is a range of entries in ``_id`` order, then
 the documents by ``_id $in``. MongoDB serves the same reads from its ``_id`` index.
 
-intake's case lists (``services.intake.adapters.case_lists``) and casework's case-file lists
-(``services.casework.adapters.case_file_lists``) are built this way.
+intake's case and tenant lists (``services.intake.adapters.case_lists``, ``tenant_lists``) and
+casework's case-file lists (``services.casework.adapters.case_file_lists``) are built this way.
 """
 
 from __future__ import annotations

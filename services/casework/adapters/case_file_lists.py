@@ -40,7 +40,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
@@ -64,6 +64,19 @@ LIST_FIELDS = {
     "list_entries": 1,
     "version": 1,
 }
+
+
+class QueueFilters(TypedDict, total=False):
+    """The filters of a work queue (``GET /case-files``); a missing or None one is not applied.
+    ``counters``: the counters in an operator's scope (only their case files)."""
+
+    state: str | None
+    assignee: str | None
+    path: str | None
+    building_id: str | None
+    counter_id: str | None
+    overdue_on: date | None
+    counters: Sequence[str] | None
 
 
 @dataclass(frozen=True)
@@ -111,16 +124,7 @@ def entry_docs(case_id: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"_id": i, "case_id": case_id} for i in entry_ids(case_id, doc)]
 
 
-def list_for(
-    *,
-    state: str | None,
-    assignee: str | None,
-    path: str | None,
-    building_id: str | None,
-    counter_id: str | None,
-    overdue_on: date | None,
-    counters: Sequence[str] | None,
-) -> Listing | None:
+def list_for(**filters: Unpack[QueueFilters]) -> Listing | None:
     """The one list that answers a case-files query, or None when it needs the query.
 
     A list answers no filter or exactly one of state, assignee, path, building, counter and
@@ -128,13 +132,15 @@ def list_for(
     counters only: a list answers its own counter's filter, or no filter when it has exactly
     one counter.
     """
+    counter_id, overdue_on = filters.get("counter_id"), filters.get("overdue_on")
+    counters = filters.get("counters")
     given: list[tuple[str, str]] = [
         (kind, value)
         for kind, value in (
-            (BY_STATE, state),
-            (BY_ASSIGNEE, assignee),
-            (BY_PATH, path),
-            (BY_BUILDING, building_id),
+            (BY_STATE, filters.get("state")),
+            (BY_ASSIGNEE, filters.get("assignee")),
+            (BY_PATH, filters.get("path")),
+            (BY_BUILDING, filters.get("building_id")),
             (BY_COUNTER, counter_id),
         )
         if value

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from services.casework.adapters.case_file_lists import LIST_FIELDS, CaseFileListEntries, list_for
+from services.casework.adapters.case_file_lists import (
+    LIST_FIELDS,
+    CaseFileListEntries,
+    QueueFilters,
+    list_for,
+)
 from services.casework.adapters.case_file_lists import entry_ids as list_entry_ids
 from services.casework.adapters.codec import from_doc, to_doc
 from services.casework.adapters.documents import ENCRYPTED_PATHS, CaseFileDoc, CaseFileVersionDoc
@@ -37,6 +41,14 @@ STALE_WRITE = timedelta(seconds=30)
 NEWEST_FIRST = [("opened_at", DESCENDING), ("_id", DESCENDING)]
 # The overdue queue: most overdue first, then the longest open (its entries' order).
 MOST_OVERDUE_FIRST = [("next_due", ASCENDING), ("opened_at", ASCENDING), ("_id", ASCENDING)]
+# The work-queue filters that compare one stored field with the value given.
+QUERIED_FIELDS = {
+    "state": "state",
+    "assignee": "assignee",
+    "path": "referral_paths",
+    "building_id": "building.id",
+    "counter_id": "counter_id",
+}
 log = logging.getLogger(__name__)
 
 
@@ -197,44 +209,16 @@ class CaseFileRepository:
         return moved
 
     def list(
-        self,
-        *,
-        state: str | None = None,
-        assignee: str | None = None,
-        path: str | None = None,
-        building_id: str | None = None,
-        counter_id: str | None = None,
-        overdue_on: date | None = None,
-        limit: int = 50,
-        offset: int = 0,
-        counters: Sequence[str] | None = None,
+        self, *, limit: int = 50, offset: int = 0, **filters: Unpack[QueueFilters]
     ) -> tuple[list[CaseFile], int]:
         """A work queue: case files matching every filter given, newest first (``overdue_on``:
         most overdue first), and the total; ``counters`` keeps only those opened at one of
         them. From a list's entries when one list answers (``case_file_lists.list_for``) and
         their backfill is done, else by the case-files query (``query``): the same page and
         total."""
-        listing = list_for(
-            state=state,
-            assignee=assignee,
-            path=path,
-            building_id=building_id,
-            counter_id=counter_id,
-            overdue_on=overdue_on,
-            counters=counters,
-        )
+        listing = list_for(**filters)
         if listing is None or not self.lists.ready():
-            return self.query(
-                state=state,
-                assignee=assignee,
-                path=path,
-                building_id=building_id,
-                counter_id=counter_id,
-                overdue_on=overdue_on,
-                limit=limit,
-                offset=offset,
-                counters=counters,
-            )
+            return self.query(limit=limit, offset=offset, **filters)
         entries, total = self.lists.page(listing, limit, offset)
         found = {}
         if entries:
@@ -250,32 +234,16 @@ class CaseFileRepository:
         return [self._case_file(d) for d in listed], total
 
     def query(
-        self,
-        *,
-        state: str | None = None,
-        assignee: str | None = None,
-        path: str | None = None,
-        building_id: str | None = None,
-        counter_id: str | None = None,
-        overdue_on: date | None = None,
-        limit: int = 50,
-        offset: int = 0,
-        counters: Sequence[str] | None = None,
+        self, *, limit: int = 50, offset: int = 0, **filters: Unpack[QueueFilters]
     ) -> tuple[list[CaseFile], int]:
         """A work queue by a query on the case files (FerretDB reads and sorts them all):
         newest first, ties by id; ``overdue_on``: most overdue first, then the longest open."""
         query: dict[str, Any] = {}
-        if state:
-            query["state"] = state
-        if assignee:
-            query["assignee"] = assignee
-        if path:
-            query["referral_paths"] = path
-        if building_id:
-            query["building.id"] = building_id
-        if counter_id:
-            query["counter_id"] = counter_id
-        elif counters is not None:
+        for name, field in QUERIED_FIELDS.items():
+            if filters.get(name):
+                query[field] = filters[name]
+        counters, overdue_on = filters.get("counters"), filters.get("overdue_on")
+        if not filters.get("counter_id") and counters is not None:
             query["counter_id"] = {"$in": list(counters)}
         if overdue_on:
             query["next_due"] = {"$lt": overdue_on.isoformat(), "$ne": None}

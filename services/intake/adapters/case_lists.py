@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, TypedDict, Unpack
 
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.intake.adapters.documents import BACKFILLS, IntakeCaseDoc, IntakeCaseListEntryDoc
+from shared import id_lists
 from shared.privacy import ANONYMOUS
 
 ALL = "a"
@@ -51,19 +52,11 @@ MARKS = (BACKFILL_MARK, URGENT_BACKFILL_MARK)
 # An id that can name a list: the characters FerretDB orders like MongoDB in an ``_id`` range
 # (plain ASCII) without ``:`` and ``;``, the bounds of a list's range. Every id intake makes
 # (``bld_<hex>``…) is one; a filter by any other value is served by the cases query.
+# (Narrower than ``id_lists.LISTABLE_ID``: the entries already stored were written with it.)
 LISTABLE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
-DUPLICATE_KEY = 11000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BATCH = 500
-T = TypeVar("T")
-
-
-def opened_key(opened_at: datetime) -> str:
-    """``opened_at`` as the store keeps it, in text that sorts like time: milliseconds since
-    1970, truncated as BSON does, 15 digits (a naive datetime is UTC, as pymongo reads it)."""
-    if opened_at.tzinfo is None:
-        opened_at = opened_at.replace(tzinfo=UTC)
-    return f"{(opened_at - EPOCH) // timedelta(milliseconds=1):015d}"
+# ``opened_at`` as text that sorts like time (milliseconds since 1970, 15 digits).
+opened_key = id_lists.time_key
 
 
 def list_names(
@@ -101,15 +94,21 @@ def is_urgent_open(case: dict[str, Any]) -> bool:
     return case.get("urgent") is True and case.get("status") == OPEN
 
 
-def list_for(
-    *,
-    counter_id: str | None,
-    building_id: str | None,
-    tenant_id: str | None,
-    urgent: bool | None,
-    status: str | None,
-    counters: Sequence[str] | None,
-) -> str | None:
+class CaseFilters(TypedDict, total=False):
+    """The filters of a cases query (``GET /cases``); a missing or None one is not applied.
+    ``counters``: the counters in an operator's scope (only their cases)."""
+
+    counter_id: str | None
+    building_id: str | None
+    tenant_id: str | None
+    urgent: bool | None
+    status: str | None
+    opened_from: date | None
+    opened_to: date | None
+    counters: Sequence[str] | None
+
+
+def list_for(**filters: Unpack[CaseFilters]) -> str | None:
     """The one list that answers a cases query (dates aside: a period is a sub-range of any
     list), or None when it needs the cases query.
 
@@ -119,6 +118,13 @@ def list_for(
     counters only: a list answers its own counter's filter, or no filter when it has exactly one
     counter.
     """
+    counter_id, building_id = filters.get("counter_id"), filters.get("building_id")
+    tenant_id, urgent, status = (
+        filters.get("tenant_id"),
+        filters.get("urgent"),
+        filters.get("status"),
+    )
+    counters = filters.get("counters")
     if urgent is not None or status:
         only = not (counter_id or building_id or tenant_id) and counters is None
         return URGENT_OPEN if urgent is True and status == OPEN and only else None
@@ -143,9 +149,9 @@ def span(name: str, start: datetime | None = None, end: datetime | None = None) 
     each bound optional: ``_id`` from ``<name>:`` (``<name>:<start ms>``) up to ``<name>;``
     (``<name>:<end ms>``). A case opened in ``start``'s millisecond is ``<name>:<start ms>:…``,
     after its bound; one opened in ``end``'s, ``<name>:<end ms>:…``, after its own."""
-    low = f"{name}:{opened_key(start)}" if start and start > EPOCH else f"{name}:"
+    low = f"{name}:{opened_key(start)}" if start and start > id_lists.EPOCH else f"{name}:"
     high = f"{name}:{opened_key(end)}" if end else f"{name};"
-    if end and end <= EPOCH:
+    if end and end <= id_lists.EPOCH:
         high = low  # nothing before 1970 (a negative key would not sort)
     return {"_id": {"$gte": low, "$lt": high}}
 
@@ -169,21 +175,11 @@ class CaseListEntries:
         as soon as the case is published): its status is read again after its entry is written,
         and the entry dropped if it is ended; the end drops it after its own write as well.
         """
-        self._insert(entry_docs(case))
+        id_lists.insert_new(self.collection, entry_docs(case))
         if is_urgent_open(case):
             stored = IntakeCaseDoc._get_collection().find_one({"_id": case["_id"]}, {"status": 1})
             if stored is None or stored.get("status") != OPEN:
                 self.leave_urgent(case["_id"], case["opened_at"])
-
-    def _insert(self, docs: list[dict[str, Any]]) -> None:
-        if not docs:
-            return
-        try:
-            self.collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
-                raise
 
     def page(
         self,
@@ -235,8 +231,10 @@ class CaseListEntries:
         Reads every case and every tenant entry: a command's work, never a request's.
         """
         cases = 0
-        for batch in batches(_stored_cases(), BATCH):
-            self._insert([entry for case in batch for entry in entry_docs(case)])
+        for batch in id_lists.batches(_stored_cases(), BATCH):
+            id_lists.insert_new(
+                self.collection, [entry for case in batch for entry in entry_docs(case)]
+            )
             cases += len(batch)
         dropped = self._drop_stale_entries()
         for mark in MARKS:
@@ -252,7 +250,7 @@ class CaseListEntries:
         stale: list[str] = []
         for name in (BY_TENANT, URGENT_OPEN):
             entries = self.collection.find(span(name), {"case_id": 1})
-            for batch in batches(entries, BATCH):
+            for batch in id_lists.batches(entries, BATCH):
                 found = IntakeCaseDoc._get_collection().find(
                     {"_id": {"$in": [e["case_id"] for e in batch]}},
                     {"tenant_id": 1, "urgent": 1, "status": 1},
@@ -284,15 +282,3 @@ def _stored_cases() -> Iterator[dict[str, Any]]:
         "status": 1,
     }
     return IntakeCaseDoc._get_collection().find({}, fields)
-
-
-def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last one shorter), without holding them all."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

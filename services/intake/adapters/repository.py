@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Unpack
 
 from mongoengine import Document
 from mongoengine.errors import NotUniqueError
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
-from services.intake.adapters.case_lists import CaseListEntries, list_for
+from services.intake.adapters.case_lists import CaseFilters, CaseListEntries, list_for
 from services.intake.adapters.documents import (
     ALIAS,
     BACKFILLS,
@@ -700,82 +700,32 @@ class CaseRepository:
         doc = IntakeCaseDoc.objects(id=case_id).exclude("outbox").first()
         return _case(doc) if doc else None
 
-    def list(
-        self,
-        *,
-        counter_id: str | None,
-        building_id: str | None,
-        tenant_id: str | None,
-        urgent: bool | None,
-        status: str | None,
-        opened_from: date | None,
-        opened_to: date | None,
-        limit: int,
-        offset: int,
-        zone: Any,
-        counters: Sequence[str] | None = None,
-    ) -> Page:
+    def list(self, *, limit: int, offset: int, zone: Any, **filters: Unpack[CaseFilters]) -> Page:
         """Cases, newest first, filtered; with ``counters``, only the cases opened at one of
         them. From a list's entries when one list answers (``case_lists.list_for``; a period is
         a sub-range of it) and their backfill is done, else by the cases query (``query``): the
         same page and total."""
-        name = list_for(
-            counter_id=counter_id,
-            building_id=building_id,
-            tenant_id=tenant_id,
-            urgent=urgent,
-            status=status,
-            counters=counters,
-        )
+        name = list_for(**filters)
         if name is None or not self.lists.ready(name):
-            return self.query(
-                counter_id=counter_id,
-                building_id=building_id,
-                tenant_id=tenant_id,
-                urgent=urgent,
-                status=status,
-                opened_from=opened_from,
-                opened_to=opened_to,
-                limit=limit,
-                offset=offset,
-                zone=zone,
-                counters=counters,
-            )
-        ids, total = self.lists.page(name, limit, offset, *_period(opened_from, opened_to, zone))
+            return self.query(limit=limit, offset=offset, zone=zone, **filters)
+        period = _period(filters.get("opened_from"), filters.get("opened_to"), zone)
+        ids, total = self.lists.page(name, limit, offset, *period)
         return Page([_case(doc) for doc in _read_by_id(IntakeCaseDoc, ids)], total)
 
-    def query(
-        self,
-        *,
-        counter_id: str | None,
-        building_id: str | None,
-        tenant_id: str | None,
-        urgent: bool | None,
-        status: str | None,
-        opened_from: date | None,
-        opened_to: date | None,
-        limit: int,
-        offset: int,
-        zone: Any,
-        counters: Sequence[str] | None = None,
-    ) -> Page:
+    def query(self, *, limit: int, offset: int, zone: Any, **filters: Unpack[CaseFilters]) -> Page:
         """Cases, newest first, by a query on the cases (every filter leads a declared index
         with opened_at; FerretDB reads them all); with ``counters``, only the cases opened at
         one of them."""
         criteria: dict[str, Any] = {}
-        for name, value in (
-            ("counter_id", counter_id),
-            ("building_id", building_id),
-            ("tenant_id", tenant_id),
-            ("status", status),
-        ):
-            if value:
-                criteria[name] = value
-        if counters is not None and not counter_id:
+        for name in ("counter_id", "building_id", "tenant_id", "status"):
+            if filters.get(name):
+                criteria[name] = filters[name]  # type: ignore[literal-required]
+        counters = filters.get("counters")
+        if counters is not None and not filters.get("counter_id"):
             criteria["counter_id"] = {"$in": list(counters)}
-        if urgent is not None:
-            criteria["urgent"] = urgent
-        start, end = _period(opened_from, opened_to, zone)
+        if filters.get("urgent") is not None:
+            criteria["urgent"] = filters["urgent"]
+        start, end = _period(filters.get("opened_from"), filters.get("opened_to"), zone)
         _range(criteria, "opened_at", start, end, end_exclusive=True)
         query = (
             IntakeCaseDoc.objects(__raw__=criteria).exclude("outbox").order_by("-opened_at", "-id")

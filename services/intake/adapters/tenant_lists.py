@@ -37,10 +37,11 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-from services.intake.adapters.case_lists import BATCH, DUPLICATE_KEY, LISTABLE_ID, batches
+from services.intake.adapters.case_lists import BATCH, LISTABLE_ID
 from services.intake.adapters.documents import BACKFILLS, IntakeTenantDoc, IntakeTenantListEntryDoc
+from shared import id_lists
 
 BY_NAME, BY_BUILDING = "n", "tb"
 SEPARATOR = "#"  # below every character of an encoded name
@@ -129,14 +130,7 @@ class TenantListEntries:
 
     def _insert(self, ids: Iterable[str], tenant_id: str) -> None:
         docs = [{"_id": i, "tenant_id": tenant_id} for i in sorted(ids)]
-        if not docs:
-            return
-        try:
-            self.collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors) or not errors:
-                raise
+        id_lists.insert_new(self.collection, docs)
 
     def _delete(self, ids: Iterable[str]) -> None:
         doomed = sorted(ids)
@@ -173,7 +167,7 @@ class TenantListEntries:
         Reads every tenant and every entry: a command's work, never a request's.
         """
         tenants = 0
-        for batch in batches(_stored_tenants(), BATCH):
+        for batch in id_lists.batches(_stored_tenants(), BATCH):
             for tenant in batch:
                 self._insert(entry_ids(tenant), tenant["_id"])
             tenants += len(batch)
@@ -185,7 +179,7 @@ class TenantListEntries:
 
     def _drop_stale_entries(self) -> int:
         stale: list[str] = []
-        for batch in batches(self.collection.find({}, {"tenant_id": 1}), BATCH):
+        for batch in id_lists.batches(self.collection.find({}, {"tenant_id": 1}), BATCH):
             found = IntakeTenantDoc._get_collection().find(
                 {"_id": {"$in": sorted({e["tenant_id"] for e in batch})}},
                 {"search_name": 1, "building_id": 1},
