@@ -14,19 +14,22 @@ casework's case-file lists (``services.casework.adapters.case_file_lists``) are 
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 # A value that can name a list: the characters FerretDB orders like MongoDB in an ``_id`` range
 # (plain ASCII) without ``:`` and ``;``, the bounds of a list's range. A filter by any other
 # value is answered by the query on the documents.
 LISTABLE_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,200}$")
 DUPLICATE_KEY = 11000
+# One-off backfills done in a database (``_id``: the mark of what was backfilled, ``at``).
+BACKFILLS = "backfills"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
 
@@ -71,3 +74,35 @@ def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+class Backfills:
+    """The marks of a service's list backfills: which of its lists every stored document has
+    entries in, so that they can be read from their entries.
+
+    A service whose lists gain entries (a new list, a new kind of entry) backfills them once per
+    database, at its worker's start, then writes their marks in ``BACKFILLS``; until then those
+    lists are read with the query on the documents. A mark is never removed: once seen, it is not
+    read again.
+    """
+
+    def __init__(self, collection: Callable[[], Collection], marks: Sequence[str]) -> None:
+        self._collection = collection  # called when needed: the connection is made later
+        self.marks = tuple(marks)
+        self._seen: set[str] = set()
+
+    def done(self, *marks: str) -> bool:
+        """Whether the backfills of ``marks`` (default: all of them) are done."""
+        wanted = set(marks or self.marks)
+        missing = sorted(set(self.marks) - self._seen)
+        if not wanted <= self._seen and missing:
+            found = self._collection().find({"_id": {"$in": missing}}, {"_id": 1})
+            self._seen |= {m["_id"] for m in found}
+        return wanted <= self._seen
+
+    def mark_done(self, now: datetime) -> None:
+        """Record every backfill as done (after the repair that did them all)."""
+        for mark in self.marks:
+            with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
+                self._collection().insert_one({"_id": mark, "at": now})
+        self._seen = set(self.marks)

@@ -27,14 +27,12 @@ later, have a mark of their own).
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypedDict, Unpack
 
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
 
 from services.intake.adapters.documents import BACKFILLS, IntakeCaseDoc, IntakeCaseListEntryDoc
 from shared import id_lists
@@ -160,8 +158,7 @@ class CaseListEntries:
     """The entries of intake's case lists."""
 
     def __init__(self) -> None:
-        self._backfilled = False
-        self._done: set[str] = set()
+        self.backfills = id_lists.Backfills(lambda: self.collection.database[BACKFILLS], MARKS)
 
     @property
     def collection(self) -> Collection:
@@ -209,17 +206,12 @@ class CaseListEntries:
     def ready(self, name: str = ALL) -> bool:
         """Whether every case stored before list ``name``'s entries existed has them
         (``backfill``)."""
-        if not self._backfilled:  # once done, done for good: not read again
-            marks = self.collection.database[BACKFILLS]
-            found = {m["_id"] for m in marks.find({"_id": {"$in": list(MARKS)}}, {"_id": 1})}
-            self._done = found
-            self._backfilled = found == set(MARKS)
-        return self._backfilled or (name != URGENT_OPEN and BACKFILL_MARK in self._done)
+        return self.backfills.done(URGENT_BACKFILL_MARK if name == URGENT_OPEN else BACKFILL_MARK)
 
     def backfill(self, now: datetime) -> int | None:
         """Once per database (intake's worker, at start): the entries of every stored case.
         Returns how many cases it went through, None when it was done already."""
-        if self.ready(URGENT_OPEN) and self.ready(ALL):
+        if self.backfills.done():
             return None
         cases, _ = self.repair(now)
         return cases
@@ -237,10 +229,7 @@ class CaseListEntries:
             )
             cases += len(batch)
         dropped = self._drop_stale_entries()
-        for mark in MARKS:
-            with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
-                self.collection.database[BACKFILLS].insert_one({"_id": mark, "at": now})
-        self._backfilled = True
+        self.backfills.mark_done(now)
         return cases, dropped
 
     def _drop_stale_entries(self) -> int:

@@ -24,14 +24,14 @@ from mongoengine import (
     StringField,
 )
 
+from shared import id_lists
 from shared.crypto import EncryptedStringField
 from shared.outbox import OutboxDocument
 from shared.privacy import ERASURES
 
 ALIAS = "intake"
-# One-off data migrations done in this database, by name: a mark each, once done (the
-# codice fiscale claims', the case and tenant list entries' backfills).
-BACKFILLS = "backfills"
+# One-off data migrations done in this database: a mark each, once done (``shared.id_lists``).
+BACKFILLS = id_lists.BACKFILLS
 
 
 class IntakeCustodianDoc(EmbeddedDocument):

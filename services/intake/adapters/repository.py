@@ -6,7 +6,6 @@ outbox): ``stage`` before an insert, ``outbox_update`` merged into an update.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -63,7 +62,7 @@ from services.intake.domain.model import (
     Schedule,
     Tenant,
 )
-from shared import mongo
+from shared import id_lists, mongo
 from shared.clock import now_utc
 from shared.crypto import EncryptedStringField, FieldCipher, cipher_for
 from shared.domain import Conflict
@@ -358,7 +357,9 @@ class FiscalCodeLookup:
         self.claims = fiscal_code_claims()
         self.claim_grace = claim_grace
         self.clock = clock
-        self._backfilled = False
+        self.backfills = id_lists.Backfills(
+            lambda: IntakeTenantDoc._get_db()[BACKFILLS], [FISCAL_CODE_CLAIMS]
+        )
 
     def holder(self, fiscal_code: str) -> str | None:
         """The id of the tenant registered with ``fiscal_code``, if any."""
@@ -379,10 +380,7 @@ class FiscalCodeLookup:
 
     def backfilled(self) -> bool:
         """Whether every tenant stored before the claims existed has one (``backfill``)."""
-        if not self._backfilled:  # once done, done for good: not read again
-            marks = IntakeTenantDoc._get_db()[BACKFILLS]
-            self._backfilled = marks.find_one({"_id": FISCAL_CODE_CLAIMS}) is not None
-        return self._backfilled
+        return self.backfills.done()
 
     def claim(self, fiscal_code: str, tenant_id: str) -> tuple[bool, str | None]:
         """Claim ``fiscal_code`` for ``tenant_id`` under the current key.
@@ -464,9 +462,7 @@ class FiscalCodeLookup:
             return None
         left = self.sync(cipher_for(ALIAS))
         if not left:
-            with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
-                marks = IntakeTenantDoc._get_db()[BACKFILLS]
-                marks.insert_one({"_id": FISCAL_CODE_CLAIMS, "at": self.clock()})
+            self.backfills.mark_done(self.clock())
         return left
 
 

@@ -31,13 +31,11 @@ every stored tenant; until it has run once in a database, lists are read with th
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
 
 from services.intake.adapters.case_lists import BATCH, LISTABLE_ID
 from services.intake.adapters.documents import BACKFILLS, IntakeTenantDoc, IntakeTenantListEntryDoc
@@ -100,7 +98,9 @@ class TenantListEntries:
     """The entries of intake's tenant lists."""
 
     def __init__(self) -> None:
-        self._backfilled = False
+        self.backfills = id_lists.Backfills(
+            lambda: self.collection.database[BACKFILLS], [BACKFILL_MARK]
+        )
 
     @property
     def collection(self) -> Collection:
@@ -147,10 +147,7 @@ class TenantListEntries:
 
     def ready(self) -> bool:
         """Whether every tenant stored before the entries existed has them (``backfill``)."""
-        if not self._backfilled:  # once done, done for good: not read again
-            marks = self.collection.database[BACKFILLS]
-            self._backfilled = marks.find_one({"_id": BACKFILL_MARK}) is not None
-        return self._backfilled
+        return self.backfills.done()
 
     def backfill(self, now: datetime) -> int | None:
         """Once per database (intake's worker, at start): the entries of every stored tenant.
@@ -172,9 +169,7 @@ class TenantListEntries:
                 self._insert(entry_ids(tenant), tenant["_id"])
             tenants += len(batch)
         dropped = self._drop_stale_entries()
-        with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
-            self.collection.database[BACKFILLS].insert_one({"_id": BACKFILL_MARK, "at": now})
-        self._backfilled = True
+        self.backfills.mark_done(now)
         return tenants, dropped
 
     def _drop_stale_entries(self) -> int:
