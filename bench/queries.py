@@ -237,8 +237,8 @@ def load(env: Mapping[str, str], cases: int, tenants: int) -> tuple[workload.Sca
         intake[BACKFILLS].insert_many(
             [{"_id": mark, "at": datetime.now(UTC)} for mark in case_lists.MARKS]
         )
-        casework[CASEWORK_BACKFILLS].insert_one(
-            {"_id": case_file_lists.BACKFILL_MARK, "at": datetime.now(UTC)}
+        casework[CASEWORK_BACKFILLS].insert_many(
+            [{"_id": mark, "at": datetime.now(UTC)} for mark in case_file_lists.MARKS]
         )
     rate = inserted / (clock.perf_counter() - started)
     client.close()

@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from pymongo.errors import PyMongoError
 
-from services.casework.adapters.case_file_lists import entry_ids, list_for
+from services.casework.adapters.case_file_lists import SCAN_BACKFILL_MARK, entry_ids, list_for
 from services.casework.adapters.documents import CaseFileDoc, CaseFileListEntryDoc
 from services.casework.adapters.repository import CaseFileRepository
 from services.casework.domain import commands
@@ -28,7 +28,7 @@ from services.casework.domain.model import CaseState, ReferralState
 from services.casework.entrypoints.app import create_app
 from services.casework.entrypoints.cli import main as cli
 from services.casework.entrypoints.worker import build_worker
-from services.casework.service_layer.handlers import EVENT_HANDLERS
+from services.casework.service_layer.handlers import EVENT_HANDLERS, scan_deadlines
 from shared import mongo
 from shared.events import decode, encode, make_event
 from shared.events.intake import CASE_OPENED
@@ -56,14 +56,15 @@ def case_files(app: Flask) -> CaseFileRepository:
     return app.extensions["sportello.bus"].deps.case_files
 
 
-def case_opened(case_id: str, n: int, at: datetime) -> Any:
-    """intake's ``case.opened`` as the consumer receives it."""
+def case_opened(case_id: str, n: int, at: datetime, **more: Any) -> Any:
+    """intake's ``case.opened`` as the consumer receives it (``more``: other fields)."""
     data = case_opened_data(
         case_id=case_id,
         tenant_id=f"ten_{n % 4}",
         counter_id=COUNTERS[(n // 2) % len(COUNTERS)],
         building={**case_opened_data()["building"], "id": BUILDINGS[n % len(BUILDINGS)]},
         opened_at=at.isoformat(),
+        **more,
     )
     return decode(encode(make_event(CASE_OPENED, case_id, data)))
 
@@ -212,17 +213,126 @@ def test_an_interrupted_write_is_reconciled_by_the_redelivery_or_the_scan(
     # …and the list it left does not show it, though its entry there is not deleted yet.
     assert entries.count_documents({"_id": {"$regex": f"^s:{before}:.*{ids[1]}$"}}) == 1
     assert ids[1] not in [c.id for c in case_files.list(state=before, limit=200)[0]]
-    # The scan finds the unpublished versions once their writer is deemed dead, reconciles the
+    # The scan finds the unfinished writes once their writer is deemed dead, reconciles the
     # entries and hands the events to the relay.
-    case_files.versions.update_many(
-        {"published": False}, {"$set": {"at": datetime.now(UTC) - timedelta(minutes=5)}}
-    )
+    assert case_files.publish_stranded() == 0  # not yet: their writer may still be at work
+    assert case_files.writes.count_documents({}) == 2
+    age_writes(case_files)
     assert case_files.publish_stranded() == 1  # the archiving's event; the assignment has none
     assert case_files.versions.count_documents({"published": False}) == 0
+    assert case_files.writes.count_documents({}) == 0
     assert_entries_are_the_stored_case_files(case_files)
     assert [c.id for c in case_files.list(state="archiviato")[0]] == [ids[1]]
     assert [c.id for c in case_files.list(assignee="operatore.nuovo")[0]] == [ids[2]]
     assert_both_paths_agree(case_files)
+
+
+def age_writes(case_files: CaseFileRepository) -> None:
+    """Make the writes in progress old enough for their writers to be deemed dead."""
+    case_files.writes.update_many({}, {"$set": {"at": datetime.now(UTC) - timedelta(minutes=5)}})
+
+
+def test_a_write_without_events_keeps_its_version_from_a_writer_behind_it(app, case_files) -> None:
+    [case_id] = open_case_files(app, 1)
+    first, behind = case_files.get(case_id), case_files.get(case_id)
+    first.assignee = "operatore.rossi"
+    assert case_files.save(first, "t", [])  # nothing to announce: the version stays all the same
+    behind.assignee = "operatore.bianchi"
+    assert not case_files.save(behind, "t", [])  # it read the version before: it must reload
+    assert case_files.get(case_id).assignee == "operatore.rossi"
+    assert case_files.writes.count_documents({}) == 0
+
+
+def test_a_writer_that_died_before_its_version_holds_it_until_the_scan(app, case_files) -> None:
+    case_files.lists.backfill(T0)
+    [case_id] = open_case_files(app, 1)
+    case_file = case_files.get(case_id)
+    # Its writer inserted the write in progress and died before taking the version.
+    case_files.writes.insert_one(
+        {"_id": f"{case_id}:1", "case_id": case_id, "version": 1, "at": datetime.now(UTC)}
+    )
+    case_file.assignee = "operatore.rossi"
+    assert not case_files.save(case_file, "t", [])  # held: the caller retries, then gives up
+    assert case_files.publish_stranded() == 0  # not yet deemed dead
+    age_writes(case_files)
+    assert case_files.publish_stranded() == 0  # nothing to publish: the version is freed
+    assert case_files.writes.count_documents({}) == 0
+    assert case_files.save(case_file, "t", [])
+    assert case_files.get(case_id).version == 1
+    assert_entries_are_the_stored_case_files(case_files)
+
+
+def test_the_backfill_marks_versions_left_unpublished_before_the_writes_in_progress(
+    app, case_files, monkeypatch
+) -> None:
+    ids = open_case_files(app, 3)
+    bus = app.extensions["sportello.bus"]
+
+    def failing(*args: Any) -> None:
+        raise PyMongoError("the store went away")
+
+    monkeypatch.setattr(case_files.lists, "settle", failing)
+    bus.handle(commands.ChangeState(ids[0], CaseState.ARCHIVED, "op"))
+    monkeypatch.undo()
+    # Stored before the writes in progress existed: an unpublished version, nothing else.
+    case_files.writes.delete_many({})
+    case_files.versions.update_many(
+        {"published": False}, {"$set": {"at": datetime.now(UTC) - timedelta(minutes=5)}}
+    )
+    assert case_files.publish_stranded() == 0  # it cannot see it
+    assert case_files.backfill(T0) == 3
+    assert case_files.backfill(T0) is None  # once
+    age_writes(case_files)
+    assert case_files.publish_stranded() == 1
+    assert case_files.versions.count_documents({"published": False}) == 0
+    assert_entries_are_the_stored_case_files(case_files)
+
+
+def test_the_deadline_scan_reads_from_entries_what_its_query_finds(app, case_files) -> None:
+    case_files.lists.backfill(T0)
+    ids = open_case_files(app, 18)
+    handle = dispatcher(EVENT_HANDLERS, app.extensions["sportello.bus"].deps)
+    for n, day in enumerate(("2026-11-20", "2026-11-25", "2026-12-10", "2027-01-15")):
+        handle(case_opened(f"case_cut_{n}", n, T0, disconnection_date=day), [])
+        ids.append(f"case_cut_{n}")
+    bus = app.extensions["sportello.bus"]
+    handle(case_opened("case_ended", 5, T0, disconnection_date="2026-11-20"), [])
+    bus.handle(commands.ChangeState("case_ended", CaseState.ARCHIVED, "op"))  # nothing due
+    work(app, ids, rounds=2)
+    deps = bus.deps
+
+    assert case_files.lists.ready(SCAN_BACKFILL_MARK)
+
+    def both(today: date) -> set[str]:
+        from_entries = case_files.due_for_scan(today, 500)  # backfilled: from the entries
+        assert len(from_entries) == len(set(from_entries))
+        queried = case_files.query_due_for_scan(today, 500)
+        assert set(from_entries) == set(queried), today
+        return set(from_entries)
+
+    due = [both(today) for today in TODAYS]
+    assert due[-1] - due[0]  # later days bring more breaches…
+    assert "case_cut_0" in due[0] and "case_cut_0" not in due[-1]  # …and a date that passed
+    assert "case_ended" not in due[-1]
+    assert scan_deadlines(deps, TODAYS[1]) > 0
+    assert_entries_are_the_stored_case_files(case_files)
+    assert not both(TODAYS[1])  # announced: nothing left on that day…
+    assert both(TODAYS[-1])  # …later days bring more
+    assert scan_deadlines(deps, TODAYS[-1]) > 0
+    assert not both(TODAYS[-1])
+    assert_entries_are_the_stored_case_files(case_files)
+
+    # An entry no case file wants (a write's reconciliation unfinished, a case file gone) is
+    # dropped by the scan that finds it, and the case file's own entries stay.
+    entries = CaseFileListEntryDoc._get_collection()
+    stale = [
+        f"d:2026-11-01:000000000000001:{ids[0]}",
+        "x:2026-12-02:2026-11-01:000000000000001:case_gone",
+    ]
+    entries.insert_many([{"_id": stale[0], "case_id": ids[0]}, {"_id": stale[1], "case_id": "x"}])
+    assert case_files.due_for_scan(TODAYS[-1]) == []
+    assert entries.count_documents({"_id": {"$in": stale}}) == 0
+    assert_entries_are_the_stored_case_files(case_files)
 
 
 def test_the_repair_writes_missing_entries_and_drops_stale_ones(

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from services.casework.adapters.case_file_lists import Listing, entry_ids, list_for, overdue_range
+from services.casework.adapters.case_file_lists import (
+    Listing,
+    due_on,
+    entry_ids,
+    list_for,
+    overdue_range,
+    to_announce_ranges,
+)
 from shared.id_lists import span, time_key
 
 AT = datetime(2026, 3, 1, 9, 0, 0, 999_999, tzinfo=UTC)
@@ -141,3 +148,57 @@ def test_one_list_answers_one_filter_or_none(filters: dict, expected: str | None
 def test_the_overdue_list_reads_up_to_today_in_ascending_order() -> None:
     listing = list_for(**{**NONE, "overdue_on": date(2026, 12, 2)})
     assert listing == Listing("o", {"_id": {"$gte": "o:", "$lt": "o:2026-12-02"}}, 1)
+
+
+def test_an_open_case_file_has_entries_for_what_the_deadline_scan_announces() -> None:
+    key = f"{time_key(AT)}:case_1"
+    due = stored(
+        state="in_carico",
+        next_due="2026-12-15",
+        unannounced_due="2026-12-01",
+        disconnection_date="2026-11-30",
+        disconnection_alert_from="2026-11-20",
+    )
+    assert entry_ids("case_1", due)[-3:] == [
+        f"o:2026-12-15:{key}",
+        f"d:2026-12-01:{key}",
+        f"x:2026-11-30:2026-11-20:{key}",
+    ]
+    # An ended case file is announced nothing: no scan entries, though its fields are kept.
+    for state in ("chiuso", "archiviato"):
+        ended = entry_ids("case_1", {**due, "state": state})
+        assert not [e for e in ended if e[0] in "dx"], state
+    assert not [e for e in entry_ids("case_1", stored()) if e[0] in "dx"]
+
+
+def announced(entries: list[str], today: str, horizon_days: int = 10) -> list[str]:
+    """The entries the deadline scan reads on ``today``: in one of its ranges, and due."""
+    day = date.fromisoformat(today)
+    return [
+        e
+        for e in entries
+        for r in to_announce_ranges(day, horizon_days)
+        if r["_id"]["$gte"] <= e < r["_id"]["$lt"] and due_on(e, day)
+    ]
+
+
+def test_a_breach_is_announced_from_the_day_after_its_due_date() -> None:
+    entries = entry_ids("case_1", stored(state="in_carico", unannounced_due="2026-12-01"))
+    for today, due in (("2026-11-30", False), ("2026-12-01", False), ("2026-12-02", True)):
+        assert bool(announced(entries, today)) == due, today
+    assert announced(entries, "2027-06-01")  # until it is announced
+
+
+def test_a_disconnection_alert_is_announced_from_its_window_to_the_disconnection_date() -> None:
+    case_file = stored(
+        state="in_carico", disconnection_date="2026-12-10", disconnection_alert_from="2026-12-03"
+    )
+    entries = entry_ids("case_1", case_file)
+    for today, due in (
+        ("2026-11-20", False),  # beyond the horizon
+        ("2026-12-02", False),  # within it, its window not open yet
+        ("2026-12-03", True),
+        ("2026-12-10", True),  # the day itself: 0 days left
+        ("2026-12-11", False),  # passed: nothing left to announce, it leaves the scan
+    ):
+        assert bool(announced(entries, today)) == due, today

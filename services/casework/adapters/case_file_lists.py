@@ -10,11 +10,16 @@ its count (``shared.id_lists``). So each case file has one small entry per list 
     s:<state>:<opened_at>:<case_id>               u:<assignee>:…  p:<path>:…
     b:<building_id>:<opened_at>:<case_id>         c:<counter_id>:…
     o:<next_due>:<opened_at>:<case_id>            a referral awaiting an answer, due then
+    d:<unannounced_due>:<opened_at>:<case_id>     an open case file's breach to announce
+    x:<disconnection_date>:<alert_from>:<opened_at>:<case_id>
+                                                  an open case file's disconnection alert
 
 ``opened_at`` is 15 digits of milliseconds, as the store keeps it: a list's page is its range
 in descending ``_id`` order (newest first, ties by case id), then the case files by ``_id $in``.
 The overdue queue is the range ``o:`` .. ``o:<today>`` in ascending order: most overdue first,
-then the longest open (the order the query path gives it too).
+then the longest open (the order the query path gives it too). The worker's deadline scan reads
+the breaches and alerts due today the same way (``to_announce``): without them it would read every
+case file each round, which at scale takes longer than the round.
 
 Unlike intake's cases, case files change (state, assignee, referrals), so their entries are
 *reconciled* with each stored write: the entries the new document wants are inserted (an entry
@@ -28,7 +33,8 @@ its entries:
 - a redelivered ``case.opened`` whose case file exists reconciles it (``reconcile``);
 - ``repair`` (``python -m services.casework.entrypoints.cli repair-case-file-lists``) writes the
   entries of every case file and drops the ones no case file justifies; ``backfill`` does it once
-  per database (the worker, at start); until then lists are read with the case-files query.
+  per database (the worker, at start), and again when a kind of entry was added since (its mark,
+  ``MARKS``); until then lists are read with the case-files query.
 
 A page keeps only the case files that still justify the entry it was found by, so an entry left
 behind for a moment (a write in flight) never shows a case file in the wrong list.
@@ -36,21 +42,27 @@ behind for a moment (a write in flight) never shows a case file in the wrong lis
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
 
 from services.casework.adapters.documents import BACKFILLS, CaseFileDoc, CaseFileListEntryDoc
-from shared.id_lists import batches, insert_new, listable, span, time_key
+from services.casework.domain.model import TERMINAL_CASE_STATES
+from shared.id_lists import Backfills, batches, insert_new, listable, span, time_key
 
 ALL, BY_STATE, BY_ASSIGNEE, BY_PATH, BY_BUILDING, BY_COUNTER = "a", "s", "u", "p", "b", "c"
 OVERDUE = "o"
+BREACH, DISCONNECTION = "d", "x"  # what the deadline scan announces
 BACKFILL_MARK = CaseFileListEntryDoc._meta["collection"]  # in BACKFILLS, once done
+# The deadline scan's entries came after the work queues': a database backfilled before them has
+# none until the backfill runs again and leaves this mark too.
+SCAN_BACKFILL_MARK = f"{BACKFILL_MARK}:{BREACH}{DISCONNECTION}"
+MARKS = (BACKFILL_MARK, SCAN_BACKFILL_MARK)
+_TERMINAL = frozenset(s.value for s in TERMINAL_CASE_STATES)
 BATCH = 500
 # The case-file fields the entries are made of, and the ids of the entries it keeps.
 LIST_FIELDS = {
@@ -61,6 +73,9 @@ LIST_FIELDS = {
     "building.id": 1,
     "counter_id": 1,
     "next_due": 1,
+    "unannounced_due": 1,
+    "disconnection_alert_from": 1,
+    "disconnection_date": 1,
     "list_entries": 1,
     "version": 1,
 }
@@ -93,11 +108,31 @@ def overdue_range(today: date) -> dict[str, Any]:
     return {"_id": {"$gte": f"{OVERDUE}:", "$lt": f"{OVERDUE}:{today.isoformat()}"}}
 
 
+def to_announce_ranges(today: date, horizon_days: int) -> list[dict[str, Any]]:
+    """Where the deadline scan's entries on ``today`` are: breaches of a due date before it, and
+    disconnections from today to ``horizon_days`` later (the largest alert threshold: an alert's
+    window opens at most that long before the date, and closes on it). Of those, the alerts
+    whose window is open today are the ones ``due_on`` today."""
+    day, last = today.isoformat(), (today + timedelta(days=horizon_days)).isoformat()
+    return [
+        {"_id": {"$gte": f"{BREACH}:", "$lt": f"{BREACH}:{day}"}},
+        {"_id": {"$gte": f"{DISCONNECTION}:{day}", "$lt": f"{DISCONNECTION}:{last};"}},
+    ]
+
+
+def due_on(entry_id: str, today: date) -> bool:
+    """Whether an entry of ``to_announce_ranges(today, …)`` is to announce today: a breach is;
+    a disconnection alert once its window opened (its ``alert_from``)."""
+    kind, _, alert_from, *_ = entry_id.split(":")
+    return kind == BREACH or alert_from <= today.isoformat()
+
+
 def entry_ids(case_id: str, doc: dict[str, Any]) -> list[str]:
     """The ids of the entries a case file stored as ``doc`` is in (its stored fields:
     ``opened_at``, ``state``, ``assignee``, ``referral_paths``, ``building.id``, ``counter_id``,
-    ``next_due``). A value that cannot name a list (``shared.id_lists.LISTABLE_ID``) gives none:
-    that filter is answered by the query."""
+    ``next_due``, and, while it is open, ``unannounced_due``, ``disconnection_date`` and
+    ``disconnection_alert_from``). A value that cannot name a list
+    (``shared.id_lists.LISTABLE_ID``) gives none: that filter is answered by the query."""
     if doc.get("opened_at") is None:
         return []
     key = f"{time_key(doc['opened_at'])}:{case_id}"
@@ -113,9 +148,17 @@ def entry_ids(case_id: str, doc: dict[str, Any]) -> list[str]:
         if listable(value):
             names.append(f"{kind}:{value}")
     ids = [f"{name}:{key}" for name in names]
-    next_due = doc.get("next_due")
-    if next_due and listable(next_due):
-        ids.append(f"{OVERDUE}:{next_due}:{key}")
+    dated = [(OVERDUE, doc.get("next_due"))]
+    if doc.get("state") not in _TERMINAL:  # the scan announces nothing for an ended case file
+        dated.append((BREACH, doc.get("unannounced_due")))
+        alert_from, cut_off = doc.get("disconnection_alert_from"), doc.get("disconnection_date")
+        if alert_from and cut_off:
+            dated.append((DISCONNECTION, f"{cut_off}:{alert_from}"))
+    ids += [
+        f"{kind}:{days}:{key}"
+        for kind, days in dated
+        if days and all(listable(day) for day in days.split(":"))
+    ]
     return ids
 
 
@@ -168,7 +211,7 @@ class CaseFileListEntries:
     """The entries of casework's case-file lists."""
 
     def __init__(self) -> None:
-        self._backfilled = False
+        self.backfills = Backfills(lambda: self.collection.database[BACKFILLS], MARKS)
 
     @property
     def collection(self) -> Collection:
@@ -212,17 +255,41 @@ class CaseFileListEntries:
         self.settle(case_id, desired, doc.get("list_entries") or [])
         return True
 
-    def ready(self) -> bool:
-        """Whether every case file stored before the entries existed has them (``backfill``)."""
-        if not self._backfilled:  # once done, done for good: not read again
-            marks = self.collection.database[BACKFILLS]
-            self._backfilled = marks.find_one({"_id": BACKFILL_MARK}) is not None
-        return self._backfilled
+    def to_announce(self, today: date, limit: int, horizon_days: int) -> list[str]:
+        """Ids of the open case files with a breach or a disconnection alert to announce on
+        ``today`` (at most ``limit`` of each, the earliest first; ``horizon_days``: the largest
+        alert threshold, ``to_announce_ranges``).
+
+        An entry its case file no longer wants (a write that moved it on, its reconciliation
+        unfinished) is dropped here, then that case file reconciled (a newer write may want the
+        same entry again): a stale entry never holds a place in the scan's next rounds.
+        """
+        entries: list[tuple[str, str]] = []
+        for entries_range in to_announce_ranges(today, horizon_days):
+            found = self.collection.find(entries_range, {"case_id": 1}).sort("_id", 1)
+            due = ((e["_id"], e["case_id"]) for e in found if due_on(e["_id"], today))
+            entries += itertools.islice(due, limit)
+        ids = list(dict.fromkeys(case_id for _, case_id in entries))
+        found = CaseFileDoc._get_collection().find({"_id": {"$in": ids}}, LIST_FIELDS)
+        wanted = {i for doc in found for i in entry_ids(doc["_id"], doc)}
+        stale = [(entry, case_id) for entry, case_id in entries if entry not in wanted]
+        if stale:
+            self.collection.delete_many({"_id": {"$in": [entry for entry, _ in stale]}})
+            for case_id in dict.fromkeys(case_id for _, case_id in stale):
+                self.reconcile(case_id)
+        due = {case_id for entry, case_id in entries if entry in wanted}
+        return [case_id for case_id in ids if case_id in due]
+
+    def ready(self, *marks: str) -> bool:
+        """Whether every case file stored before the entries existed has them (``backfill``):
+        the work queues' entries, or those of ``marks`` (``SCAN_BACKFILL_MARK``)."""
+        return self.backfills.done(*(marks or (BACKFILL_MARK,)))
 
     def backfill(self, now: datetime) -> int | None:
-        """Once per database (casework's worker, at start): the entries of every stored case
-        file. Returns how many case files it went through, None when it was done already."""
-        if self.ready():
+        """Once per database (casework's worker, at start), and again for a kind of entry added
+        since: the entries of every stored case file. Returns how many case files it went
+        through, None when it was done already."""
+        if self.backfills.done():
             return None
         case_files, _ = self.repair(now)
         return case_files
@@ -248,9 +315,7 @@ class CaseFileListEntries:
         for start in range(0, len(stale), BATCH):  # after the read: no write under its cursor
             doomed = {"_id": {"$in": stale[start : start + BATCH]}}
             dropped += self.collection.delete_many(doomed).deleted_count
-        with contextlib.suppress(DuplicateKeyError):  # a twin process finished it too
-            self.collection.database[BACKFILLS].insert_one({"_id": BACKFILL_MARK, "at": now})
-        self._backfilled = True
+        self.backfills.mark_done(now)
         return case_files, dropped
 
     def _unjustified(self) -> Iterator[str]:

@@ -8,7 +8,7 @@ Each write of a case file first inserts its *version document* (``case_file_vers
 ``_id = <case id>:<version>``): the unique insert makes writers take turns, and the document
 carries that write's events, moved into its outbox for the relay once the case file is stored.
 The relay only ever updates version documents, never the case file itself (see the repository
-for why).
+for why). A write in progress (``case_file_writes``) says which versions may still need finishing.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from mongoengine import (
     StringField,
 )
 
+from shared import id_lists
 from shared.outbox import OutboxDocument
 from shared.privacy import ERASURES
 
@@ -109,7 +110,7 @@ class CaseFileVersionDoc(OutboxDocument):
     meta = {
         "collection": "case_file_versions",
         "db_alias": ALIAS,
-        "indexes": [{"fields": ["published", "at"]}],
+        "indexes": [],  # read by _id only (the writes in progress: CaseFileWriteDoc)
     }
 
     id = StringField(primary_key=True)  # <case id>:<version>
@@ -119,6 +120,22 @@ class CaseFileVersionDoc(OutboxDocument):
     staged = ListField(DictField(), default=list)
     # False until the case file is stored and ``staged`` moved into ``outbox``.
     published = BooleanField(required=True, default=False)
+
+
+class CaseFileWriteDoc(Document):
+    """A write of a case file in progress (``CaseFileRepository.save``): inserted before its
+    version, deleted once the case file, its list entries and its events are all stored.
+
+    One left behind belongs to a writer that died: the worker's scan finishes that write
+    (``publish_stranded``), reading these few documents rather than every version ever written.
+    """
+
+    meta = {"collection": "case_file_writes", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)  # the version's: <case id>:<version>
+    case_id = StringField(required=True)
+    version = IntField(required=True)
+    at = DateTimeField(required=True)
 
 
 class CaseFileListEntryDoc(Document):
@@ -135,10 +152,15 @@ class CaseFileListEntryDoc(Document):
     case_id = StringField(required=True)
 
 
-# One-off backfills done in this database (``_id``: what was backfilled, ``at``).
-BACKFILLS = "backfills"
+# One-off data migrations done in this database: a mark each, once done (``shared.id_lists``).
+BACKFILLS = id_lists.BACKFILLS
 
-DOCUMENTS: tuple[type[Document], ...] = (CaseFileDoc, CaseFileVersionDoc, CaseFileListEntryDoc)
+DOCUMENTS: tuple[type[Document], ...] = (
+    CaseFileDoc,
+    CaseFileVersionDoc,
+    CaseFileWriteDoc,
+    CaseFileListEntryDoc,
+)
 # Collection → paths of its fields encrypted at rest (what key rotation rewrites).
 # The version documents keep every event (``staged`` until stored, then ``outbox``): encrypted too.
 ENCRYPTED_FIELDS: dict[str, tuple[str, ...]] = {

@@ -12,18 +12,25 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.casework.adapters.case_file_lists import (
     LIST_FIELDS,
+    SCAN_BACKFILL_MARK,
     CaseFileListEntries,
     QueueFilters,
     list_for,
 )
 from services.casework.adapters.case_file_lists import entry_ids as list_entry_ids
 from services.casework.adapters.codec import from_doc, to_doc
-from services.casework.adapters.documents import ENCRYPTED_PATHS, CaseFileDoc, CaseFileVersionDoc
+from services.casework.adapters.documents import (
+    ENCRYPTED_PATHS,
+    CaseFileDoc,
+    CaseFileVersionDoc,
+    CaseFileWriteDoc,
+)
 from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
 from shared import privacy
 from shared.clock import now_utc
 from shared.crypto import FieldCipher, transform
 from shared.events import Event
+from shared.id_lists import insert_new
 from shared.outbox import outbox_record, write_hints
 
 # Fields never read back into the domain object.
@@ -121,23 +128,33 @@ class CaseFileRepository:
         replaces the whole document, so two concurrent updates of one document lose one of
         them — and the relay updates the outboxes it publishes. So:
 
-        1. insert ``<case id>:<version + 1>`` with the events staged: a unique insert is atomic
-           on both stores, so exactly one writer gets each version (the compare-and-set);
-        2. store the case file (only the holder of the version writes it), with the ids of its
+        1. insert the write in progress (``CaseFileWriteDoc``, ``<case id>:<version + 1>``);
+        2. insert the version ``<case id>:<version + 1>`` with the events staged: a unique insert
+           is atomic on both stores, so exactly one writer gets each version (the
+           compare-and-set). A version is kept once stored, with or without events: deleting
+           it would let a writer still holding the previous version take it again;
+        3. store the case file (only the holder of the version writes it), with the ids of its
            list entries (``case_file_lists``);
-        3. reconcile the list entries with the stored case file;
-        4. move the staged events into that version document's outbox for the relay (which only
-           reads outboxes: see ``shared.outbox``), or drop the version if it has none.
+        4. reconcile the list entries with the stored case file;
+        5. move the staged events into that version document's outbox for the relay (which only
+           reads outboxes: see ``shared.outbox``);
+        6. delete the write in progress.
 
-        A writer dying between 1 and 2 leaves a version nobody stored: after ``STALE_WRITE`` it
-        is discarded (events never published). Dying between 2 and 4 leaves stored state with an
-        unpublished version: ``publish_stranded`` (the worker's scan) reconciles the entries and
-        moves the events. So does a failure of the entries' writes in 3: the case file is
-        stored, its events follow a scan later.
+        A writer dying between 1 and 3 leaves a version nobody stored: after ``STALE_WRITE`` it
+        is discarded (events never published). Dying between 3 and 6 leaves stored state with an
+        unpublished version: ``publish_stranded`` (the worker's scan), finding the write in
+        progress, reconciles the entries and moves the events. So does a failure of the
+        entries' writes in 4: the case file is stored, its events follow a scan later.
         """
         version = case_file.version + 1
         version_id = f"{case_file.id}:{version}"
         records = [outbox_record(topic, e, self.cipher) for e in events]
+        try:
+            self.writes.insert_one(
+                {"_id": version_id, "case_id": case_file.id, "version": version, "at": now_utc()}
+            )
+        except DuplicateKeyError:  # another writer is taking this version
+            return False
         try:
             self.versions.insert_one(
                 {
@@ -152,6 +169,7 @@ class CaseFileRepository:
                 }
             )
         except DuplicateKeyError:
+            self.writes.delete_one({"_id": version_id})
             self._discard_if_abandoned(version_id, case_file.id, version)
             return False
         doc = self._document(case_file)
@@ -170,18 +188,22 @@ class CaseFileRepository:
         except PyMongoError as exc:  # stored: the scan reconciles and publishes (above)
             log.warning("case file %s stored, list entries not reconciled: %s", case_file.id, exc)
             return True
-        if records:
-            self._publish(version_id, records)
-        else:
-            self.versions.delete_one({"_id": version_id})  # a turn with nothing to publish
+        self._publish(version_id, records)
         return True
 
+    @property
+    def writes(self) -> Collection:
+        """The writes in progress (``CaseFileWriteDoc``): few, whatever the store holds."""
+        return CaseFileWriteDoc._get_collection()
+
     def _publish(self, version_id: str, records: list[dict[str, Any]]) -> None:
+        """Hand a stored write's events to the relay, then end the write."""
         write_hints(self.versions.database, self.versions.name, version_id, records)
         self.versions.update_one(
             {"_id": version_id, "published": False},
             {"$set": {"outbox": records, "outbox_seq": len(records), "published": True}},
         )
+        self.writes.delete_one({"_id": version_id})
 
     def _discard_if_abandoned(self, version_id: str, case_id: str, version: int) -> None:
         """Free a version whose writer died before storing the case file."""
@@ -193,20 +215,46 @@ class CaseFileRepository:
             self.versions.delete_one({"_id": version_id, "published": False})
 
     def publish_stranded(self) -> int:
-        """Move events of stored writes whose writer died before publishing them."""
+        """Finish the writes whose writer died (``save``): reconcile the list entries of a
+        stored one and publish its events; free the version of one never stored. Returns how
+        many versions it published."""
         moved = 0
         cutoff = now_utc() - STALE_WRITE
-        for held in self.versions.find({"published": False, "at": {"$lt": cutoff}}).limit(200):
-            stored = self.collection.find_one({"_id": held["case_id"]}, {"version": 1})
-            if stored is None or stored.get("version", 0) < held["version"]:
-                continue  # not stored: _discard_if_abandoned frees it for the next writer
-            self.lists.reconcile(held["case_id"])  # its writer may have stopped before them
-            if held["staged"]:
-                self._publish(held["_id"], held["staged"])
-                moved += 1
-            else:
-                self.versions.delete_one({"_id": held["_id"], "published": False})
+        for write in self.writes.find({"at": {"$lt": cutoff}}).limit(200):
+            write_id, case_id = write["_id"], write["case_id"]
+            held = self.versions.find_one({"_id": write_id}, {"staged": 1, "published": 1})
+            stored = self.collection.find_one({"_id": case_id}, {"version": 1})
+            if held is None or stored is None or stored.get("version", 0) < write["version"]:
+                # Not stored: its version (if it took it) is freed for the next writer.
+                self._discard_if_abandoned(write_id, case_id, write["version"])
+                self.writes.delete_one({"_id": write_id})
+                continue
+            self.lists.reconcile(case_id)  # its writer may have stopped before them
+            if held.get("published"):
+                self.writes.delete_one({"_id": write_id})
+                continue
+            self._publish(write_id, held["staged"])
+            moved += bool(held["staged"])
         return moved
+
+    def mark_unfinished_writes(self) -> int:
+        """A write in progress for every unpublished version (what ``publish_stranded`` reads):
+        the versions stored before the writes in progress were kept. Reads every version: the
+        worker's one-off backfill (``backfill``) and the repair command. Returns how many."""
+        found = self.versions.find({"published": False}, {"case_id": 1, "version": 1, "at": 1})
+        writes = list(found)
+        insert_new(self.writes, writes)
+        return len(writes)
+
+    def backfill(self, now: datetime) -> int | None:
+        """Once per database, at the worker's start (again after a kind of entry was added):
+        the writes in progress of the versions stored before them, and the list entries of every
+        case file (``CaseFileListEntries.backfill``). Returns how many case files it went
+        through, None when it was done already."""
+        if self.lists.backfills.done():
+            return None
+        self.mark_unfinished_writes()
+        return self.lists.backfill(now)
 
     def list(
         self, *, limit: int = 50, offset: int = 0, **filters: Unpack[QueueFilters]
@@ -377,12 +425,25 @@ class CaseFileRepository:
         return from_doc(CaseFile, transform(data, ENCRYPTED_PATHS, self.cipher.decrypt))
 
     def due_for_scan(self, today: date, limit: int = 200) -> list[str]:
-        """Ids of open cases with a referral breach or a disconnection alert to announce."""
+        """Ids of open cases with a referral breach or a disconnection alert to announce: from
+        their list entries (``CaseFileListEntries.to_announce``) once backfilled, else by the
+        query (``query_due_for_scan``)."""
+        if self.lists.ready(SCAN_BACKFILL_MARK):
+            horizon = max(self.disconnection_thresholds, default=0)
+            return self.lists.to_announce(today, limit, horizon)
+        return self.query_due_for_scan(today, limit)
+
+    def query_due_for_scan(self, today: date, limit: int = 200) -> list[str]:
+        """``due_for_scan`` by a query on the case files (FerretDB reads them all)."""
         today_iso = today.isoformat()
         ids: list[str] = []
         for query in (
             {"unannounced_due": {"$lt": today_iso, "$ne": None}},
-            {"disconnection_alert_from": {"$lte": today_iso, "$ne": None}},
+            # Once the date has passed there is nothing left to announce.
+            {
+                "disconnection_alert_from": {"$lte": today_iso, "$ne": None},
+                "disconnection_date": {"$gte": today_iso},
+            },
         ):
             query["state"] = {"$nin": _TERMINAL}
             ids += [d["_id"] for d in self.collection.find(query, {"_id": 1}).limit(limit)]

@@ -59,17 +59,26 @@ class DeadlineScanner:
 
     def run(self) -> None:
         """Scan every ``interval_s`` until stopped; an outage pauses the scan, never kills it."""
+        tasks: list[tuple[str, Callable[[], object]]] = [
+            ("stranded writes", self.deps.case_files.publish_stranded),
+            ("deadline scan", self.scan),
+            ("retention", self.apply_retention),
+        ]
         while not self.stop_event.is_set():
-            try:
-                self.deps.case_files.publish_stranded()
-                written = scan_deadlines(self.deps, self.clock().date())
-                if written:
-                    log.info("deadline scan announced %d events", written)
-                self.apply_retention()
-            except Exception as exc:  # noqa: BLE001 - the next round retries
-                log.warning("deadline scan failed: %s", exc)
+            for name, task in tasks:  # apart: one failing does not hold back the others
+                try:
+                    task()
+                except Exception as exc:  # noqa: BLE001 - the next round retries
+                    log.warning("%s failed: %s", name, exc)
             self.rounds += 1
             self.stop_event.wait(self.interval_s)
+
+    def scan(self) -> int:
+        """Announce today's breaches and disconnection alerts; returns the events written."""
+        written = scan_deadlines(self.deps, self.clock().date())
+        if written:
+            log.info("deadline scan announced %d events", written)
+        return written
 
     def apply_retention(self) -> int:
         """Anonymise expired case files, if an hour passed since the last pass."""
@@ -120,7 +129,7 @@ def build_worker(settings: Settings) -> Worker:
     try:
         # The list entries of the case files stored before them, once per database (here, not
         # in the API: it reads every case file; lists are read with the query meanwhile).
-        case_files = deps.case_files.lists.backfill(deps.clock())
+        case_files = deps.case_files.backfill(deps.clock())
         if case_files is not None:
             log.info("case file list entries backfilled", extra={"case_files": case_files})
     except PyMongoError as exc:  # the store is down: the next start does it
