@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from pymongo.errors import PyMongoError
 
-from services.casework.adapters.case_file_lists import SCAN_BACKFILL_MARK, entry_ids, list_for
+from services.casework.adapters.case_file_lists import SWEEPS_BACKFILL_MARK, entry_ids, list_for
 from services.casework.adapters.documents import CaseFileDoc, CaseFileListEntryDoc
 from services.casework.adapters.repository import CaseFileRepository
 from services.casework.domain import commands
@@ -28,7 +28,11 @@ from services.casework.domain.model import CaseState, ReferralState
 from services.casework.entrypoints.app import create_app
 from services.casework.entrypoints.cli import main as cli
 from services.casework.entrypoints.worker import build_worker
-from services.casework.service_layer.handlers import EVENT_HANDLERS, scan_deadlines
+from services.casework.service_layer.handlers import (
+    EVENT_HANDLERS,
+    anonymise_expired,
+    scan_deadlines,
+)
 from shared import mongo
 from shared.events import decode, encode, make_event
 from shared.events.intake import CASE_OPENED
@@ -301,7 +305,7 @@ def test_the_deadline_scan_reads_from_entries_what_its_query_finds(app, case_fil
     work(app, ids, rounds=2)
     deps = bus.deps
 
-    assert case_files.lists.ready(SCAN_BACKFILL_MARK)
+    assert case_files.lists.ready(SWEEPS_BACKFILL_MARK)
 
     def both(today: date) -> set[str]:
         from_entries = case_files.due_for_scan(today, 500)  # backfilled: from the entries
@@ -332,6 +336,33 @@ def test_the_deadline_scan_reads_from_entries_what_its_query_finds(app, case_fil
     entries.insert_many([{"_id": stale[0], "case_id": ids[0]}, {"_id": stale[1], "case_id": "x"}])
     assert case_files.due_for_scan(TODAYS[-1]) == []
     assert entries.count_documents({"_id": {"$in": stale}}) == 0
+    assert_entries_are_the_stored_case_files(case_files)
+
+
+def test_retention_reads_from_entries_what_its_query_finds(app, case_files) -> None:
+    case_files.lists.backfill(T0)
+    ids = open_case_files(app, 12)
+    bus = app.extensions["sportello.bus"]
+    deps, real_clock = bus.deps, bus.deps.clock
+    try:
+        for n, case_id in enumerate(ids[:8]):  # ended on eight different days
+            deps.clock = lambda n=n: T0 + timedelta(days=n, hours=2)
+            bus.handle(commands.ChangeState(case_id, CaseState.ARCHIVED, "op"))
+    finally:
+        deps.clock = real_clock
+    assert case_files.lists.ready(SWEEPS_BACKFILL_MARK)
+
+    def both(closed_before: datetime) -> set[str]:
+        from_entries = case_files.retention_candidates(closed_before)  # from the entries
+        queried = case_files.query_retention_candidates(closed_before)
+        assert set(from_entries) == set(queried), closed_before
+        return set(from_entries)
+
+    assert not both(T0)
+    assert both(T0 + timedelta(days=3, hours=2)) == set(ids[:4])  # to the millisecond
+    assert both(T0 + timedelta(days=30)) == set(ids[:8])
+    assert anonymise_expired(deps, timedelta(days=1), T0 + timedelta(days=5)) == 4
+    assert both(T0 + timedelta(days=30)) == set(ids[4:8])  # anonymised: out of retention
     assert_entries_are_the_stored_case_files(case_files)
 
 

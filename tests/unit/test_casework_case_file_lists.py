@@ -17,6 +17,7 @@ from services.casework.adapters.case_file_lists import (
     list_for,
     overdue_range,
     to_announce_ranges,
+    to_anonymise_range,
 )
 from shared.id_lists import span, time_key
 
@@ -202,3 +203,21 @@ def test_a_disconnection_alert_is_announced_from_its_window_to_the_disconnection
         ("2026-12-11", False),  # passed: nothing left to announce, it leaves the scan
     ):
         assert bool(announced(entries, today)) == due, today
+
+
+def test_an_ended_case_file_waits_in_retention_until_anonymised() -> None:
+    opened, closed = AT, AT + timedelta(days=40, minutes=3)
+    history = [
+        {"to_state": "aperto", "at": opened},
+        {"to_state": "chiuso", "at": closed - timedelta(days=9)},  # closed, then…
+        {"to_state": "archiviato", "at": closed},  # …archived: retention counts from the last end
+    ]
+    ended = stored(state="archiviato", history=history, anonymised_at=None)
+    retention = [e for e in entry_ids("case_1", ended) if e.startswith("r:")]
+    assert retention == [f"r:{time_key(closed)}:case_1"]
+    assert not [e for e in entry_ids("case_1", {**ended, "anonymised_at": closed}) if e[0] == "r"]
+    assert not [e for e in entry_ids("case_1", stored(history=history[:1])) if e[0] == "r"]
+    # The range of the case files ended by a cutoff holds it from the millisecond it ended.
+    for cutoff, held in ((closed - timedelta(milliseconds=1), False), (closed, True)):
+        r = to_anonymise_range(cutoff)["_id"]
+        assert (r["$gte"] <= retention[0] < r["$lt"]) == held, cutoff

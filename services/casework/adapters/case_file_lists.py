@@ -13,13 +13,15 @@ its count (``shared.id_lists``). So each case file has one small entry per list 
     d:<unannounced_due>:<opened_at>:<case_id>     an open case file's breach to announce
     x:<disconnection_date>:<alert_from>:<opened_at>:<case_id>
                                                   an open case file's disconnection alert
+    r:<closed_at>:<case_id>                       an ended case file, not anonymised yet
 
 ``opened_at`` is 15 digits of milliseconds, as the store keeps it: a list's page is its range
 in descending ``_id`` order (newest first, ties by case id), then the case files by ``_id $in``.
 The overdue queue is the range ``o:`` .. ``o:<today>`` in ascending order: most overdue first,
-then the longest open (the order the query path gives it too). The worker's deadline scan reads
-the breaches and alerts due today the same way (``to_announce``): without them it would read every
-case file each round, which at scale takes longer than the round.
+then the longest open (the order the query path gives it too). The worker's sweeps read their
+case files the same way: the deadline scan the breaches and alerts due today (``to_announce``),
+retention the ended case files to anonymise (``to_anonymise``). Without the entries each would
+read every case file each round, which at scale takes longer than the round.
 
 Unlike intake's cases, case files change (state, assignee, referrals), so their entries are
 *reconciled* with each stored write: the entries the new document wants are inserted (an entry
@@ -57,11 +59,12 @@ from shared.id_lists import Backfills, batches, insert_new, listable, span, time
 ALL, BY_STATE, BY_ASSIGNEE, BY_PATH, BY_BUILDING, BY_COUNTER = "a", "s", "u", "p", "b", "c"
 OVERDUE = "o"
 BREACH, DISCONNECTION = "d", "x"  # what the deadline scan announces
+RETENTION = "r"  # what retention anonymises, once its time comes
 BACKFILL_MARK = CaseFileListEntryDoc._meta["collection"]  # in BACKFILLS, once done
-# The deadline scan's entries came after the work queues': a database backfilled before them has
-# none until the backfill runs again and leaves this mark too.
-SCAN_BACKFILL_MARK = f"{BACKFILL_MARK}:{BREACH}{DISCONNECTION}"
-MARKS = (BACKFILL_MARK, SCAN_BACKFILL_MARK)
+# The sweeps' entries came after the work queues': a database backfilled before them has none
+# until the backfill runs again and leaves this mark too.
+SWEEPS_BACKFILL_MARK = f"{BACKFILL_MARK}:{BREACH}{DISCONNECTION}{RETENTION}"
+MARKS = (BACKFILL_MARK, SWEEPS_BACKFILL_MARK)
 _TERMINAL = frozenset(s.value for s in TERMINAL_CASE_STATES)
 BATCH = 500
 # The case-file fields the entries are made of, and the ids of the entries it keeps.
@@ -76,6 +79,9 @@ LIST_FIELDS = {
     "unannounced_due": 1,
     "disconnection_alert_from": 1,
     "disconnection_date": 1,
+    "anonymised_at": 1,
+    "history.to_state": 1,
+    "history.at": 1,
     "list_entries": 1,
     "version": 1,
 }
@@ -120,6 +126,20 @@ def to_announce_ranges(today: date, horizon_days: int) -> list[dict[str, Any]]:
     ]
 
 
+def to_anonymise_range(closed_before: datetime) -> dict[str, Any]:
+    """Retention's entries: the case files ended by ``closed_before`` and not anonymised."""
+    return {"_id": {"$gte": f"{RETENTION}:", "$lt": f"{RETENTION}:{time_key(closed_before)};"}}
+
+
+def closed_at(doc: dict[str, Any]) -> datetime | None:
+    """When a case file stored as ``doc`` ended (its last move to a terminal state), if it has
+    (``CaseFile.closed_at``, from the stored history)."""
+    if doc.get("state") not in _TERMINAL:
+        return None
+    ends = [t["at"] for t in doc.get("history") or [] if t.get("to_state") in _TERMINAL]
+    return ends[-1] if ends else None
+
+
 def due_on(entry_id: str, today: date) -> bool:
     """Whether an entry of ``to_announce_ranges(today, …)`` is to announce today: a breach is;
     a disconnection alert once its window opened (its ``alert_from``)."""
@@ -130,9 +150,10 @@ def due_on(entry_id: str, today: date) -> bool:
 def entry_ids(case_id: str, doc: dict[str, Any]) -> list[str]:
     """The ids of the entries a case file stored as ``doc`` is in (its stored fields:
     ``opened_at``, ``state``, ``assignee``, ``referral_paths``, ``building.id``, ``counter_id``,
-    ``next_due``, and, while it is open, ``unannounced_due``, ``disconnection_date`` and
-    ``disconnection_alert_from``). A value that cannot name a list
-    (``shared.id_lists.LISTABLE_ID``) gives none: that filter is answered by the query."""
+    ``next_due``; while it is open, ``unannounced_due``, ``disconnection_date`` and
+    ``disconnection_alert_from``; once ended, ``history`` and ``anonymised_at``). A value that
+    cannot name a list (``shared.id_lists.LISTABLE_ID``) gives none: that filter is answered by
+    the query."""
     if doc.get("opened_at") is None:
         return []
     key = f"{time_key(doc['opened_at'])}:{case_id}"
@@ -159,6 +180,9 @@ def entry_ids(case_id: str, doc: dict[str, Any]) -> list[str]:
         for kind, days in dated
         if days and all(listable(day) for day in days.split(":"))
     ]
+    ended = closed_at(doc)
+    if ended is not None and doc.get("anonymised_at") is None:
+        ids.append(f"{RETENTION}:{time_key(ended)}:{case_id}")
     return ids
 
 
@@ -269,7 +293,21 @@ class CaseFileListEntries:
             found = self.collection.find(entries_range, {"case_id": 1}).sort("_id", 1)
             due = ((e["_id"], e["case_id"]) for e in found if due_on(e["_id"], today))
             entries += itertools.islice(due, limit)
+        return self._justified(entries)
+
+    def to_anonymise(self, closed_before: datetime, limit: int) -> list[str]:
+        """Ids of the case files ended by ``closed_before`` and not anonymised (at most
+        ``limit``, the longest ended first); stale entries as in ``to_announce``."""
+        found = self.collection.find(to_anonymise_range(closed_before), {"case_id": 1})
+        entries = [(e["_id"], e["case_id"]) for e in found.sort("_id", 1).limit(limit)]
+        return self._justified(entries)
+
+    def _justified(self, entries: list[tuple[str, str]]) -> list[str]:
+        """The case ids of ``entries`` (entry id, case id) whose case file wants the entry, in
+        order; the other entries are deleted and their case files reconciled."""
         ids = list(dict.fromkeys(case_id for _, case_id in entries))
+        if not ids:
+            return []
         found = CaseFileDoc._get_collection().find({"_id": {"$in": ids}}, LIST_FIELDS)
         wanted = {i for doc in found for i in entry_ids(doc["_id"], doc)}
         stale = [(entry, case_id) for entry, case_id in entries if entry not in wanted]
@@ -277,12 +315,12 @@ class CaseFileListEntries:
             self.collection.delete_many({"_id": {"$in": [entry for entry, _ in stale]}})
             for case_id in dict.fromkeys(case_id for _, case_id in stale):
                 self.reconcile(case_id)
-        due = {case_id for entry, case_id in entries if entry in wanted}
-        return [case_id for case_id in ids if case_id in due]
+        justified = {case_id for entry, case_id in entries if entry in wanted}
+        return [case_id for case_id in ids if case_id in justified]
 
     def ready(self, *marks: str) -> bool:
         """Whether every case file stored before the entries existed has them (``backfill``):
-        the work queues' entries, or those of ``marks`` (``SCAN_BACKFILL_MARK``)."""
+        the work queues' entries, or those of ``marks`` (``SWEEPS_BACKFILL_MARK``)."""
         return self.backfills.done(*(marks or (BACKFILL_MARK,)))
 
     def backfill(self, now: datetime) -> int | None:

@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.casework.adapters.case_file_lists import (
     LIST_FIELDS,
-    SCAN_BACKFILL_MARK,
+    SWEEPS_BACKFILL_MARK,
     CaseFileListEntries,
     QueueFilters,
     list_for,
@@ -386,11 +386,17 @@ class CaseFileRepository:
         return sorted(totals.values(), key=lambda r: (str(r[group_by]), r["kind"]))
 
     def retention_candidates(self, closed_before: datetime, limit: int = 500) -> list[str]:
-        """Ids of closed or archived case files, not anonymised, that ended before the cutoff.
+        """Ids of closed or archived case files, not anonymised, that ended before the cutoff:
+        from their list entries (``CaseFileListEntries.to_anonymise``) once backfilled, else by
+        the query (``query_retention_candidates``)."""
+        if self.lists.ready(SWEEPS_BACKFILL_MARK):
+            return self.lists.to_anonymise(closed_before, limit)
+        return self.query_retention_candidates(closed_before, limit)
 
-        The end is read from the history (no derived field: files closed before retention
-        existed are never written again).
-        """
+    def query_retention_candidates(self, closed_before: datetime, limit: int = 500) -> list[str]:
+        """``retention_candidates`` by a query on the case files (every ended case file is
+        read). The end is read from the history (no derived field: files closed before
+        retention existed are never written again)."""
         ids = []
         query = {"state": {"$in": _TERMINAL}}
         for doc in self.collection.find(query, {"history": 1, "anonymised_at": 1}):
@@ -428,7 +434,7 @@ class CaseFileRepository:
         """Ids of open cases with a referral breach or a disconnection alert to announce: from
         their list entries (``CaseFileListEntries.to_announce``) once backfilled, else by the
         query (``query_due_for_scan``)."""
-        if self.lists.ready(SCAN_BACKFILL_MARK):
+        if self.lists.ready(SWEEPS_BACKFILL_MARK):
             horizon = max(self.disconnection_thresholds, default=0)
             return self.lists.to_announce(today, limit, horizon)
         return self.query_due_for_scan(today, limit)
