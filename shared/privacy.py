@@ -15,7 +15,7 @@ still waiting to be sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -37,6 +37,14 @@ ERASURES = "erasures"
 def erased(db: Database, tenant_id: str) -> dict[str, Any] | None:
     """This service's erasure record of ``tenant_id``, if the tenant asked to be erased."""
     return db[ERASURES].find_one({"_id": tenant_id}, {"outbox": 0})
+
+
+def erased_among(db: Database, tenant_ids: Iterable[str]) -> set[str]:
+    """Which of ``tenant_ids`` this service has an erasure record of (one read)."""
+    ids = sorted(set(tenant_ids))
+    if not ids:
+        return set()
+    return {d["_id"] for d in db[ERASURES].find({"_id": {"$in": ids}}, {"_id": 1})}
 
 
 def record_erasure(

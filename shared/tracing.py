@@ -63,8 +63,8 @@ def current_trace_id() -> str | None:
 
 
 @contextmanager
-def span(name: str, parent: context.Context, kind: SpanKind) -> Iterator[Span]:
-    """Run a block in a new span, child of ``parent``."""
+def span(name: str, parent: context.Context | None, kind: SpanKind) -> Iterator[Span]:
+    """Run a block in a new span, child of ``parent`` (None: of the current span, if any)."""
     with tracer().start_as_current_span(name, context=parent, kind=kind) as current:
         yield current
 

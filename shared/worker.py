@@ -10,12 +10,19 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pymongo.database import Database
 
 from shared.config import Settings
-from shared.kafka import ConsumerLoop, EventProducer, Handler, ensure_topics, until_connected
+from shared.kafka import (
+    BulkHandler,
+    ConsumerLoop,
+    EventProducer,
+    Handler,
+    ensure_topics,
+    until_connected,
+)
 from shared.logs import configure_logging
 from shared.outbox import OutboxRelay
 from shared.tracing import configure_tracing
@@ -25,10 +32,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Consumption:
-    """What a worker consumes: topics, and the handler applying each event."""
+    """What a worker consumes: topics, the handler applying each event, and bulk handlers for
+    backlogs (``ConsumerLoop``)."""
 
     topics: list[str]
     handler: Handler
+    bulk: dict[str, BulkHandler] = field(default_factory=dict)
 
 
 class Worker:
@@ -114,6 +123,7 @@ class Worker:
                     group_instance_id=(
                         None if s.kafka_group_instance_id == "-" else s.kafka_group_instance_id
                     ),
+                    bulk=self.consumption.bulk,
                 )
                 self.consumer.run()
             else:

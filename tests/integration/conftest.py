@@ -21,7 +21,9 @@ def opened(case_id: str) -> Event:
 class Loop:
     """A consumer loop running in a thread, with what its handler saw."""
 
-    def __init__(self, s: Settings, producer: EventProducer, handler=None, max_attempts=3):
+    def __init__(
+        self, s: Settings, producer: EventProducer, handler=None, max_attempts=3, bulk=None
+    ):
         self.seen: list[str] = []
         self.calls = 0
         self.loop = ConsumerLoop(
@@ -33,6 +35,7 @@ class Loop:
             dead_letter_topic=s.dead_letter_topic,
             max_attempts=max_attempts,
             retry_wait_s=0.01,
+            bulk=bulk,
         )
         self.thread = threading.Thread(target=self.loop.run, daemon=True)
 

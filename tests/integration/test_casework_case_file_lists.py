@@ -31,12 +31,14 @@ from services.casework.entrypoints.worker import build_worker
 from services.casework.service_layer.handlers import (
     EVENT_HANDLERS,
     anonymise_expired,
+    on_cases_opened,
     scan_deadlines,
 )
 from shared import mongo
 from shared.events import decode, encode, make_event
 from shared.events.intake import CASE_OPENED
 from shared.kafka import dispatcher
+from shared.privacy import ERASURES
 from tests.support import authorize_app, bearer_headers
 from tests.unit.test_envelope import case_opened_data
 
@@ -364,6 +366,30 @@ def test_retention_reads_from_entries_what_its_query_finds(app, case_files) -> N
     assert anonymise_expired(deps, timedelta(days=1), T0 + timedelta(days=5)) == 4
     assert both(T0 + timedelta(days=30)) == set(ids[4:8])  # anonymised: out of retention
     assert_entries_are_the_stored_case_files(case_files)
+
+
+def test_a_run_of_openings_in_bulk_ends_as_one_by_one_would(app, case_files) -> None:
+    case_files.lists.backfill(T0)
+    deps = app.extensions["sportello.bus"].deps
+    handle = dispatcher(EVENT_HANDLERS, deps)
+    before = case_opened("case_before", 0, T0)
+    handle(before, [])
+    case_files.collection.database[ERASURES].insert_one({"_id": "ten_gone", "at": T0})
+    gone = case_opened_data(case_id="case_gone", tenant_id="ten_gone", opened_at=T0.isoformat())
+    fresh = [case_opened(f"case_b{n}", n, T0 + timedelta(minutes=n)) for n in range(10)]
+    events = [*fresh[:4], before, decode(encode(make_event(CASE_OPENED, "case_gone", gone)))]
+    events += [*fresh[4:], fresh[0]]  # fresh[0] twice in one run: one case file
+    applied = on_cases_opened(events, deps)
+    # The redelivery and the erased tenant's opening are left to the one-by-one handler.
+    assert applied == {e.id for e in fresh}
+    for event in events:
+        if event.id not in applied:
+            handle(event, [])
+    assert case_files.collection.count_documents({}) == 12
+    assert case_files.get("case_gone").state == CaseState.ARCHIVED  # erased, as one by one
+    assert case_files.get("case_b3").tenant_id == "ten_3"
+    assert_entries_are_the_stored_case_files(case_files)
+    assert_both_paths_agree(case_files, scopes=[None])
 
 
 def test_the_repair_writes_missing_entries_and_drops_stale_ones(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from shared.config import Settings
 from shared.events import Event, encode
-from shared.kafka import Headers, header
+from shared.events.intake import CASE_OPENED
+from shared.kafka import BULK_MIN, Headers, header
 from tests.integration.conftest import Loop, opened
 from tests.support import read_topic, wait_for
 
@@ -100,3 +102,44 @@ def test_the_producer_waits_for_all_replicas_and_is_idempotent(world) -> None:
     assert config["enable_idempotence"] is True
     # Idempotence needs one request in flight to keep a retried batch in order.
     assert config["max_in_flight_requests_per_connection"] == 1
+
+
+def test_a_backlog_run_goes_to_the_bulk_handler_and_what_it_leaves_one_by_one(world) -> None:
+    s, producer = world
+    topic = s.topic("intake")
+    events = [opened("case_bulk") for _ in range(30)]  # one key: one partition, in order
+    for event in events[:12]:
+        producer.publish(topic, event)
+    producer.send(topic, "case_bulk", b"{not json")  # poison ends a run
+    for event in events[12:]:
+        producer.publish(topic, event)
+    runs: list[list[str]] = []
+
+    def bulk(run: list[Event]) -> set[str]:
+        runs.append([e.id for e in run])
+        if len(runs) == 2:
+            raise ConnectionError("the store went away")  # all of the run: one by one
+        return {e.id for n, e in enumerate(run) if n % 3}  # leaves every third
+
+    ids: list[str] = []
+    with Loop(s, producer, handler=lambda e, h: ids.append(e.id), bulk={CASE_OPENED: bulk}):
+        wait_for(lambda: committed(s) == 31, what="every record committed")
+    assert runs == [[e.id for e in events[:12]], [e.id for e in events[12:]]]
+    bulked = [i for n, i in enumerate(runs[0]) if n % 3]
+    # Each event applied once, by one of them; the bulk handler's leftovers in their order.
+    assert sorted([*bulked, *ids]) == sorted(e.id for e in events)
+    assert ids == [e.id for n, e in enumerate(events[:12]) if not n % 3] + runs[1]
+    dlq = read_topic(s.kafka_bootstrap_servers, s.dead_letter_topic, lambda r: len(r) >= 1)
+    assert [r.value for r in dlq] == [b"{not json"]
+
+
+def test_a_run_shorter_than_the_bulk_minimum_is_applied_one_by_one(world) -> None:
+    s, producer = world
+    events = [opened("case_short") for _ in range(BULK_MIN - 1)]
+    for event in events:
+        producer.publish(s.topic("intake"), event)
+    ids: list[str] = []
+    bulk = {CASE_OPENED: lambda run: pytest.fail("a short run went to the bulk handler")}
+    with Loop(s, producer, handler=lambda e, h: ids.append(e.id), bulk=bulk):
+        wait_for(lambda: committed(s) == len(events), what="every record committed")
+    assert ids == [e.id for e in events]

@@ -262,6 +262,10 @@ class CaseFileListEntries:
             keep |= {d["_id"] for d in found}
         return sorted(keep)
 
+    def insert(self, entries: list[dict[str, Any]]) -> None:
+        """Insert ``entries`` (``entry_docs``); those already there stay as they are."""
+        insert_new(self.collection, entries)
+
     def settle(self, case_id: str, desired: list[str], tracked: Iterable[str]) -> None:
         """Make the entries of ``case_id`` the ``desired`` ones: insert them (those already
         there stay) and delete the other ``tracked`` ones."""

@@ -8,13 +8,14 @@ from typing import Any, Unpack
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.casework.adapters.case_file_lists import (
     LIST_FIELDS,
     SWEEPS_BACKFILL_MARK,
     CaseFileListEntries,
     QueueFilters,
+    entry_docs,
     list_for,
 )
 from services.casework.adapters.case_file_lists import entry_ids as list_entry_ids
@@ -30,7 +31,7 @@ from shared import privacy
 from shared.clock import now_utc
 from shared.crypto import FieldCipher, transform
 from shared.events import Event
-from shared.id_lists import insert_new
+from shared.id_lists import DUPLICATE_KEY, insert_new
 from shared.outbox import outbox_record, write_hints
 
 # Fields never read back into the domain object.
@@ -108,6 +109,31 @@ class CaseFileRepository:
         # the event's handling, and its redelivery reconciles (above).
         self.lists.settle(case_file.id, doc["list_entries"], [])
         return True
+
+    def add_new(self, case_files: list[CaseFile]) -> set[str]:
+        """Insert the ``case_files`` not stored yet, in one write, then their list entries in
+        another; returns the ids inserted now (``add_once`` for many: the others, already
+        there, are the caller's to reconcile)."""
+        docs = []
+        for case_file in case_files:
+            doc = self._document(case_file)
+            doc.update(_id=case_file.id, version=0)
+            doc["list_entries"] = list_entry_ids(case_file.id, doc)
+            docs.append(doc)
+        if not docs:
+            return set()
+        refused: set[int] = set()
+        try:
+            self.collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            refused = {e["index"] for e in errors}
+        added = [doc for n, doc in enumerate(docs) if n not in refused]
+        # After the case files, as in add_once: an entry always names a stored case file.
+        self.lists.insert([e for doc in added for e in entry_docs(doc["_id"], doc)])
+        return {doc["_id"] for doc in added}
 
     def get(self, case_id: str) -> CaseFile | None:
         """The case file of ``case_id``, if any."""

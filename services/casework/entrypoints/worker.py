@@ -20,10 +20,12 @@ from services.casework.service_layer.handlers import (
     Dependencies,
     anonymise_expired,
     offset_clock,
+    on_cases_opened,
     scan_deadlines,
 )
 from shared import mongo
 from shared.config import Settings
+from shared.events.intake import CASE_OPENED
 from shared.kafka import dispatcher
 from shared.worker import Consumption, Worker, serve
 
@@ -101,7 +103,9 @@ class CaseworkWorker(Worker):
             mongo.database(ALIAS),
             OUTBOX_COLLECTIONS,
             Consumption(
-                topics=[settings.topic("intake")], handler=dispatcher(EVENT_HANDLERS, deps)
+                topics=[settings.topic("intake")],
+                handler=dispatcher(EVENT_HANDLERS, deps),
+                bulk={CASE_OPENED: lambda events: on_cases_opened(events, deps)},
             ),
         )
         self.scanner = DeadlineScanner(
