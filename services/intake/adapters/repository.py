@@ -109,7 +109,7 @@ class BuildingRepository:
 
     def get(self, building_id: str) -> Building | None:
         """The building with ``building_id``, if any."""
-        doc = IntakeBuildingDoc.objects(id=building_id).exclude("outbox").first()
+        doc = _read_one(IntakeBuildingDoc, building_id)
         return _building(doc) if doc else None
 
     def list(
@@ -154,7 +154,7 @@ class CounterRepository:
 
     def get(self, counter_id: str) -> Counter | None:
         """The counter with ``counter_id``, if any."""
-        doc = IntakeCounterDoc.objects(id=counter_id).exclude("outbox").first()
+        doc = _read_one(IntakeCounterDoc, counter_id)
         return _counter(doc) if doc else None
 
     def list(self, building_id: str | None, limit: int, offset: int) -> Page:
@@ -289,7 +289,7 @@ class TenantRepository:
 
     def get(self, tenant_id: str) -> Tenant | None:
         """The tenant with ``tenant_id``, if any."""
-        doc = IntakeTenantDoc.objects(id=tenant_id).exclude("outbox").first()
+        doc = _read_one(IntakeTenantDoc, tenant_id)
         return _tenant(doc) if doc else None
 
     def by_fiscal_code(self, fiscal_code: str) -> Tenant | None:
@@ -504,7 +504,7 @@ class AppointmentRepository:
 
     def get(self, appointment_id: str) -> Appointment | None:
         """The appointment with ``appointment_id``, if any."""
-        doc = IntakeAppointmentDoc.objects(id=appointment_id).exclude("outbox").first()
+        doc = _read_one(IntakeAppointmentDoc, appointment_id)
         return _appointment(doc) if doc else None
 
     def list(
@@ -693,7 +693,7 @@ class CaseRepository:
 
     def get(self, case_id: str) -> Case | None:
         """The case with ``case_id``, if any."""
-        doc = IntakeCaseDoc.objects(id=case_id).exclude("outbox").first()
+        doc = _read_one(IntakeCaseDoc, case_id)
         return _case(doc) if doc else None
 
     def list(self, *, limit: int, offset: int, zone: Any, **filters: Unpack[CaseFilters]) -> Page:
@@ -876,7 +876,7 @@ def _building_doc(b: Building) -> IntakeBuildingDoc:
     )
 
 
-def _building(doc: IntakeBuildingDoc) -> Building:
+def _building(doc: IntakeBuildingDoc | SimpleNamespace) -> Building:
     return Building(
         id=doc.id,
         name=doc.name,
@@ -916,7 +916,7 @@ def _counter_doc(counter: Counter) -> IntakeCounterDoc:
     )
 
 
-def _counter(doc: IntakeCounterDoc) -> Counter:
+def _counter(doc: IntakeCounterDoc | SimpleNamespace) -> Counter:
     return Counter(
         id=doc.id,
         name=doc.name,
@@ -1009,7 +1009,7 @@ def _appointment_fields(a: Appointment) -> dict[str, Any]:
     }
 
 
-def _appointment(doc: IntakeAppointmentDoc) -> Appointment:
+def _appointment(doc: IntakeAppointmentDoc | SimpleNamespace) -> Appointment:
     return Appointment(
         id=doc.id,
         kind=AppointmentKind(doc.kind),
@@ -1027,6 +1027,13 @@ def _appointment(doc: IntakeAppointmentDoc) -> Appointment:
         cancel_reason=doc.cancel_reason,
         version=doc.version,
     )
+
+
+def _read_one(document: type[Document], doc_id: str) -> SimpleNamespace | None:
+    """The document with ``doc_id``, read as ``_read_by_id`` reads (a lookup on every request:
+    a tracked mongoengine document costs about a millisecond more to build)."""
+    found = _read_by_id(document, [doc_id])
+    return found[0] if found else None
 
 
 def _read_by_id(document: type[Document], ids: Sequence[str]) -> list[SimpleNamespace]:
