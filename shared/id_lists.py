@@ -52,16 +52,20 @@ def span(name: str) -> dict[str, Any]:
     return {"_id": {"$gte": f"{name}:", "$lt": f"{name};"}}
 
 
-def insert_new(collection: Collection, docs: list[dict[str, Any]]) -> None:
-    """Insert ``docs``; the ones whose ``_id`` is already there are left as they are."""
+def insert_new(collection: Collection, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert ``docs``; the ones whose ``_id`` is already there are left as they are. Returns
+    the docs inserted now."""
     if not docs:
-        return
+        return []
     try:
         collection.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        refused = {e["index"] for e in errors}
+        return [doc for n, doc in enumerate(docs) if n not in refused]
+    return docs
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

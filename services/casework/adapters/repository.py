@@ -8,7 +8,7 @@ from typing import Any, Unpack
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.casework.adapters.case_file_lists import (
     LIST_FIELDS,
@@ -31,7 +31,7 @@ from shared import privacy
 from shared.clock import now_utc
 from shared.crypto import FieldCipher, transform
 from shared.events import Event
-from shared.id_lists import DUPLICATE_KEY, insert_new
+from shared.id_lists import insert_new
 from shared.outbox import outbox_record, write_hints
 
 # Fields never read back into the domain object.
@@ -92,13 +92,18 @@ class CaseFileRepository:
         )
         return doc
 
+    def _new_document(self, case_file: CaseFile) -> dict[str, Any]:
+        """``case_file`` as first stored: version 0, with the ids of its list entries."""
+        doc = self._document(case_file)
+        doc.update(_id=case_file.id, version=0)
+        doc["list_entries"] = list_entry_ids(case_file.id, doc)
+        return doc
+
     def add_once(self, case_file: CaseFile) -> bool:
         """Insert ``case_file`` unless it exists, then its list entries; False when it was
         already there (redelivery: its entries are reconciled, in case the first delivery
         stopped between the two writes)."""
-        doc = self._document(case_file)
-        doc.update(_id=case_file.id, version=0)
-        doc["list_entries"] = list_entry_ids(case_file.id, doc)
+        doc = self._new_document(case_file)
         try:
             # A plain insert: FerretDB drops null fields from an upsert's $setOnInsert.
             self.collection.insert_one(doc)
@@ -114,23 +119,7 @@ class CaseFileRepository:
         """Insert the ``case_files`` not stored yet, in one write, then their list entries in
         another; returns the ids inserted now (``add_once`` for many: the others, already
         there, are the caller's to reconcile)."""
-        docs = []
-        for case_file in case_files:
-            doc = self._document(case_file)
-            doc.update(_id=case_file.id, version=0)
-            doc["list_entries"] = list_entry_ids(case_file.id, doc)
-            docs.append(doc)
-        if not docs:
-            return set()
-        refused: set[int] = set()
-        try:
-            self.collection.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            refused = {e["index"] for e in errors}
-        added = [doc for n, doc in enumerate(docs) if n not in refused]
+        added = insert_new(self.collection, [self._new_document(c) for c in case_files])
         # After the case files, as in add_once: an entry always names a stored case file.
         self.lists.insert([e for doc in added for e in entry_docs(doc["_id"], doc)])
         return {doc["_id"] for doc in added}
