@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from mongoengine import NotUniqueError, Q
+from mongoengine import Document, NotUniqueError, Q
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -34,6 +35,7 @@ from services.notifications.domain.model import (
     Status,
     Tenant,
 )
+from shared import mongo
 from shared.crypto import cipher_for
 from shared.domain import NotFound
 from shared.events import Event, make_event
@@ -724,9 +726,9 @@ class CaseRepository:
                 {"_id": {"$in": case_ids}}, {"$set": {"tenant_id": ANONYMOUS}}
             )
 
-    def get(self, case_id: str | None) -> CaseDoc | None:
+    def get(self, case_id: str | None) -> SimpleNamespace | None:
         """The case, if notifications has heard of it."""
-        return CaseDoc.objects(id=case_id).first() if case_id else None
+        return _read_one(CaseDoc, case_id)
 
 
 class BuildingRepository:
@@ -761,9 +763,9 @@ class BuildingRepository:
             return False  # the stored snapshot is newer (or the same): keep it
         return True
 
-    def get(self, building_id: str | None) -> BuildingDoc | None:
+    def get(self, building_id: str | None) -> SimpleNamespace | None:
         """The building, if known."""
-        return BuildingDoc.objects(id=building_id).first() if building_id else None
+        return _read_one(BuildingDoc, building_id)
 
     def newer_than(self, building: dict[str, Any]) -> bool:
         """Whether the stored snapshot is newer than ``building`` (an event's, maybe late): then
@@ -793,5 +795,14 @@ class PreferenceRepository:
 
     def mode(self, name: str) -> str:
         """``immediato`` (the default) or ``riepilogo``."""
-        doc = CustodianPreferenceDoc.objects(id=name).first()
-        return doc.mode if doc else "immediato"
+        doc = CustodianPreferenceDoc._get_collection().find_one({"_id": name}, {"mode": 1})
+        return doc["mode"] if doc else "immediato"
+
+
+def _read_one(document: type[Document], doc_id: str | None) -> SimpleNamespace | None:
+    """The read model ``doc_id``, if stored: read raw and hydrated (``shared.mongo.hydrate``),
+    not built as a tracked mongoengine document (read once or twice for every event)."""
+    if not doc_id:
+        return None
+    raw = document._get_collection().find_one({"_id": doc_id})
+    return mongo.hydrate(document, raw) if raw else None
