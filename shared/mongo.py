@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -86,3 +86,20 @@ def hydrate(document: type[mongoengine.Document], son: Mapping[str, Any]) -> Sim
         else:
             values[name] = field.to_python(raw)
     return SimpleNamespace(**values)
+
+
+def read_by_id(document: type[mongoengine.Document], ids: Sequence[Any]) -> list[SimpleNamespace]:
+    """The documents with these ids, in this order (those still there), read for display: raw,
+    without an outbox, and hydrated (``hydrate``), not tracked mongoengine documents."""
+    if not ids:
+        return []
+    raw = document._get_collection().find({"_id": {"$in": list(ids)}}, {"outbox": 0})
+    found = {doc["_id"]: doc for doc in raw}
+    return [hydrate(document, found[i]) for i in ids if i in found]
+
+
+def read_one(document: type[mongoengine.Document], doc_id: Any) -> SimpleNamespace | None:
+    """The document with ``doc_id`` (None: none), read as ``read_by_id`` reads: for lookups made
+    on every request or event, where a tracked document costs about a millisecond more."""
+    found = read_by_id(document, [doc_id]) if doc_id else []
+    return found[0] if found else None

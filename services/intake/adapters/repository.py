@@ -109,7 +109,7 @@ class BuildingRepository:
 
     def get(self, building_id: str) -> Building | None:
         """The building with ``building_id``, if any."""
-        doc = _read_one(IntakeBuildingDoc, building_id)
+        doc = mongo.read_one(IntakeBuildingDoc, building_id)
         return _building(doc) if doc else None
 
     def list(
@@ -154,7 +154,7 @@ class CounterRepository:
 
     def get(self, counter_id: str) -> Counter | None:
         """The counter with ``counter_id``, if any."""
-        doc = _read_one(IntakeCounterDoc, counter_id)
+        doc = mongo.read_one(IntakeCounterDoc, counter_id)
         return _counter(doc) if doc else None
 
     def list(self, building_id: str | None, limit: int, offset: int) -> Page:
@@ -289,7 +289,7 @@ class TenantRepository:
 
     def get(self, tenant_id: str) -> Tenant | None:
         """The tenant with ``tenant_id``, if any."""
-        doc = _read_one(IntakeTenantDoc, tenant_id)
+        doc = mongo.read_one(IntakeTenantDoc, tenant_id)
         return _tenant(doc) if doc else None
 
     def by_fiscal_code(self, fiscal_code: str) -> Tenant | None:
@@ -324,7 +324,7 @@ class TenantRepository:
         if name_list is None or not self.lists.ready():
             return self.query(name=name, building_id=building_id, limit=limit, offset=offset)
         ids, total = self.lists.page(name_list, search_key(name or ""), limit, offset)
-        return Page([_tenant(doc) for doc in _read_by_id(IntakeTenantDoc, ids)], total)
+        return Page([_tenant(doc) for doc in mongo.read_by_id(IntakeTenantDoc, ids)], total)
 
     def query(self, *, name: str | None, building_id: str | None, limit: int, offset: int) -> Page:
         """Tenants by name prefix and building, sorted by name, by a query on the tenants
@@ -504,7 +504,7 @@ class AppointmentRepository:
 
     def get(self, appointment_id: str) -> Appointment | None:
         """The appointment with ``appointment_id``, if any."""
-        doc = _read_one(IntakeAppointmentDoc, appointment_id)
+        doc = mongo.read_one(IntakeAppointmentDoc, appointment_id)
         return _appointment(doc) if doc else None
 
     def list(
@@ -693,7 +693,7 @@ class CaseRepository:
 
     def get(self, case_id: str) -> Case | None:
         """The case with ``case_id``, if any."""
-        doc = _read_one(IntakeCaseDoc, case_id)
+        doc = mongo.read_one(IntakeCaseDoc, case_id)
         return _case(doc) if doc else None
 
     def list(self, *, limit: int, offset: int, zone: Any, **filters: Unpack[CaseFilters]) -> Page:
@@ -706,7 +706,7 @@ class CaseRepository:
             return self.query(limit=limit, offset=offset, zone=zone, **filters)
         period = _period(filters.get("opened_from"), filters.get("opened_to"), zone)
         ids, total = self.lists.page(name, limit, offset, *period)
-        return Page([_case(doc) for doc in _read_by_id(IntakeCaseDoc, ids)], total)
+        return Page([_case(doc) for doc in mongo.read_by_id(IntakeCaseDoc, ids)], total)
 
     def query(self, *, limit: int, offset: int, zone: Any, **filters: Unpack[CaseFilters]) -> Page:
         """Cases, newest first, by a query on the cases (every filter leads a declared index
@@ -1027,24 +1027,6 @@ def _appointment(doc: IntakeAppointmentDoc | SimpleNamespace) -> Appointment:
         cancel_reason=doc.cancel_reason,
         version=doc.version,
     )
-
-
-def _read_one(document: type[Document], doc_id: str) -> SimpleNamespace | None:
-    """The document with ``doc_id``, read as ``_read_by_id`` reads (a lookup on every request:
-    a tracked mongoengine document costs about a millisecond more to build)."""
-    found = _read_by_id(document, [doc_id])
-    return found[0] if found else None
-
-
-def _read_by_id(document: type[Document], ids: Sequence[str]) -> list[SimpleNamespace]:
-    """The documents with these ids, in this order (those still there), read for display: raw
-    documents without their outbox, hydrated (``mongo.hydrate``), not tracked mongoengine
-    documents (about half of a list's time on this machine)."""
-    if not ids:
-        return []
-    raw = document._get_collection().find({"_id": {"$in": list(ids)}}, {"outbox": 0})
-    found = {doc["_id"]: doc for doc in raw}
-    return [mongo.hydrate(document, found[i]) for i in ids if i in found]
 
 
 def _case(doc: IntakeCaseDoc | SimpleNamespace) -> Case:

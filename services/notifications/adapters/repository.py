@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from mongoengine import Document, NotUniqueError, Q
+from mongoengine import NotUniqueError, Q
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -728,7 +728,7 @@ class CaseRepository:
 
     def get(self, case_id: str | None) -> SimpleNamespace | None:
         """The case, if notifications has heard of it."""
-        return _read_one(CaseDoc, case_id)
+        return mongo.read_one(CaseDoc, case_id)
 
 
 class BuildingRepository:
@@ -765,7 +765,7 @@ class BuildingRepository:
 
     def get(self, building_id: str | None) -> SimpleNamespace | None:
         """The building, if known."""
-        return _read_one(BuildingDoc, building_id)
+        return mongo.read_one(BuildingDoc, building_id)
 
     def newer_than(self, building: dict[str, Any]) -> bool:
         """Whether the stored snapshot is newer than ``building`` (an event's, maybe late): then
@@ -797,12 +797,3 @@ class PreferenceRepository:
         """``immediato`` (the default) or ``riepilogo``."""
         doc = CustodianPreferenceDoc._get_collection().find_one({"_id": name}, {"mode": 1})
         return doc["mode"] if doc else "immediato"
-
-
-def _read_one(document: type[Document], doc_id: str | None) -> SimpleNamespace | None:
-    """The read model ``doc_id``, if stored: read raw and hydrated (``shared.mongo.hydrate``),
-    not built as a tracked mongoengine document (read once or twice for every event)."""
-    if not doc_id:
-        return None
-    raw = document._get_collection().find_one({"_id": doc_id})
-    return mongo.hydrate(document, raw) if raw else None
