@@ -18,6 +18,7 @@ The consumer loop is where the delivery guarantees live:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import signal
 import threading
@@ -418,24 +419,26 @@ class ConsumerLoop:
 
     def _runs(self, records: list[Any]) -> Iterable[tuple[list[Any], set[int]]]:
         """``records`` in runs, each with the offsets of its records already applied: a run of
-        ``BULK_MIN`` or more events of one bulk type is applied by its bulk handler first; any
-        other record is a run of its own, applied by nobody yet."""
+        ``BULK_MIN`` or more events of one bulk type is applied by its bulk handler first; a
+        shorter one, or a record no bulk handler takes, by nobody yet."""
         start = 0
         while start < len(records):
-            kind, events = None, []
-            for record in records[start:]:
-                event = self._bulk_event(record, kind)
-                if event is None:
-                    break
-                kind = event.type
-                events.append(event)
-            if len(events) < BULK_MIN:
-                yield records[start : start + 1], set()
-                start += 1
-                continue
-            run = records[start : start + len(events)]
-            yield run, self._apply_bulk(run, events)
-            start += len(run)
+            events = self._bulk_run(records, start)
+            end = start + max(len(events), 1)
+            run = records[start:end]
+            yield run, self._apply_bulk(run, events) if len(events) >= BULK_MIN else set()
+            start = end
+
+    def _bulk_run(self, records: list[Any], start: int) -> list[Event]:
+        """The events of the longest run from ``start`` that one bulk handler takes (each
+        record is read once: a short run is left whole to the one-by-one path)."""
+        events: list[Event] = []
+        for record in itertools.islice(records, start, None):
+            event = self._bulk_event(record, events[0].type if events else None)
+            if event is None:
+                break
+            events.append(event)
+        return events
 
     def _bulk_event(self, record: Any, kind: str | None) -> Event | None:
         """The event of ``record`` if a bulk handler takes it (of type ``kind``, when given)."""
