@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from services.notifications.adapters.documents import NotificationDoc, TenantDoc
+from services.notifications.adapters.documents import CaseDoc, NotificationDoc, TenantDoc
 from services.notifications.adapters.repository import SEND_QUEUE
 from services.notifications.entrypoints.worker import NotificationsWorker, build_worker
 from shared import mongo
@@ -33,6 +33,7 @@ from shared.events import casework as cw
 from shared.events import intake as ik
 from shared.events.notifications import NOTIFICATION_DELIVERED
 from shared.kafka import EventProducer, ensure_topics
+from shared.privacy import ANONYMOUS
 from tests.support import read_topic, wait_for
 from tests.unit.test_notifications_rules import (
     appointment_data,
@@ -589,6 +590,25 @@ def test_redelivered_events_send_nothing_new(world: World) -> None:
     world.worker.sender.run_once()
     assert len(world.sms.requests) == 1
     assert len(world.notes(event_id=event.id)) == 1
+
+
+def test_a_case_opened_redelivered_after_the_erasure_does_not_link_the_tenant_again(
+    world: World,
+) -> None:
+    opened = open_case(world)
+    wait_for(lambda: CaseDoc.objects(id="case_1").first(), what="case model")
+    erasure = {
+        "erasure_id": "era_1",
+        "tenant_id": "ten_1",
+        "requested_by": "operatore.bianchi",
+        "requested_at": DAY.isoformat(),
+    }
+    world.publish(ik.TENANT_ERASURE_REQUESTED, erasure, subject="ten_1")
+    wait_for(lambda: CaseDoc.objects.get(id="case_1").tenant_id == ANONYMOUS, what="case unlinked")
+    world.publish_event(opened)  # redelivered, late
+    wait_for(lambda: world.worker.consumer and world.worker.consumer.stats.applied >= 4)
+    assert CaseDoc.objects.get(id="case_1").tenant_id == ANONYMOUS
+    assert len(world.notes(event_id=opened.id)) == 1
 
 
 def test_a_tenant_without_consent_gets_nothing_and_the_reason_is_stored(world: World) -> None:

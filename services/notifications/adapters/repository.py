@@ -698,20 +698,21 @@ class TenantRepository:
 class CaseRepository:
     """Case id → tenant, building, operator, urgency."""
 
-    def record(self, data: dict[str, Any]) -> None:
-        """From ``case.opened`` (idempotent upsert)."""
-        CaseDoc._get_collection().update_one(
-            {"_id": data["case_id"]},
-            {
-                "$set": {
-                    "tenant_id": data["tenant_id"],
-                    "building_id": data["building"]["id"],
-                    "opened_by": data["opened_by"],
-                    "urgent": bool(data.get("urgent")),
-                }
-            },
-            upsert=True,
-        )
+    def record(self, data: dict[str, Any]) -> SimpleNamespace | None:
+        """From ``case.opened``, once: returns the case if this call stored it, None if it was
+        there already (a redelivery must not link an erased tenant to the case again)."""
+        doc = {
+            "_id": data["case_id"],
+            "tenant_id": data["tenant_id"],
+            "building_id": data["building"]["id"],
+            "opened_by": data["opened_by"],
+            "urgent": bool(data.get("urgent")),
+        }
+        try:
+            CaseDoc._get_collection().insert_one(doc)
+        except DuplicateKeyError:
+            return None
+        return mongo.hydrate(CaseDoc, doc)
 
     def ids_of_tenant(self, tenant_id: str) -> list[str]:
         """The tenant's cases notifications has heard of."""
@@ -734,16 +735,21 @@ class CaseRepository:
 class BuildingRepository:
     """Buildings and their custodi sociali, as the latest event described them."""
 
-    def record(self, building: dict[str, Any]) -> bool:
-        """Store a building snapshot unless a newer (or the same) ``version`` is stored.
+    def record(self, building: dict[str, Any]) -> SimpleNamespace:
+        """Store a building snapshot unless the stored one is the same ``version`` or newer, and
+        return the snapshot now current: this one, or the stored one that is newer.
 
         Snapshots come from ``building.updated`` and from the events that carry the building
         (``case.opened``…), on different partitions: a late one must not bring back a custode
         who was replaced. A snapshot without a version (published before versions existed) is
         older than any versioned one; it still refreshes a building stored without a version.
-        Returns whether it was applied.
+        The stored snapshot is read first because nearly every snapshot is one already stored:
+        a read is cheaper than a write refused by the version filter.
         """
         version = building.get("version") or 0
+        stored = self.get(building["id"])
+        if stored is not None and stored.version and stored.version >= version:
+            return stored
         fields: dict[str, Any] = {
             "name": building["name"],
             "address": building.get("address", ""),
@@ -754,32 +760,32 @@ class BuildingRepository:
         }
         if version:
             fields["version"] = version
+        # The filter keeps the write safe against another worker storing a newer one meanwhile.
         older = [{"version": {"$exists": False}}, {"version": {"$lt": version}}]
         try:
             BuildingDoc._get_collection().update_one(
                 {"_id": building["id"], "$or": older}, {"$set": fields}, upsert=True
             )
         except DuplicateKeyError:
-            return False  # the stored snapshot is newer (or the same): keep it
-        return True
+            return self.get(building["id"]) or stored  # type: ignore[return-value]
+        return mongo.hydrate(BuildingDoc, {"_id": building["id"], "version": None, **fields})
 
     def get(self, building_id: str | None) -> SimpleNamespace | None:
         """The building, if known."""
         return mongo.read_one(BuildingDoc, building_id)
 
-    def newer_than(self, building: dict[str, Any]) -> bool:
-        """Whether the stored snapshot is newer than ``building`` (an event's, maybe late): then
-        the custodi to tell are the stored ones, not those the event names."""
-        doc = self.get(building.get("id"))
-        return doc is not None and (doc.version or 0) > (building.get("version") or 0)
-
     def custodians(self, building_id: str | None) -> list[Custodian]:
         """The custodi sociali of a building (none if unknown)."""
         doc = self.get(building_id)
-        return [
-            Custodian(c["name"], c.get("channel") or "email", c.get("email"), c.get("phone"))
-            for c in (doc.custodians if doc else [])
-        ]
+        return custodians_of(doc) if doc else []
+
+
+def custodians_of(building: SimpleNamespace) -> list[Custodian]:
+    """The custodi sociali of a stored building (``BuildingRepository.record`` or ``get``)."""
+    return [
+        Custodian(c["name"], c.get("channel") or "email", c.get("email"), c.get("phone"))
+        for c in building.custodians or []
+    ]
 
 
 class PreferenceRepository:
@@ -793,7 +799,16 @@ class PreferenceRepository:
             upsert=True,
         )
 
-    def mode(self, name: str) -> str:
-        """``immediato`` (the default) or ``riepilogo``."""
-        doc = CustodianPreferenceDoc._get_collection().find_one({"_id": name}, {"mode": 1})
-        return doc["mode"] if doc else "immediato"
+    def modes(self, names: Sequence[str]) -> dict[str, str]:
+        """Each custodian's choice, in one read: ``immediato`` (the default) or ``riepilogo``."""
+        chosen = (
+            {
+                doc["_id"]: doc["mode"]
+                for doc in CustodianPreferenceDoc._get_collection().find(
+                    {"_id": {"$in": list(names)}}, {"mode": 1}
+                )
+            }
+            if names
+            else {}
+        )
+        return {name: chosen.get(name, "immediato") for name in names}

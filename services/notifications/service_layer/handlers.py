@@ -8,6 +8,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from functools import cached_property
+from types import SimpleNamespace
 from typing import Any
 
 from services.notifications.adapters.channels import Channel as ChannelAdapter
@@ -17,12 +19,12 @@ from services.notifications.adapters.repository import (
     NotificationRepository,
     PreferenceRepository,
     TenantRepository,
+    custodians_of,
 )
 from services.notifications.adapters.templates import Renderer, RenderError
 from services.notifications.domain import commands
 from services.notifications.domain.model import (
     Channel,
-    Custodian,
     Notification,
     Recipient,
     RecipientKind,
@@ -84,25 +86,36 @@ class Dependencies:
 # --- read models ------------------------------------------------------------------------------
 
 
-def update_read_models(event: Event, deps: Dependencies) -> None:
+@dataclass
+class Known:
+    """What keeping the read models current learned of an event, so planning need not read it
+    again: the building as it now stands, and a case the event has just described."""
+
+    building: SimpleNamespace | None = None
+    case: SimpleNamespace | None = None
+
+
+def update_read_models(event: Event, deps: Dependencies) -> Known:
     """Keep what notifications knows about tenants, cases and buildings current (idempotent)."""
     data = event.data
+    known = Known()
     if event.type in (TENANT_REGISTERED, TENANT_UPDATED, CONSENT_CHANGED) and privacy.erased(
         deps.notifications.database, data["tenant_id"]
     ):
-        return  # a late snapshot of an erased tenant must not bring their contacts back
+        return known  # a late snapshot of an erased tenant must not bring their contacts back
     if event.type in (TENANT_REGISTERED, TENANT_UPDATED):
         deps.tenants.apply_snapshot(data)
     elif event.type == CONSENT_CHANGED:
         deps.tenants.apply_consent(data["tenant_id"], data["consent"])
     elif event.type == CASE_OPENED:
-        deps.buildings.record(data["building"])
-        deps.cases.record(data)
+        known.building = deps.buildings.record(data["building"])
+        known.case = deps.cases.record(data)
     elif event.type == HOME_VISIT_REQUESTED:
-        deps.buildings.record(data["building"])
+        known.building = deps.buildings.record(data["building"])
     elif event.type == BUILDING_UPDATED:
         # A replaced custode is reached from the next notification on, not from the next case.
-        deps.buildings.record(data)
+        known.building = deps.buildings.record(data)
+    return known
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -120,13 +133,20 @@ class Plan:
 class Planner:
     """Turns one event and the rules it matches into a ``Plan`` (rendering every message)."""
 
-    def __init__(self, event: Event, deps: Dependencies, now: datetime) -> None:
+    def __init__(
+        self, event: Event, deps: Dependencies, now: datetime, known: Known | None = None
+    ) -> None:
         assert deps.renderer is not None and deps.policy is not None
         self.event, self.deps, self.now = event, deps, now
         self.renderer, self.policy = deps.renderer, deps.policy
         self.data = event.data
-        self.case = deps.cases.get(self.data.get("case_id"))
+        self.known = known or Known()
         self.plan = Plan()
+
+    @cached_property
+    def case(self) -> SimpleNamespace | None:
+        """The case the event is about, read only if a rule needs it (most events match none)."""
+        return self.known.case or self.deps.cases.get(self.data.get("case_id"))
 
     def build(self) -> Plan:
         """Plan every matching rule."""
@@ -289,19 +309,19 @@ class Planner:
         return {"subject": task.subject, "text": task.text, "html": task.html}
 
     def _custodians(self, rule: Rule, due: datetime) -> None:
-        building = self.data.get("building")
-        if isinstance(building, dict) and not self.deps.buildings.newer_than(building):
-            custodians = [
-                Custodian(c["name"], c.get("channel") or "email", c.get("email"), c.get("phone"))
-                for c in building.get("custodians") or []
-            ]
+        # The building as it stands after this event: the event's snapshot, or a newer stored one
+        # (a late event must not reach a replaced custode).
+        building = self.known.building
+        if building is not None:
+            custodians = custodians_of(building)
         else:
             custodians = self.deps.buildings.custodians(self.building_id())
+        modes = {} if rule.immediate else self.deps.preferences.modes([c.name for c in custodians])
         for custodian in custodians:
             recipient = custodian.recipient()
             rendered = self.render(rule, "it", self.context(recipient_name=custodian.name))
             n = self.message(rule, recipient, custodian.channel, due, rendered)
-            if not rule.immediate and self.deps.preferences.mode(custodian.name) == "riepilogo":
+            if modes.get(custodian.name) == "riepilogo":
                 self.plan.digest_items.append((n, digest_for(n, self.policy, self.now)))
             else:
                 self.plan.notifications.append(n)
@@ -416,9 +436,11 @@ def custodian_tasks(n: Notification, deps: Dependencies, now: datetime) -> list[
 
 def on_event(event: Event, deps: Dependencies) -> None:
     """Apply one consumed event: read models, then every rule it matches (exactly once each)."""
-    update_read_models(event, deps)
+    known = update_read_models(event, deps)
     now = deps.clock()
-    plan = Planner(event, deps, now).build()  # renders everything first: a bad event stores nothing
+    plan = Planner(
+        event, deps, now, known
+    ).build()  # renders everything first: a bad event stores nothing
     for appointment_id, rules in plan.cancellations:
         deps.notifications.cancel_pending(appointment_id, rules, now, event.id)
     for n in plan.notifications:
