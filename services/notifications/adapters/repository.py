@@ -44,6 +44,7 @@ from shared.events.notifications import (
     NOTIFICATION_FAILED,
     NOTIFICATION_NOT_SENT,
 )
+from shared.id_lists import insert_new
 from shared.outbox import outbox_update, stage
 from shared.privacy import ANONYMOUS
 
@@ -96,15 +97,7 @@ class NotificationRepository:
     ) -> None:
         with contextlib.suppress(DuplicateKeyError):  # a redelivery: the entry is there already
             self._queue.insert_one(
-                {
-                    "_id": notification_id,
-                    "due_at": due_at,
-                    "lease_until": None,
-                    "attempts": 0,
-                    "queued_at": created_at,
-                    # What ``cancel_pending`` looks for: an appointment's pending messages.
-                    "appointment_id": appointment_id,
-                }
+                _queue_entry(notification_id, due_at, created_at, appointment_id)
             )
 
     def requeue_pending(self) -> int:
@@ -154,6 +147,23 @@ class NotificationRepository:
         except NotUniqueError:
             return False
         return True
+
+    def add_new(self, notifications: Sequence[Notification]) -> set[str]:
+        """``add_once`` for many messages waiting to be sent, in two writes (their queue entries
+        first, as ``add_once``, then the messages). Returns the ids recorded now.
+
+        Only for messages without a delivery event to publish (``add_once`` stages it)."""
+        assert all(n.status in PENDING for n in notifications), "add_once stages their events"
+        entries = [
+            _queue_entry(n.id, n.due_at, n.created_at, n.appointment_id) for n in notifications
+        ]
+        insert_new(self._queue, entries)
+        docs = []
+        for n in notifications:
+            doc = _document(n)
+            doc.history = [_history(n.status, n.created_at, n.reason or "")]
+            docs.append(doc.to_mongo().to_dict())
+        return {doc["_id"] for doc in insert_new(self._coll, docs)}
 
     def add_to_digest(self, digest: Notification, item: dict[str, Any]) -> bool:
         """Put ``item`` in the still-unsent ``digest`` (created on first use).
@@ -478,6 +488,24 @@ class NotificationRepository:
             )
 
 
+def _queue_entry(
+    notification_id: str,
+    due_at: datetime,
+    created_at: datetime,
+    appointment_id: str | None,
+) -> dict[str, Any]:
+    """A message's entry in the send queue (``NotificationRepository._queue``)."""
+    return {
+        "_id": notification_id,
+        "due_at": due_at,
+        "lease_until": None,
+        "attempts": 0,
+        "queued_at": created_at,
+        # What ``cancel_pending`` looks for: an appointment's pending messages.
+        "appointment_id": appointment_id,
+    }
+
+
 def _delivery_event(n: Notification, event_type: str, at: datetime, reason: str) -> Event:
     """The event telling other services what became of ``n``."""
     return make_event(
@@ -701,18 +729,18 @@ class CaseRepository:
     def record(self, data: dict[str, Any]) -> SimpleNamespace | None:
         """From ``case.opened``, once: returns the case if this call stored it, None if it was
         there already (a redelivery must not link an erased tenant to the case again)."""
-        doc = {
-            "_id": data["case_id"],
-            "tenant_id": data["tenant_id"],
-            "building_id": data["building"]["id"],
-            "opened_by": data["opened_by"],
-            "urgent": bool(data.get("urgent")),
-        }
+        doc = _case_document(data)
         try:
             CaseDoc._get_collection().insert_one(doc)
         except DuplicateKeyError:
             return None
         return mongo.hydrate(CaseDoc, doc)
+
+    def record_all(self, opened: Sequence[dict[str, Any]]) -> dict[str, SimpleNamespace]:
+        """``record`` for a run of ``case.opened`` in one write: the cases stored now, by id."""
+        docs = [_case_document(data) for data in opened]
+        added = insert_new(CaseDoc._get_collection(), docs)
+        return {doc["_id"]: mongo.hydrate(CaseDoc, doc) for doc in added}
 
     def ids_of_tenant(self, tenant_id: str) -> list[str]:
         """The tenant's cases notifications has heard of."""
@@ -732,6 +760,17 @@ class CaseRepository:
         return mongo.read_one(CaseDoc, case_id)
 
 
+def _case_document(opened: dict[str, Any]) -> dict[str, Any]:
+    """The case read model of a ``case.opened``'s data."""
+    return {
+        "_id": opened["case_id"],
+        "tenant_id": opened["tenant_id"],
+        "building_id": opened["building"]["id"],
+        "opened_by": opened["opened_by"],
+        "urgent": bool(opened.get("urgent")),
+    }
+
+
 class BuildingRepository:
     """Buildings and their custodi sociali, as the latest event described them."""
 
@@ -746,8 +785,21 @@ class BuildingRepository:
         The stored snapshot is read first because nearly every snapshot is one already stored:
         a read is cheaper than a write refused by the version filter.
         """
+        return self._record(building, self.get(building["id"]))
+
+    def record_all(self, buildings: Sequence[dict[str, Any]]) -> list[SimpleNamespace]:
+        """``record`` each snapshot in turn, with one read of the stored ones: the building as it
+        stands after each snapshot (a run of ``case.opened`` in bulk)."""
+        ids = list(dict.fromkeys(b["id"] for b in buildings))
+        current = {doc.id: doc for doc in mongo.read_by_id(BuildingDoc, ids)}
+        after = []
+        for building in buildings:
+            current[building["id"]] = self._record(building, current.get(building["id"]))
+            after.append(current[building["id"]])
+        return after
+
+    def _record(self, building: dict[str, Any], stored: SimpleNamespace | None) -> SimpleNamespace:
         version = building.get("version") or 0
-        stored = self.get(building["id"])
         if stored is not None and stored.version and stored.version >= version:
             return stored
         fields: dict[str, Any] = {
@@ -812,3 +864,15 @@ class PreferenceRepository:
             else {}
         )
         return {name: chosen.get(name, "immediato") for name in names}
+
+
+class KnownPreferences(PreferenceRepository):
+    """Custodians' choices read beforehand (``PreferenceRepository.modes``) for a run of events
+    planned together: planning them reads nothing more."""
+
+    def __init__(self, modes: dict[str, str]) -> None:
+        self._modes = modes
+
+    def modes(self, names: Sequence[str]) -> dict[str, str]:
+        """The choices read beforehand (``immediato`` for a custodian not among them)."""
+        return {name: self._modes.get(name, "immediato") for name in names}

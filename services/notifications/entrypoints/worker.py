@@ -10,12 +10,17 @@ from datetime import datetime
 from services.notifications.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.notifications.bootstrap import bootstrap
 from services.notifications.config import load_settings
-from services.notifications.service_layer.handlers import EVENT_HANDLERS, Dependencies
+from services.notifications.service_layer.handlers import (
+    EVENT_HANDLERS,
+    Dependencies,
+    on_cases_opened,
+)
 from services.notifications.service_layer.sender import Sender
 from shared import mongo
 from shared.clock import now_utc
 from shared.config import Settings
 from shared.events import Event
+from shared.events.intake import CASE_OPENED
 from shared.kafka import Headers, dispatcher
 from shared.worker import Consumption, Worker, serve
 
@@ -30,6 +35,11 @@ class NotificationsWorker(Worker):
             handle(event, headers)
             self.sender.wake()  # what the event recorded may be due now
 
+        def plan_then_wake_sender(events: list[Event]) -> set[str]:
+            applied = on_cases_opened(events, deps)
+            self.sender.wake()
+            return applied
+
         super().__init__(
             settings,
             mongo.database(ALIAS),
@@ -37,6 +47,7 @@ class NotificationsWorker(Worker):
             Consumption(
                 topics=[settings.topic("intake"), settings.topic("casework")],
                 handler=handle_then_wake_sender,
+                bulk={CASE_OPENED: plan_then_wake_sender},
             ),
         )
         self.deps = deps

@@ -16,6 +16,7 @@ from services.notifications.adapters.channels import Channel as ChannelAdapter
 from services.notifications.adapters.repository import (
     BuildingRepository,
     CaseRepository,
+    KnownPreferences,
     NotificationRepository,
     PreferenceRepository,
     TenantRepository,
@@ -24,6 +25,7 @@ from services.notifications.adapters.repository import (
 from services.notifications.adapters.templates import Renderer, RenderError
 from services.notifications.domain import commands
 from services.notifications.domain.model import (
+    PENDING,
     Channel,
     Notification,
     Recipient,
@@ -451,6 +453,44 @@ def on_event(event: Event, deps: Dependencies) -> None:
             )
     for item, digest in plan.digest_items:
         join_digest(item, digest, deps, now)
+
+
+def on_cases_opened(events: list[Event], deps: Dependencies) -> set[str]:
+    """A backlog's run of ``case.opened`` at once (``shared.kafka.BulkHandler``): one read of
+    the buildings, one write of the cases, one read of the custodians' choices, then the
+    messages of the whole run in two writes.
+
+    Returns the ids of the events applied. The others are left to ``on_event``, one by one,
+    which applies them as it would have anyway: a redelivery (its case is stored already), an
+    event whose planning fails, or one whose plan needs more than new messages to send (a
+    daily digest to join, a reminder to cancel, a message recorded as not sent with its event).
+    """
+    buildings = deps.buildings.record_all([e.data["building"] for e in events])
+    cases = deps.cases.record_all([e.data for e in events])
+    names = sorted({c["name"] for b in buildings for c in b.custodians or []})
+    planning = replace(deps, preferences=KnownPreferences(deps.preferences.modes(names)))
+    now = deps.clock()
+    plans: dict[str, Plan] = {}
+    for event, building in zip(events, buildings, strict=True):
+        case = cases.get(event.data["case_id"])
+        if case is None:
+            continue
+        try:
+            plan = Planner(event, planning, now, Known(building, case)).build()
+        except Exception as exc:  # noqa: BLE001 - on_event retries it, then dead-letters it
+            log.debug("case.opened %s left to one-by-one: %s", event.id, exc)
+            continue
+        simple = not plan.cancellations and not plan.digest_items
+        if simple and all(n.status in PENDING for n in plan.notifications):
+            plans[event.id] = plan
+    added = deps.notifications.add_new([n for p in plans.values() for n in p.notifications])
+    applied = {
+        event_id
+        for event_id, plan in plans.items()
+        if all(n.id in added for n in plan.notifications)
+    }
+    log.info("case.opened planned in bulk", extra={"applied": len(applied), "events": len(events)})
+    return applied
 
 
 def join_digest(
