@@ -278,7 +278,7 @@ blueprint = flask_smorest.Blueprint(
 @blueprint.route("")
 class AuditTrail(MethodView):
     @allow("admin")
-    @blueprint.arguments(AuditQuery, location="query", unknown=RAISE)
+    @blueprint.arguments(AuditQuery(), location="query", unknown=RAISE)
     @blueprint.response(
         200,
         AuditEntrySchema(many=True),

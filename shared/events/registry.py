@@ -7,7 +7,7 @@ The registry is the single list of contracts between services. Each producing se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from marshmallow import EXCLUDE, Schema, ValidationError
 
@@ -29,6 +29,12 @@ class EventContract:
     producer: str
     schema: type[EventData]
     description: str
+    # One instance per contract: instantiating a schema copies all its fields, and every event
+    # made or consumed is checked (marshmallow 4 schemas hold no per-load state).
+    checker: EventData = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checker", self.schema())
 
 
 _CONTRACTS: dict[str, EventContract] = {}
@@ -61,7 +67,7 @@ def contracts() -> list[EventContract]:
 def validate_data(type_: str, data: dict) -> dict:
     """``data`` loaded through the schema of ``type_`` (raises ``PoisonEvent``)."""
     try:
-        return contract(type_).schema().load(data)
+        return contract(type_).checker.load(data)
     except ValidationError as exc:
         raise PoisonEvent(f"dati non validi per {type_}: {exc.messages}") from None
 
@@ -76,7 +82,7 @@ def make_event(type_: str, subject: str, data: dict) -> Event:
     """A new event of a declared type; ``data`` is checked against its schema before it leaves."""
     c = contract(type_)
     try:
-        errors = c.schema().validate(data)
+        errors = c.checker.validate(data)
     except ValidationError as exc:  # pragma: no cover - validate() reports, it does not raise
         errors = exc.messages
     if errors:

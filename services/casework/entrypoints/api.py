@@ -103,7 +103,7 @@ def own_path(path: str) -> None:
 @case_files.route("")
 class CaseFiles(MethodView):
     @allow("operator", "path_caseworker", "coordinator", "admin")
-    @case_files.arguments(schemas.CaseFileListQuery, location="query", unknown=RAISE)
+    @case_files.arguments(schemas.CaseFileListQuery(), location="query", unknown=RAISE)
     @case_files.response(200, schemas.CaseFileSchema(many=True), headers=TOTAL_COUNT_HEADER)
     def get(self, query: dict[str, Any]) -> Any:
         """Work queue: case files by state, assignee («i miei casi»), path, building, counter,
@@ -139,7 +139,7 @@ class CaseFileById(MethodView):
 @case_files.route("/<case_id>/transitions")
 class Transitions(MethodView):
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.TransitionInSchema)
+    @case_files.arguments(schemas.TransitionInSchema())
     @case_files.response(200, schemas.CaseFileSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description=CONFLICT)
@@ -151,7 +151,7 @@ class Transitions(MethodView):
 @case_files.route("/<case_id>/assignee")
 class Assignee(MethodView):
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.AssignInSchema)
+    @case_files.arguments(schemas.AssignInSchema())
     @case_files.response(200, schemas.CaseFileSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description=CONFLICT)
@@ -176,7 +176,7 @@ class Timeline(MethodView):
 @case_files.route("/<case_id>/assessment-proposal")
 class AssessmentProposal(MethodView):
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.ProposalInSchema)
+    @case_files.arguments(schemas.ProposalInSchema())
     @case_files.response(200, schemas.ProposalSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     def post(self, body: dict[str, Any], case_id: str) -> Any:
@@ -200,7 +200,7 @@ class Assessments(MethodView):
         return section(case_id, "assessments").assessments
 
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.AssessmentInSchema)
+    @case_files.arguments(schemas.AssessmentInSchema())
     @case_files.response(201, schemas.AssessmentSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description=CONFLICT)
@@ -222,7 +222,7 @@ class Referrals(MethodView):
         return scope.own_path_only(case_file(case_id).referrals)
 
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.ReferralInSchema)
+    @case_files.arguments(schemas.ReferralInSchema())
     @case_files.response(201, schemas.ReferralSchema)
     @case_files.alt_response(404, description="Fascicolo o percorso non trovati.")
     @case_files.alt_response(409, description=CONFLICT)
@@ -264,7 +264,7 @@ def _referral_step(
     post = case_files.alt_response(409, description=CONFLICT)(post)
     post = case_files.alt_response(404, description=NOT_FOUND)(post)
     post = case_files.response(200, schemas.ReferralSchema)(post)
-    post = case_files.arguments(schema)(post)
+    post = case_files.arguments(schema())(post)
     view = type(f"Referral{name.title()}", (MethodView,), {"post": post})
     case_files.route(f"/<case_id>/referrals/<referral_id>/{name}")(view)
 
@@ -330,7 +330,7 @@ class HomeVisits(MethodView):
         return section(case_id, "home-visits").visits
 
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.HomeVisitInSchema)
+    @case_files.arguments(schemas.HomeVisitInSchema())
     @case_files.response(201, schemas.HomeVisitSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description=CONFLICT)
@@ -352,7 +352,7 @@ class Diary(MethodView):
         return {"entries": entries, "periods": found.consumption(share), "anomaly_share": share}
 
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.DiaryInSchema)
+    @case_files.arguments(schemas.DiaryInSchema())
     @case_files.response(201, schemas.DiaryEntrySchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description=CONFLICT)
@@ -371,7 +371,7 @@ class Outcomes(MethodView):
         return scope.own_path_only(case_file(case_id).outcomes)
 
     @allow("path_caseworker", "admin")
-    @case_files.arguments(schemas.OutcomeInSchema)
+    @case_files.arguments(schemas.OutcomeInSchema())
     @case_files.response(201, schemas.OutcomeSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description=CONFLICT)
@@ -390,7 +390,7 @@ class Notes(MethodView):
         return section(case_id, "notes").notes
 
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.NoteInSchema)
+    @case_files.arguments(schemas.NoteInSchema())
     @case_files.response(201, schemas.NoteSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description=CONFLICT)
@@ -409,7 +409,7 @@ class Tasks(MethodView):
         return sorted(section(case_id, "tasks").tasks, key=lambda t: t.due_date)
 
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.TaskInSchema)
+    @case_files.arguments(schemas.TaskInSchema())
     @case_files.response(201, schemas.TaskSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description=CONFLICT)
@@ -421,7 +421,7 @@ class Tasks(MethodView):
 @case_files.route("/<case_id>/tasks/<task_id>/complete")
 class TaskDone(MethodView):
     @allow("operator", "path_caseworker", "admin")
-    @case_files.arguments(schemas.ActorInSchema)
+    @case_files.arguments(schemas.ActorInSchema())
     @case_files.response(200, schemas.TaskSchema)
     @case_files.alt_response(404, description=NOT_FOUND)
     @case_files.alt_response(409, description="Attività già completata o caso chiuso.")
@@ -436,7 +436,7 @@ class TaskDone(MethodView):
 @queues.route("/overdue-referrals")
 class OverdueReferrals(MethodView):
     @allow("path_caseworker", "coordinator", "admin")
-    @queues.arguments(PageQuery, location="query", unknown=RAISE)
+    @queues.arguments(PageQuery(), location="query", unknown=RAISE)
     @queues.response(200, schemas.OverdueReferralSchema(many=True))
     @queues.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -461,7 +461,7 @@ class Counts(MethodView):
 @reports.route("/outcomes")
 class OutcomeTotals(MethodView):
     @allow("coordinator", "admin")
-    @reports.arguments(schemas.OutcomeReportQuery, location="query", unknown=RAISE)
+    @reports.arguments(schemas.OutcomeReportQuery(), location="query", unknown=RAISE)
     @reports.response(200, schemas.OutcomeTotalSchema(many=True))
     @reports.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> Any:

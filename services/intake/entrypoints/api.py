@@ -69,7 +69,7 @@ def paged(page: Any) -> tuple[list, int, dict[str, str]]:
 @buildings.route("")
 class Buildings(MethodView):
     @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
-    @buildings.arguments(schemas.BuildingListQuery, location="query", unknown=RAISE)
+    @buildings.arguments(schemas.BuildingListQuery(), location="query", unknown=RAISE)
     @buildings.response(200, schemas.BuildingSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @buildings.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -82,7 +82,7 @@ class Buildings(MethodView):
     @allow("admin")
     @idempotent("buildings")
     @buildings.doc(parameters=[PARAMETER])
-    @buildings.arguments(schemas.BuildingInSchema)
+    @buildings.arguments(schemas.BuildingInSchema())
     @buildings.response(201, schemas.BuildingSchema)
     @buildings.alt_response(422, description="Dati non validi.")
     def post(self, body: dict[str, Any]) -> Any:
@@ -108,7 +108,7 @@ class BuildingById(MethodView):
     # A retried PATCH with ``expected_version`` would otherwise meet its own change as a 409.
     @idempotent("buildings.patch")
     @buildings.doc(parameters=[PARAMETER])
-    @buildings.arguments(schemas.BuildingPatchSchema)
+    @buildings.arguments(schemas.BuildingPatchSchema())
     @buildings.response(200, schemas.BuildingSchema)
     @buildings.alt_response(404, description="Edificio non trovato.")
     @buildings.alt_response(409, description="Modificato nel frattempo (current_version).")
@@ -128,7 +128,7 @@ class BuildingById(MethodView):
 @counters.route("")
 class Counters(MethodView):
     @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
-    @counters.arguments(schemas.CounterListQuery, location="query", unknown=RAISE)
+    @counters.arguments(schemas.CounterListQuery(), location="query", unknown=RAISE)
     @counters.response(200, schemas.CounterSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @counters.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -140,7 +140,7 @@ class Counters(MethodView):
     @allow("admin")
     @idempotent("counters")
     @counters.doc(parameters=[PARAMETER])
-    @counters.arguments(schemas.CounterInSchema)
+    @counters.arguments(schemas.CounterInSchema())
     @counters.response(201, schemas.CounterSchema)
     @counters.alt_response(404, description="Edificio non trovato.")
     @counters.alt_response(422, description="Dati non validi (anche orari incoerenti).")
@@ -165,7 +165,7 @@ class CounterById(MethodView):
     @allow("admin")
     @idempotent("counters.patch")
     @counters.doc(parameters=[PARAMETER])
-    @counters.arguments(schemas.CounterPatchSchema)
+    @counters.arguments(schemas.CounterPatchSchema())
     @counters.response(200, schemas.CounterSchema)
     @counters.alt_response(404, description="Sportello o edificio non trovato.")
     @counters.alt_response(409, description="Modificato nel frattempo (current_version).")
@@ -182,7 +182,7 @@ class CounterById(MethodView):
 @counters.route("/<counter_id>/slots")
 class CounterSlots(MethodView):
     @allow("operator", "coordinator", "admin")
-    @counters.arguments(schemas.SlotQuery, location="query", unknown=RAISE)
+    @counters.arguments(schemas.SlotQuery(), location="query", unknown=RAISE)
     @counters.response(200, schemas.SlotSchema(many=True))
     @counters.alt_response(404, description="Sportello non trovato.")
     @counters.alt_response(422, description="Intervallo non valido (massimo 92 giorni).")
@@ -197,7 +197,7 @@ class CounterSlots(MethodView):
 @tenants.route("")
 class Tenants(MethodView):
     @allow("operator", "admin")
-    @tenants.arguments(schemas.TenantListQuery, location="query", unknown=RAISE)
+    @tenants.arguments(schemas.TenantListQuery(), location="query", unknown=RAISE)
     @tenants.response(200, schemas.TenantSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @tenants.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -216,7 +216,7 @@ class Tenants(MethodView):
     @allow("operator", "admin")
     @idempotent("tenants")
     @tenants.doc(parameters=[PARAMETER])
-    @tenants.arguments(schemas.TenantInSchema)
+    @tenants.arguments(schemas.TenantInSchema())
     @tenants.response(201, schemas.TenantSchema)
     @tenants.alt_response(404, description="Edificio non trovato.")
     @tenants.alt_response(409, description="Codice fiscale già registrato.")
@@ -244,7 +244,7 @@ class TenantById(MethodView):
     # A retried PATCH with ``expected_version`` would otherwise meet its own change as a 409.
     @idempotent("tenants.patch")
     @tenants.doc(parameters=[PARAMETER])
-    @tenants.arguments(schemas.TenantPatchSchema)
+    @tenants.arguments(schemas.TenantPatchSchema())
     @tenants.response(200, schemas.TenantSchema)
     @tenants.alt_response(404, description="Inquilino o edificio non trovato.")
     @tenants.alt_response(409, description="Modificato nel frattempo, o codice fiscale già usato.")
@@ -260,7 +260,7 @@ class TenantConsents(MethodView):
     @allow("operator", "admin")
     @idempotent("tenants.consents")
     @tenants.doc(parameters=[PARAMETER])
-    @tenants.arguments(schemas.ConsentInSchema)
+    @tenants.arguments(schemas.ConsentInSchema())
     @tenants.response(200, schemas.TenantSchema)
     @tenants.alt_response(404, description="Inquilino non trovato.")
     @tenants.alt_response(422, description="Dati non validi.")
@@ -275,7 +275,7 @@ class TenantConsents(MethodView):
 @appointments.route("")
 class Appointments(MethodView):
     @allow("operator", "coordinator", "admin")
-    @appointments.arguments(schemas.AppointmentListQuery, location="query", unknown=RAISE)
+    @appointments.arguments(schemas.AppointmentListQuery(), location="query", unknown=RAISE)
     @appointments.response(200, schemas.AppointmentSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @appointments.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -299,7 +299,7 @@ class Appointments(MethodView):
     @allow("operator", "admin")
     @idempotent("appointments")
     @appointments.doc(parameters=[PARAMETER])
-    @appointments.arguments(schemas.AppointmentInSchema)
+    @appointments.arguments(schemas.AppointmentInSchema())
     @appointments.response(201, schemas.AppointmentSchema)
     @appointments.alt_response(
         404, description="Inquilino, sportello, edificio o caso non trovato."
@@ -337,7 +337,7 @@ class AppointmentReschedule(MethodView):
     @allow("operator", "admin")
     @idempotent("appointments.reschedule")
     @appointments.doc(parameters=[PARAMETER])
-    @appointments.arguments(schemas.RescheduleSchema)
+    @appointments.arguments(schemas.RescheduleSchema())
     @appointments.response(200, schemas.AppointmentSchema)
     @appointments.alt_response(404, description="Appuntamento non trovato.")
     @appointments.alt_response(409, description="Slot già prenotato, o appuntamento annullato.")
@@ -353,7 +353,7 @@ class AppointmentCancel(MethodView):
     @allow("operator", "admin")
     @idempotent("appointments.cancel")
     @appointments.doc(parameters=[PARAMETER])
-    @appointments.arguments(schemas.CancelSchema)
+    @appointments.arguments(schemas.CancelSchema())
     @appointments.response(200, schemas.AppointmentSchema)
     @appointments.alt_response(404, description="Appuntamento non trovato.")
     @appointments.alt_response(409, description="Già annullato.")
@@ -371,7 +371,7 @@ class AppointmentCancel(MethodView):
 class Cases(MethodView):
     # Not path caseworkers: they read the case files referred to their path, in casework.
     @allow("operator", "coordinator", "admin")
-    @cases.arguments(schemas.CaseListQuery, location="query", unknown=RAISE)
+    @cases.arguments(schemas.CaseListQuery(), location="query", unknown=RAISE)
     @cases.response(200, schemas.CaseSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @cases.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
@@ -399,7 +399,7 @@ class Cases(MethodView):
     @allow("operator", "admin")
     @idempotent("cases")
     @cases.doc(parameters=[PARAMETER])
-    @cases.arguments(schemas.CaseInSchema)
+    @cases.arguments(schemas.CaseInSchema())
     @cases.response(201, schemas.CaseSchema)
     @cases.alt_response(404, description="Inquilino, edificio, sportello o caso collegato assente.")
     @cases.alt_response(

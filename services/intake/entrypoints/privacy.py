@@ -67,7 +67,7 @@ def deps() -> Dependencies:
 @erasure.route("/tenants/<tenant_id>/erasure")
 class TenantErasure(MethodView):
     @allow("admin")
-    @erasure.arguments(ErasureInSchema)
+    @erasure.arguments(ErasureInSchema())
     @erasure.response(202, ErasureSchema)
     @erasure.alt_response(404, description="Inquilino non trovato.")
     @erasure.alt_response(422, description="Motivo mancante.")

@@ -65,7 +65,7 @@ def own_inbox(recipient: str) -> None:
 @notifications.route("")
 class Notifications(MethodView):
     @allow("custode", "coordinator", "admin")
-    @notifications.arguments(schemas.NotificationListQuery, location="query", unknown=RAISE)
+    @notifications.arguments(schemas.NotificationListQuery(), location="query", unknown=RAISE)
     @notifications.response(200, schemas.NotificationSchema(many=True))
     @notifications.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> list:
@@ -99,7 +99,7 @@ class NotificationDetail(MethodView):
 @inbox.route("/<recipient>")
 class Inbox(MethodView):
     @allow("operator", "path_caseworker", "custode", "coordinator", "admin")
-    @inbox.arguments(schemas.InboxQuery, location="query", unknown=RAISE)
+    @inbox.arguments(schemas.InboxQuery(), location="query", unknown=RAISE)
     @inbox.response(200, schemas.NotificationDetailSchema(many=True))
     @inbox.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any], recipient: str) -> list:
@@ -135,7 +135,7 @@ class MarkRead(MethodView):
 @custodians.route("/<custodian>/preference")
 class CustodianPreference(MethodView):
     @allow("custode", "admin")
-    @custodians.arguments(schemas.CustodianPreferenceSchema)
+    @custodians.arguments(schemas.CustodianPreferenceSchema())
     @custodians.response(200, schemas.CustodianPreferenceOut)
     @custodians.alt_response(422, description="Dati non validi.")
     def put(self, body: dict[str, Any], custodian: str) -> dict:
