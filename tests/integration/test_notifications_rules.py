@@ -475,6 +475,34 @@ def test_a_redelivery_while_the_digest_is_being_sent_does_not_send_the_item_alon
     assert world.mailbox.to(CUSTODIAN) == [], "the item went out on its own"
 
 
+def test_a_sender_whose_lease_expired_records_nothing_over_the_one_that_took_over(
+    world: World,
+) -> None:
+    register_tenant(world)
+    starts = DAY + timedelta(days=3)
+    world.publish(ik.APPOINTMENT_BOOKED, appointment_data(starts.isoformat()))
+    world.wait_status("consegnata", rule="appuntamento_prenotato")  # the one due now: gone
+    reminder = world.note(rule="promemoria_appuntamento")
+    # Claimed at its due time while the worker's own clock stays earlier: its sender thread
+    # leaves the reminder alone.
+    due = reminder.due_at.replace(tzinfo=UTC)
+    repo = world.worker.deps.notifications
+    first = repo.claim(due, timedelta(minutes=1))
+    assert first is not None and first.id == reminder.id
+    assert repo.claim(due, timedelta(minutes=1)) is None  # held by the first sender's lease
+    second = repo.claim(due + timedelta(minutes=2), timedelta(minutes=1), look_first=False)
+    assert second is not None and (first.attempts, second.attempts) == (1, 2)
+
+    assert not repo.record_delivered(first, due + timedelta(minutes=3), "late")
+    assert repo.record_delivered(second, due + timedelta(minutes=3), "ok")
+    assert not repo.record_failed(first, due + timedelta(minutes=4), "late")
+    reminder.reload()
+    assert (reminder.status, reminder.attempts) == ("consegnata", 2)
+    statuses = [h["status"] for h in reminder.history]
+    assert statuses == ["creata", "in_invio", "in_invio", "consegnata"]
+    assert world.worker.deps.notifications.claim(due + timedelta(hours=1), timedelta(1)) is None
+
+
 def test_home_visit_requested_tells_the_custodians_and_the_tenant(world: World) -> None:
     register_tenant(world)
     world.publish(

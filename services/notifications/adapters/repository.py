@@ -357,11 +357,16 @@ class NotificationRepository:
             doc["recipient"]["address"] = _decrypt(doc["recipient"].get("address"))
         return found
 
-    def claim(self, now: datetime, lease: timedelta) -> Notification | None:
+    def claim(
+        self, now: datetime, lease: timedelta, look_first: bool = True
+    ) -> Notification | None:
         """Take one due message for sending, recording the intent (status, attempt, lease).
 
         A message whose sender died mid-send is taken again once its lease has expired. The due
         message is found in the small send queue; the message itself is written by ``_id``.
+        ``look_first``: read before writing, so that an idle sender only reads (a write per poll
+        would contend with the consumer's writes: FerretDB's SQLite backend locks the whole
+        database for a write). A sender that has just taken a message expects more and skips it.
         """
         due = {
             "$or": [
@@ -370,9 +375,7 @@ class NotificationRepository:
             ]
         }
         while True:
-            # An idle sender only reads: a write per poll would contend with the consumer's
-            # writes (FerretDB's SQLite backend locks the whole database for a write).
-            if self._queue.find_one(due, {"_id": 1}) is None:
+            if look_first and self._queue.find_one(due, {"_id": 1}) is None:
                 return None
             entry = self._queue.find_one_and_update(
                 due,
@@ -382,23 +385,22 @@ class NotificationRepository:
             )
             if entry is None:
                 return None
-            doc = self._coll.find_one({"_id": entry["_id"]}, {"status": 1})
-            if doc is None or doc["status"] not in CLAIMABLE:
-                self._settle_entry(entry, doc, now)
-                continue
             doc = self._coll.find_one_and_update(
-                {"_id": entry["_id"]},
+                {"_id": entry["_id"], "status": {"$in": sorted(CLAIMABLE)}},
                 {
                     "$set": {
                         "status": Status.SENDING.value,
                         "lease_until": now + lease,
+                        # The attempt that holds the message: only it records the result.
                         "attempts": entry["attempts"],
                     },
                     "$push": {"history": _history(Status.SENDING, now, "")},
                 },
                 return_document=ReturnDocument.AFTER,
             )
-            if doc is None:
+            if doc is None:  # finished meanwhile, or not stored yet
+                found = self._coll.find_one({"_id": entry["_id"]}, {"status": 1})
+                self._settle_entry(entry, found, now)
                 continue
             return _notification(NotificationDoc._from_son(doc))
 
@@ -422,11 +424,6 @@ class NotificationRepository:
         event_type: str | None = None,
     ) -> bool:
         """Record a send's result, guarded by the attempt that sent it; with its event."""
-        # The guard: only the attempt that holds the queue entry records a result (a sender whose
-        # lease expired while another took the message over must not overwrite its outcome).
-        entry = self._queue.find_one({"_id": n.id}, {"attempts": 1})
-        if entry is None or entry.get("attempts") != n.attempts:
-            return False
         update: dict[str, Any] = {
             "$set": {"status": status.value, "lease_until": None, **(extra or {})},
             "$push": {"history": _history(status, at, detail)},
@@ -443,13 +440,19 @@ class NotificationRepository:
             )
             update["$push"]["outbox"] = outbox["$push"]["outbox"]
             update["$inc"] = outbox["$inc"]
-        result = self._coll.update_one({"_id": n.id}, update)
+        # The guard: only the attempt that holds the message records a result (a sender whose
+        # lease expired while another took the message over must not overwrite its outcome; a
+        # hint written for a refused event is dropped by the relay after its grace).
+        holder = {"_id": n.id, "attempts": n.attempts, "status": Status.SENDING.value}
+        result = self._coll.update_one(holder, update)
+        if not result.matched_count:
+            return False
         if status == Status.RETRY:
             due = (extra or {})["due_at"]
             self._queue.update_one({"_id": n.id}, {"$set": {"due_at": due, "lease_until": None}})
         else:
             self._queue.delete_one({"_id": n.id})
-        return bool(result.matched_count)
+        return True
 
     def record_delivered(self, n: Notification, at: datetime, detail: str = "") -> bool:
         """The channel accepted the message."""

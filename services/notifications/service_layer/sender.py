@@ -83,7 +83,10 @@ class Sender:
         """Deliver the messages due now (at most ``limit``); returns how many were handled."""
         handled = 0
         while handled < limit and not self.stop_event.is_set():
-            n = self.deps.notifications.claim(self.deps.clock(), self.policy.lease)
+            # After a message taken, the next is likely due too: no look before the write.
+            n = self.deps.notifications.claim(
+                self.deps.clock(), self.policy.lease, look_first=handled == 0
+            )
             if n is None:
                 break
             self.deliver(n)
