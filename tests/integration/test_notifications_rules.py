@@ -490,7 +490,7 @@ def test_a_sender_whose_lease_expired_records_nothing_over_the_one_that_took_ove
     first = repo.claim(due, timedelta(minutes=1))
     assert first is not None and first.id == reminder.id
     assert repo.claim(due, timedelta(minutes=1)) is None  # held by the first sender's lease
-    second = repo.claim(due + timedelta(minutes=2), timedelta(minutes=1), look_first=False)
+    second = repo.claim(due + timedelta(minutes=2), timedelta(minutes=1))
     assert second is not None and (first.attempts, second.attempts) == (1, 2)
 
     assert not repo.record_delivered(first, due + timedelta(minutes=3), "late")

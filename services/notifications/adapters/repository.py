@@ -357,16 +357,13 @@ class NotificationRepository:
             doc["recipient"]["address"] = _decrypt(doc["recipient"].get("address"))
         return found
 
-    def claim(
-        self, now: datetime, lease: timedelta, look_first: bool = True
-    ) -> Notification | None:
-        """Take one due message for sending, recording the intent (status, attempt, lease).
+    def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` send-queue entries due at ``now``, earliest first, in one read.
 
-        A message whose sender died mid-send is taken again once its lease has expired. The due
-        message is found in the small send queue; the message itself is written by ``_id``.
-        ``look_first``: read before writing, so that an idle sender only reads (a write per poll
-        would contend with the consumer's writes: FerretDB's SQLite backend locks the whole
-        database for a write). A sender that has just taken a message expects more and skips it.
+        Due: waiting and due, or held by a sender whose lease has expired (it died mid-send).
+        On FerretDB's SQLite backend this filter reads the whole (small) queue, so a sender reads
+        a batch of entries at once and takes them one by one (``take``), instead of looking again
+        for each message. The read only reads: an idle sender writes nothing.
         """
         due = {
             "$or": [
@@ -374,35 +371,55 @@ class NotificationRepository:
                 {"lease_until": {"$lte": now}},
             ]
         }
-        while True:
-            if look_first and self._queue.find_one(due, {"_id": 1}) is None:
-                return None
-            entry = self._queue.find_one_and_update(
-                due,
-                {"$set": {"lease_until": now + lease}, "$inc": {"attempts": 1}},
-                sort=[("due_at", 1)],
-                return_document=ReturnDocument.AFTER,
-            )
-            if entry is None:
-                return None
-            doc = self._coll.find_one_and_update(
-                {"_id": entry["_id"], "status": {"$in": sorted(CLAIMABLE)}},
-                {
-                    "$set": {
-                        "status": Status.SENDING.value,
-                        "lease_until": now + lease,
-                        # The attempt that holds the message: only it records the result.
-                        "attempts": entry["attempts"],
-                    },
-                    "$push": {"history": _history(Status.SENDING, now, "")},
+        projection = {"lease_until": 1, "attempts": 1, "queued_at": 1}
+        return list(self._queue.find(due, projection).sort("due_at", 1).limit(limit))
+
+    def take(self, entry: dict[str, Any], now: datetime, lease: timedelta) -> Notification | None:
+        """Take the message of a due queue ``entry`` (from ``due``) for sending, recording the
+        intent (status, attempt, lease); None if another sender took it since it was read, or
+        it needs no sending any more.
+
+        Both writes are by ``_id``, each guarded by what it expects to find: the entry as it was
+        read, then a message still waiting to be sent.
+        """
+        as_read = {k: entry.get(k) for k in ("_id", "lease_until", "attempts")}
+        held = self._queue.find_one_and_update(
+            as_read,
+            {"$set": {"lease_until": now + lease}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if held is None:
+            return None  # another sender took it first
+        doc = self._coll.find_one_and_update(
+            {"_id": held["_id"], "status": {"$in": sorted(CLAIMABLE)}},
+            {
+                "$set": {
+                    "status": Status.SENDING.value,
+                    "lease_until": now + lease,
+                    # The attempt that holds the message: only it records the result.
+                    "attempts": held["attempts"],
                 },
-                return_document=ReturnDocument.AFTER,
-            )
-            if doc is None:  # finished meanwhile, or not stored yet
-                found = self._coll.find_one({"_id": entry["_id"]}, {"status": 1})
-                self._settle_entry(entry, found, now)
-                continue
-            return _notification(NotificationDoc._from_son(doc))
+                "$push": {"history": _history(Status.SENDING, now, "")},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:  # finished meanwhile, or not stored yet
+            found = self._coll.find_one({"_id": held["_id"]}, {"status": 1})
+            if found is not None and found["status"] in CLAIMABLE:
+                # Stored between the two reads: the entry stays, due again at once.
+                self._queue.update_one({"_id": held["_id"]}, {"$set": {"lease_until": None}})
+                return None
+            self._settle_entry(held, found, now)
+            return None
+        return _notification(NotificationDoc._from_son(doc))
+
+    def claim(self, now: datetime, lease: timedelta) -> Notification | None:
+        """Take the earliest due message for sending (``due``, then ``take``); None if none is."""
+        for entry in self.due(now, 10):
+            n = self.take(entry, now, lease)
+            if n is not None:
+                return n
+        return None
 
     def _settle_entry(
         self, entry: dict[str, Any], doc: dict[str, Any] | None, now: datetime

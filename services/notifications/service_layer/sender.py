@@ -80,17 +80,26 @@ class Sender:
         log.info("sender stopped")
 
     def run_once(self, limit: int = 100) -> int:
-        """Deliver the messages due now (at most ``limit``); returns how many were handled."""
+        """Deliver the messages due now (at most ``limit``); returns how many were handled.
+
+        The due messages are read in one batch, then taken and sent one by one (a message
+        another sender took meanwhile is skipped). A batch of which none could be taken ends
+        the round: what is left (a message whose insert is still on its way) waits for the next.
+        """
         handled = 0
+        repo = self.deps.notifications
         while handled < limit and not self.stop_event.is_set():
-            # After a message taken, the next is likely due too: no look before the write.
-            n = self.deps.notifications.claim(
-                self.deps.clock(), self.policy.lease, look_first=handled == 0
-            )
-            if n is None:
+            taken = 0
+            for entry in repo.due(self.deps.clock(), limit - handled):
+                if self.stop_event.is_set():
+                    break
+                n = repo.take(entry, self.deps.clock(), self.policy.lease)
+                if n is not None:
+                    self.deliver(n)
+                    taken += 1
+            if not taken:
                 break
-            self.deliver(n)
-            handled += 1
+            handled += taken
         return handled
 
     def deliver(self, n: Notification) -> None:

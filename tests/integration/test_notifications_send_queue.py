@@ -1,0 +1,64 @@
+"""The send queue against the real store: a message whose insert lands while a sender is taking
+its queue entry is still sent (its entry is not dropped as finished)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from services.notifications.adapters.repository import NotificationRepository
+from services.notifications.bootstrap import bootstrap
+from services.notifications.service_layer.handlers import Planner, update_read_models
+from shared import mongo
+from shared.events import intake as ik
+from shared.events import make_event
+from tests.integration.test_notifications_rules import DAY
+from tests.unit.test_notifications_rules import case_opened
+
+LEASE = timedelta(minutes=1)
+
+
+class LandsBetweenReads(NotificationRepository):
+    """A repository whose first look at a message is followed, at once, by ``land``: the
+    consumer's insert of that message landing between the sender's two reads of it."""
+
+    def __init__(self, topic: str, land: Callable[[], Any]) -> None:
+        super().__init__(topic)
+        self.land = land
+
+    @property
+    def _coll(self) -> Any:
+        messages, land = super()._coll, self.land
+
+        class Messages:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(messages, name)
+
+            def find_one_and_update(self, *args: Any, **kwargs: Any) -> Any:
+                found = messages.find_one_and_update(*args, **kwargs)
+                land()
+                return found
+
+        return Messages()
+
+
+def test_a_message_stored_while_its_entry_is_taken_is_still_sent(settings_for) -> None:
+    settings = settings_for("notifications")
+    deps = bootstrap(settings, clock=lambda: DAY)
+    try:
+        event = make_event(ik.CASE_OPENED, "case_1", case_opened())
+        known = update_read_models(event, deps)
+        [message] = Planner(event, deps, DAY, known).build().notifications
+        repo = deps.notifications
+        # The consumer queues the entry first, then inserts the message.
+        repo._enqueue(message.id, message.due_at, message.created_at)
+        [entry] = repo.due(DAY, 10)
+        racing = LandsBetweenReads(repo.topic, lambda: repo.add_once(message))
+
+        assert racing.take(entry, DAY, LEASE) is None  # not there when the sender looked
+        assert [e["_id"] for e in repo.due(DAY, 10)] == [message.id], "the entry was dropped"
+        taken = repo.claim(DAY, LEASE)
+        assert taken is not None and taken.id == message.id and taken.attempts == 2
+    finally:
+        mongo.disconnect("notifications")
