@@ -27,6 +27,7 @@ from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
     SAINT_BON,
     app,
     building_id,
+    case_body,
     client,
     fiscal_code,
     register_tenant,
@@ -254,3 +255,19 @@ def test_erasure_frees_the_codice_fiscale(client, building_id, environ) -> None:
     again = register(client, building_id, fiscal_code(61))
     assert again.status_code == 201, again.json
     assert found(client, fiscal_code(61)) == [again.json["id"]]
+
+
+def test_a_tenant_whose_erasure_was_interrupted_gets_nothing_new(app, client, building_id) -> None:
+    tenant = register_tenant(client, building_id, n=62)
+    # The request died after anonymising the tenant and before it was recorded: asked again, it
+    # finishes. Meanwhile nothing new is recorded about the tenant.
+    app.extensions["sportello.bus"].deps.privacy.anonymise_tenant(tenant["id"])
+    refused = client.post("/api/v1/cases", json=case_body(tenant["id"], building_id))
+    assert refused.status_code == 409 and refused.json["code"] == "tenant_erased", refused.json
+    erased = client.post(
+        f"/api/v1/privacy/tenants/{tenant['id']}/erasure",
+        json={"reason": "richiesta scritta dell'interessato"},
+    )
+    assert erased.status_code in (200, 201, 202), erased.json
+    refused = client.post("/api/v1/cases", json=case_body(tenant["id"], building_id))
+    assert refused.status_code == 409 and refused.json["code"] == "tenant_erased", refused.json

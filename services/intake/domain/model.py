@@ -437,6 +437,8 @@ class Tenant:
     consents: list[Consent]
     version: int
     registered_at: datetime
+    # Anonymised on the tenant's request (GDPR art. 17): nothing more is recorded about them.
+    erased: bool = field(default=False, compare=False)
     events: list[object] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod

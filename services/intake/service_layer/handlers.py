@@ -691,7 +691,7 @@ def _tenant(deps: Dependencies, tenant_id: str, field: str | None) -> Tenant:
     details = {"field": field} if field else {}
     if tenant is None:
         raise NotFound("Inquilino non trovato.", id=tenant_id, **details)
-    if deps.privacy.erasure(tenant_id) is not None:
+    if tenant.erased:  # read with the tenant: no look at the erasure records
         raise Conflict(
             "L'inquilino ha chiesto la cancellazione dei suoi dati: non se ne registrano altri.",
             code="tenant_erased",
