@@ -49,7 +49,19 @@ FRESH = [opened(f"case_{n}", CURRENT) for n in range(10)]
 LATE_CASE = opened("case_late", LATE)
 TO_DIGEST = [opened("case_d1", DIGEST), opened("case_d2", DIGEST)]
 URGENT = opened("case_urgent", DIGEST, urgent=True)  # immediate, digest or not
-RUN = [*FRESH[:4], BEFORE, LATE_CASE, TO_DIGEST[0], *FRESH[4:], URGENT, TO_DIGEST[1], FRESH[0]]
+# bld_b's custode replaced within the run, after a message joined the old one's digest.
+CHANGED = opened("case_changed", building("bld_b", 2, "Custode Subentrato"))
+RUN = [
+    *FRESH[:4],
+    BEFORE,
+    LATE_CASE,
+    TO_DIGEST[0],
+    CHANGED,
+    *FRESH[4:],
+    URGENT,
+    TO_DIGEST[1],
+    FRESH[0],
+]
 
 
 def prepared(settings) -> Dependencies:
@@ -79,8 +91,8 @@ def test_a_run_of_openings_in_bulk_ends_as_one_by_one_would(settings_for, enviro
     deps = prepared(bulk_settings)
     handle = dispatcher(EVENT_HANDLERS, deps)
     applied = on_cases_opened(RUN, deps)
-    # Left to the one-by-one handler: the redelivery and the messages that join a digest.
-    assert applied == {e.id for e in [*FRESH, LATE_CASE, URGENT]}
+    # In bulk up to the first message that joins a digest; the redelivery is left over too.
+    assert applied == {e.id for e in [*FRESH[:4], LATE_CASE]}
     for event in RUN:
         if event.id not in applied:
             handle(event, [])
@@ -99,13 +111,13 @@ def test_a_run_of_openings_in_bulk_ends_as_one_by_one_would(settings_for, enviro
     assert in_bulk == one_by_one
     notes = in_bulk["notifications"]
     # One message per case (the late one to the current custode), and the digest itself.
-    assert len(notes) == len({e.id for e in RUN}) + 1 == 16
+    assert len(notes) == len({e.id for e in RUN}) + 1 == 17
     late = next(n for n in notes if n.get("case_id") == "case_late")
     assert late["recipient"]["name"] == "Custode Nuovo"
-    assert sorted(n["status"] for n in notes if n.get("case_id") in ("case_d1", "case_d2")) == [
-        "in_riepilogo",
-        "in_riepilogo",
-    ]
-    # Queued: each message but the two the digest holds, and the digest.
-    assert len(in_bulk[SEND_QUEUE]) == 16 - 2
-    assert [b["version"] for b in in_bulk["buildings"]] == [2, 1]
+    by_case = {n.get("case_id"): n for n in notes}
+    assert by_case["case_d1"]["status"] == "in_riepilogo"  # before the change: the old custode
+    assert by_case["case_d2"]["recipient"]["name"] == "Custode Subentrato"
+    assert by_case["case_urgent"]["recipient"]["name"] == "Custode Subentrato"
+    # Queued: each message but the one the digest holds, and the digest.
+    assert len(in_bulk[SEND_QUEUE]) == 17 - 1
+    assert [b["version"] for b in in_bulk["buildings"]] == [2, 2]

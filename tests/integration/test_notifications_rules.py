@@ -24,7 +24,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.notifications.adapters.documents import CaseDoc, NotificationDoc, TenantDoc
-from services.notifications.adapters.repository import SEND_QUEUE
+from services.notifications.adapters.repository import SEND_QUEUE, NotificationRepository
+from services.notifications.domain.model import Notification
 from services.notifications.entrypoints.worker import NotificationsWorker, build_worker
 from shared import mongo
 from shared.config import Settings
@@ -291,6 +292,15 @@ def register_tenant(w: World, **kw: Any) -> None:
     )
 
 
+def claim(repo: NotificationRepository, now: datetime, lease: timedelta) -> Notification | None:
+    """The earliest due message, taken for sending as a sender takes it (``due``, ``take``)."""
+    for entry in repo.due(now, 10):
+        taken = repo.take(entry, now, lease)
+        if taken is not None:
+            return taken
+    return None
+
+
 def open_case(w: World, urgent: bool = False, custodians: list[dict] | None = None) -> Event:
     return w.publish(ik.CASE_OPENED, case_opened(urgent, custodians))
 
@@ -466,7 +476,7 @@ def test_a_redelivery_while_the_digest_is_being_sent_does_not_send_the_item_alon
     # Claimed "at 18:00" while the worker's own clock stays in the afternoon, so its sender
     # thread leaves the digest alone.
     due = datetime(2026, 11, 20, 17, 0, 1, tzinfo=UTC)
-    claimed = world.worker.deps.notifications.claim(due, timedelta(minutes=5))
+    claimed = claim(world.worker.deps.notifications, due, timedelta(minutes=5))
     assert claimed is not None and claimed.id == digest_id
     world.publish_event(event)  # the redelivery, now that the digest is on its way
     again = world.note(id=item.id)
@@ -487,10 +497,10 @@ def test_a_sender_whose_lease_expired_records_nothing_over_the_one_that_took_ove
     # leaves the reminder alone.
     due = reminder.due_at.replace(tzinfo=UTC)
     repo = world.worker.deps.notifications
-    first = repo.claim(due, timedelta(minutes=1))
+    first = claim(repo, due, timedelta(minutes=1))
     assert first is not None and first.id == reminder.id
-    assert repo.claim(due, timedelta(minutes=1)) is None  # held by the first sender's lease
-    second = repo.claim(due + timedelta(minutes=2), timedelta(minutes=1))
+    assert claim(repo, due, timedelta(minutes=1)) is None  # held by the first sender's lease
+    second = claim(repo, due + timedelta(minutes=2), timedelta(minutes=1))
     assert second is not None and (first.attempts, second.attempts) == (1, 2)
 
     assert not repo.record_delivered(first, due + timedelta(minutes=3), "late")
@@ -500,7 +510,7 @@ def test_a_sender_whose_lease_expired_records_nothing_over_the_one_that_took_ove
     assert (reminder.status, reminder.attempts) == ("consegnata", 2)
     statuses = [h["status"] for h in reminder.history]
     assert statuses == ["creata", "in_invio", "in_invio", "consegnata"]
-    assert world.worker.deps.notifications.claim(due + timedelta(hours=1), timedelta(1)) is None
+    assert claim(repo, due + timedelta(hours=1), timedelta(1)) is None
 
 
 def test_home_visit_requested_tells_the_custodians_and_the_tenant(world: World) -> None:

@@ -13,7 +13,7 @@ from services.notifications.service_layer.handlers import Planner, update_read_m
 from shared import mongo
 from shared.events import intake as ik
 from shared.events import make_event
-from tests.integration.test_notifications_rules import DAY
+from tests.integration.test_notifications_rules import DAY, claim
 from tests.unit.test_notifications_rules import case_opened
 
 LEASE = timedelta(minutes=1)
@@ -58,7 +58,33 @@ def test_a_message_stored_while_its_entry_is_taken_is_still_sent(settings_for) -
 
         assert racing.take(entry, DAY, LEASE) is None  # not there when the sender looked
         assert [e["_id"] for e in repo.due(DAY, 10)] == [message.id], "the entry was dropped"
-        taken = repo.claim(DAY, LEASE)
-        assert taken is not None and taken.id == message.id and taken.attempts == 2
+        taken = claim(repo, DAY, LEASE)
+        assert taken is not None and taken.id == message.id
+        assert taken.attempts == 1, "the look that found no message used up an attempt"
+    finally:
+        mongo.disconnect("notifications")
+
+
+def test_a_late_result_leaves_the_entry_another_sender_holds(settings_for) -> None:
+    settings = settings_for("notifications")
+    deps = bootstrap(settings, clock=lambda: DAY)
+    try:
+        event = make_event(ik.CASE_OPENED, "case_1", case_opened())
+        known = update_read_models(event, deps)
+        [message] = Planner(event, deps, DAY, known).build().notifications
+        repo = deps.notifications
+        repo.add_once(message)
+        first = claim(repo, DAY, LEASE)
+        assert first is not None
+        # The first sender's lease expires; a second one takes the entry (its first write) and
+        # has not taken the message yet when the first records a temporary failure.
+        later = DAY + 2 * LEASE
+        [entry] = repo.due(later, 10)
+        held = {"lease_until": later + LEASE, "attempts": 2}
+        repo._queue.update_one({"_id": entry["_id"]}, {"$set": held})
+        assert repo.record_retry(first, later, later + timedelta(minutes=5), "timeout")
+        stored = repo._queue.find_one({"_id": message.id}, {"_id": 0, "due_at": 0})
+        assert stored["lease_until"] is not None and stored["attempts"] == 2, stored
+        assert repo.due(later, 10) == [], "the entry the second sender holds was given back"
     finally:
         mongo.disconnect("notifications")

@@ -109,17 +109,14 @@ class NotificationRepository:
         pending = {"status": {"$in": [s.value for s in PENDING] + [Status.SENDING.value]}}
         projection = {"due_at": 1, "attempts": 1, "created_at": 1, "appointment_id": 1}
         for doc in self._coll.find(pending, projection):
+            entry = _queue_entry(
+                doc["_id"],
+                doc.get("due_at") or doc.get("created_at"),
+                doc.get("created_at"),
+                doc.get("appointment_id"),
+            )
             try:
-                self._queue.insert_one(
-                    {
-                        "_id": doc["_id"],
-                        "due_at": doc.get("due_at") or doc.get("created_at"),
-                        "lease_until": None,
-                        "attempts": doc.get("attempts") or 0,
-                        "queued_at": doc.get("created_at"),
-                        "appointment_id": doc.get("appointment_id"),
-                    }
-                )
+                self._queue.insert_one({**entry, "attempts": doc.get("attempts") or 0})
                 added += 1
             except DuplicateKeyError:
                 pass
@@ -134,8 +131,7 @@ class NotificationRepository:
 
     def add_once(self, n: Notification) -> bool:
         """Record the intent to send ``n`` unless it is recorded already."""
-        doc = _document(n)
-        doc.history = [_history(n.status, n.created_at, n.reason or "")]
+        doc = _new_document(n)
         if n.status == Status.NOT_SENT:
             # Decided at planning time (e.g. no consent): its outcome event goes with the record.
             event = _delivery_event(n, NOTIFICATION_NOT_SENT, n.created_at, n.reason or "")
@@ -160,8 +156,8 @@ class NotificationRepository:
         insert_new(self._queue, entries)
         docs = []
         for n in notifications:
-            doc = _document(n)
-            doc.history = [_history(n.status, n.created_at, n.reason or "")]
+            doc = _new_document(n)
+            doc.validate()  # as ``save`` does
             docs.append(doc.to_mongo().to_dict())
         return {doc["_id"] for doc in insert_new(self._coll, docs)}
 
@@ -371,7 +367,7 @@ class NotificationRepository:
                 {"lease_until": {"$lte": now}},
             ]
         }
-        projection = {"lease_until": 1, "attempts": 1, "queued_at": 1}
+        projection = {"lease_until": 1, "attempts": 1}
         return list(self._queue.find(due, projection).sort("due_at", 1).limit(limit))
 
     def take(self, entry: dict[str, Any], now: datetime, lease: timedelta) -> Notification | None:
@@ -405,31 +401,24 @@ class NotificationRepository:
         )
         if doc is None:  # finished meanwhile, or not stored yet
             found = self._coll.find_one({"_id": held["_id"]}, {"status": 1})
-            if found is not None and found["status"] in CLAIMABLE:
-                # Stored between the two reads: the entry stays, due again at once.
-                self._queue.update_one({"_id": held["_id"]}, {"$set": {"lease_until": None}})
-                return None
             self._settle_entry(held, found, now)
             return None
         return _notification(NotificationDoc._from_son(doc))
 
-    def claim(self, now: datetime, lease: timedelta) -> Notification | None:
-        """Take the earliest due message for sending (``due``, then ``take``); None if none is."""
-        for entry in self.due(now, 10):
-            n = self.take(entry, now, lease)
-            if n is not None:
-                return n
-        return None
-
     def _settle_entry(
         self, entry: dict[str, Any], doc: dict[str, Any] | None, now: datetime
     ) -> None:
-        """A queue entry whose message is finished, or never landed: drop it (after the grace
-        the message's insert may still be on its way)."""
-        if doc is None and _aware(entry.get("queued_at") or now) > now - QUEUE_GRACE:
-            self._queue.update_one({"_id": entry["_id"]}, {"$set": {"lease_until": None}})
+        """A queue entry just taken (``entry``, as held) whose message could not be taken: drop
+        it if the message is finished (or never landed, after the grace), else give it back, due
+        again at once with the attempt undone: the message was not stored yet when the sender
+        looked (its insert follows the entry's), or was stored between the sender's two reads."""
+        waiting = doc is not None and doc["status"] in CLAIMABLE
+        landing = doc is None and _aware(entry.get("queued_at") or now) > now - QUEUE_GRACE
+        held = {"_id": entry["_id"], "attempts": entry["attempts"]}
+        if waiting or landing:
+            self._queue.update_one(held, {"$set": {"lease_until": None}, "$inc": {"attempts": -1}})
             return
-        self._queue.delete_one({"_id": entry["_id"]})
+        self._queue.delete_one(held)
 
     def _finish(
         self,
@@ -464,11 +453,13 @@ class NotificationRepository:
         result = self._coll.update_one(holder, update)
         if not result.matched_count:
             return False
+        # The entry too, as long as this attempt holds it.
+        entry = {"_id": n.id, "attempts": n.attempts}
         if status == Status.RETRY:
             due = (extra or {})["due_at"]
-            self._queue.update_one({"_id": n.id}, {"$set": {"due_at": due, "lease_until": None}})
+            self._queue.update_one(entry, {"$set": {"due_at": due, "lease_until": None}})
         else:
-            self._queue.delete_one({"_id": n.id})
+            self._queue.delete_one(entry)
         return True
 
     def record_delivered(self, n: Notification, at: datetime, detail: str = "") -> bool:
@@ -541,6 +532,13 @@ def _delivery_event(n: Notification, event_type: str, at: datetime, reason: str)
             "reason": reason or None,
         },
     )
+
+
+def _new_document(n: Notification) -> NotificationDoc:
+    """The document that records ``n`` for the first time (its history starts with its status)."""
+    doc = _document(n)
+    doc.history = [_history(n.status, n.created_at, n.reason or "")]
+    return doc
 
 
 def _document(n: Notification) -> NotificationDoc:
@@ -749,18 +747,20 @@ class CaseRepository:
     def record(self, data: dict[str, Any]) -> SimpleNamespace | None:
         """From ``case.opened``, once: returns the case if this call stored it, None if it was
         there already (a redelivery must not link an erased tenant to the case again)."""
-        doc = _case_document(data)
         try:
-            CaseDoc._get_collection().insert_one(doc)
+            CaseDoc._get_collection().insert_one(_case_document(data))
         except DuplicateKeyError:
             return None
-        return mongo.hydrate(CaseDoc, doc)
+        return self.described(data)
 
-    def record_all(self, opened: Sequence[dict[str, Any]]) -> dict[str, SimpleNamespace]:
-        """``record`` for a run of ``case.opened`` in one write: the cases stored now, by id."""
-        docs = [_case_document(data) for data in opened]
-        added = insert_new(CaseDoc._get_collection(), docs)
-        return {doc["_id"]: mongo.hydrate(CaseDoc, doc) for doc in added}
+    def record_all(self, opened: Sequence[dict[str, Any]]) -> None:
+        """``record`` for a run of ``case.opened``, in one write."""
+        insert_new(CaseDoc._get_collection(), [_case_document(data) for data in opened])
+
+    @staticmethod
+    def described(opened: dict[str, Any]) -> SimpleNamespace:
+        """The case as a ``case.opened``'s data describes it (what ``record`` stores)."""
+        return mongo.hydrate(CaseDoc, _case_document(opened))
 
     def ids_of_tenant(self, tenant_id: str) -> list[str]:
         """The tenant's cases notifications has heard of."""
@@ -807,40 +807,45 @@ class BuildingRepository:
         """
         return self._record(building, self.get(building["id"]))
 
-    def record_all(self, buildings: Sequence[dict[str, Any]]) -> list[SimpleNamespace]:
-        """``record`` each snapshot in turn, with one read of the stored ones: the building as it
-        stands after each snapshot (a run of ``case.opened`` in bulk)."""
-        ids = list(dict.fromkeys(b["id"] for b in buildings))
-        current = {doc.id: doc for doc in mongo.read_by_id(BuildingDoc, ids)}
-        after = []
+    def stored(self, ids: Sequence[str]) -> dict[str, SimpleNamespace]:
+        """The stored buildings among ``ids``, by id, in one read."""
+        return {doc.id: doc for doc in mongo.read_by_id(BuildingDoc, list(dict.fromkeys(ids)))}
+
+    def record_all(
+        self, buildings: Sequence[dict[str, Any]], stored: dict[str, SimpleNamespace]
+    ) -> None:
+        """``record`` each snapshot in turn, the stored buildings having been read beforehand
+        (``stored``): a run of ``case.opened`` in bulk writes only the snapshots that are newer."""
+        current = dict(stored)
         for building in buildings:
             current[building["id"]] = self._record(building, current.get(building["id"]))
-            after.append(current[building["id"]])
-        return after
 
-    def _record(self, building: dict[str, Any], stored: SimpleNamespace | None) -> SimpleNamespace:
+    @staticmethod
+    def after(building: dict[str, Any], stored: SimpleNamespace | None) -> SimpleNamespace:
+        """The building as it stands once the snapshot ``building`` is recorded over ``stored``:
+        ``stored`` if it is the same version or newer, else the snapshot."""
         version = building.get("version") or 0
         if stored is not None and stored.version and stored.version >= version:
             return stored
-        fields: dict[str, Any] = {
-            "name": building["name"],
-            "address": building.get("address", ""),
-            "custodians": [
-                {k: c.get(k) for k in ("name", "email", "phone", "channel")}
-                for c in building.get("custodians") or []
-            ],
-        }
-        if version:
-            fields["version"] = version
+        return mongo.hydrate(BuildingDoc, {"_id": building["id"], **_building_fields(building)})
+
+    def _record(self, building: dict[str, Any], stored: SimpleNamespace | None) -> SimpleNamespace:
+        current = self.after(building, stored)
+        if current is stored:
+            return current
         # The filter keeps the write safe against another worker storing a newer one meanwhile.
+        version = building.get("version") or 0
         older = [{"version": {"$exists": False}}, {"version": {"$lt": version}}]
+        fields = _building_fields(building)
+        if not version:
+            del fields["version"]  # a snapshot from before versions: the stored one has none
         try:
             BuildingDoc._get_collection().update_one(
                 {"_id": building["id"], "$or": older}, {"$set": fields}, upsert=True
             )
         except DuplicateKeyError:
-            return self.get(building["id"]) or stored  # type: ignore[return-value]
-        return mongo.hydrate(BuildingDoc, {"_id": building["id"], "version": None, **fields})
+            return self.get(building["id"]) or current
+        return current
 
     def get(self, building_id: str | None) -> SimpleNamespace | None:
         """The building, if known."""
@@ -850,6 +855,19 @@ class BuildingRepository:
         """The custodi sociali of a building (none if unknown)."""
         doc = self.get(building_id)
         return custodians_of(doc) if doc else []
+
+
+def _building_fields(building: dict[str, Any]) -> dict[str, Any]:
+    """The read model's fields of a building snapshot (``version`` None: from before versions)."""
+    return {
+        "name": building["name"],
+        "address": building.get("address", ""),
+        "custodians": [
+            {k: c.get(k) for k in ("name", "email", "phone", "channel")}
+            for c in building.get("custodians") or []
+        ],
+        "version": building.get("version") or None,
+    }
 
 
 def custodians_of(building: SimpleNamespace) -> list[Custodian]:
@@ -873,26 +891,5 @@ class PreferenceRepository:
 
     def modes(self, names: Sequence[str]) -> dict[str, str]:
         """Each custodian's choice, in one read: ``immediato`` (the default) or ``riepilogo``."""
-        chosen = (
-            {
-                doc["_id"]: doc["mode"]
-                for doc in CustodianPreferenceDoc._get_collection().find(
-                    {"_id": {"$in": list(names)}}, {"mode": 1}
-                )
-            }
-            if names
-            else {}
-        )
+        chosen = {doc.id: doc.mode for doc in mongo.read_by_id(CustodianPreferenceDoc, names)}
         return {name: chosen.get(name, "immediato") for name in names}
-
-
-class KnownPreferences(PreferenceRepository):
-    """Custodians' choices read beforehand (``PreferenceRepository.modes``) for a run of events
-    planned together: planning them reads nothing more."""
-
-    def __init__(self, modes: dict[str, str]) -> None:
-        self._modes = modes
-
-    def modes(self, names: Sequence[str]) -> dict[str, str]:
-        """The choices read beforehand (``immediato`` for a custodian not among them)."""
-        return {name: self._modes.get(name, "immediato") for name in names}

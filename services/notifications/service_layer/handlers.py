@@ -16,7 +16,6 @@ from services.notifications.adapters.channels import Channel as ChannelAdapter
 from services.notifications.adapters.repository import (
     BuildingRepository,
     CaseRepository,
-    KnownPreferences,
     NotificationRepository,
     PreferenceRepository,
     TenantRepository,
@@ -90,11 +89,13 @@ class Dependencies:
 
 @dataclass
 class Known:
-    """What keeping the read models current learned of an event, so planning need not read it
-    again: the building as it now stands, and a case the event has just described."""
+    """What is known of an event before planning it, so planning need not read it again: the
+    building as it now stands, a case the event has just described, and the custodi's choices
+    between immediate messages and the digest (read for a whole run in bulk)."""
 
     building: SimpleNamespace | None = None
     case: SimpleNamespace | None = None
+    modes: Mapping[str, str] | None = None
 
 
 def update_read_models(event: Event, deps: Dependencies) -> Known:
@@ -318,7 +319,13 @@ class Planner:
             custodians = custodians_of(building)
         else:
             custodians = self.deps.buildings.custodians(self.building_id())
-        modes = {} if rule.immediate else self.deps.preferences.modes([c.name for c in custodians])
+        names = [c.name for c in custodians]
+        if rule.immediate:
+            modes: Mapping[str, str] = {}
+        elif self.known.modes is not None:
+            modes = self.known.modes
+        else:
+            modes = self.deps.preferences.modes(names)
         for custodian in custodians:
             recipient = custodian.recipient()
             rendered = self.render(rule, "it", self.context(recipient_name=custodian.name))
@@ -457,32 +464,41 @@ def on_event(event: Event, deps: Dependencies) -> None:
 
 def on_cases_opened(events: list[Event], deps: Dependencies) -> set[str]:
     """A backlog's run of ``case.opened`` at once (``shared.kafka.BulkHandler``): one read of
-    the buildings, one write of the cases, one read of the custodians' choices, then the
-    messages of the whole run in two writes.
+    the buildings and one of the custodi's choices, then one write of the cases and two of the
+    messages (their send-queue entries, then the messages).
 
-    Returns the ids of the events applied. The others are left to ``on_event``, one by one,
-    which applies them as it would have anyway: a redelivery (its case is stored already), an
-    event whose planning fails, or one whose plan needs more than new messages to send (a
-    daily digest to join, a reminder to cancel, a message recorded as not sent with its event).
+    The run is planned in order, each event against the buildings as they stand at its turn, and
+    applied in bulk up to the first event that needs more than new messages to send (a daily
+    digest to join, a reminder to cancel, a message recorded as not sent with its event) or
+    fails to plan. From there on the consumer applies the run one by one (``on_event``), so
+    every event meets the store as one by one would have left it. Returns the ids of the events
+    applied; a redelivery (its messages stored already) is left to ``on_event`` too.
     """
-    buildings = deps.buildings.record_all([e.data["building"] for e in events])
-    cases = deps.cases.record_all([e.data for e in events])
-    names = sorted({c["name"] for b in buildings for c in b.custodians or []})
-    planning = replace(deps, preferences=KnownPreferences(deps.preferences.modes(names)))
+    snapshots = [e.data["building"] for e in events]
+    stored = deps.buildings.stored([b["id"] for b in snapshots])
+    names = {c["name"] for b in [*snapshots, *stored.values()] for c in _custodians_in(b)}
+    modes = deps.preferences.modes(sorted(names))
     now = deps.clock()
+    current = dict(stored)
     plans: dict[str, Plan] = {}
-    for event, building in zip(events, buildings, strict=True):
-        case = cases.get(event.data["case_id"])
-        if case is None:
-            continue
+    for event, snapshot in zip(events, snapshots, strict=True):
+        building = current[snapshot["id"]] = deps.buildings.after(
+            snapshot, current.get(snapshot["id"])
+        )
+        known = Known(building, deps.cases.described(event.data), modes)
         try:
-            plan = Planner(event, planning, now, Known(building, case)).build()
+            plan = Planner(event, deps, now, known).build()
         except Exception as exc:  # noqa: BLE001 - on_event retries it, then dead-letters it
             log.debug("case.opened %s left to one-by-one: %s", event.id, exc)
-            continue
-        simple = not plan.cancellations and not plan.digest_items
-        if simple and all(n.status in PENDING for n in plan.notifications):
-            plans[event.id] = plan
+            break
+        if plan.cancellations or plan.digest_items:
+            break
+        if any(n.status not in PENDING for n in plan.notifications):
+            break
+        plans[event.id] = plan
+    prefix = events[: len(plans)]
+    deps.buildings.record_all([e.data["building"] for e in prefix], stored)
+    deps.cases.record_all([e.data for e in prefix])
     added = deps.notifications.add_new([n for p in plans.values() for n in p.notifications])
     applied = {
         event_id
@@ -491,6 +507,13 @@ def on_cases_opened(events: list[Event], deps: Dependencies) -> set[str]:
     }
     log.info("case.opened planned in bulk", extra={"applied": len(applied), "events": len(events)})
     return applied
+
+
+def _custodians_in(building: dict[str, Any] | SimpleNamespace) -> list[dict[str, Any]]:
+    """The custodi of a building snapshot (an event's) or of a stored one."""
+    if isinstance(building, dict):
+        return building.get("custodians") or []
+    return building.custodians or []
 
 
 def join_digest(

@@ -1,7 +1,7 @@
 """The sender loop: claims due messages, sends them, records the result.
 
 Exactly one message per (event, rule, recipient, channel): the intent is recorded before sending
-(``claim`` sets ``in_invio`` with a lease and counts the attempt), the result after (guarded by
+(``take`` sets ``in_invio`` with a lease and counts the attempt), the result after (guarded by
 that attempt). A sender killed between the two leaves the message ``in_invio``; when the lease
 expires another sender takes it again. SMS carry the notification id as the provider's
 idempotency key, and emails a stable Message-ID, so even a send whose result was not recorded is
