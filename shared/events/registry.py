@@ -7,7 +7,8 @@ The registry is the single list of contracts between services. Each producing se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 from marshmallow import EXCLUDE, Schema, ValidationError
 
@@ -29,12 +30,13 @@ class EventContract:
     producer: str
     schema: type[EventData]
     description: str
-    # One instance per contract: instantiating a schema copies all its fields, and every event
-    # made or consumed is checked (marshmallow 4 schemas hold no per-load state).
-    checker: EventData = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "checker", self.schema())
+    @cached_property
+    def checker(self) -> EventData:
+        """One instance of ``schema`` per contract: instantiating a schema copies all its fields,
+        and every event made or consumed is checked (marshmallow 4 schemas hold no per-load
+        state)."""
+        return self.schema()
 
 
 _CONTRACTS: dict[str, EventContract] = {}

@@ -986,9 +986,9 @@ def _tenant(doc: IntakeTenantDoc | SimpleNamespace) -> Tenant:
         ],
         version=doc.version,
         registered_at=doc.registered_at,
-        # Erasure anonymises the tenant before it records the request, and a real tenant's
-        # search name is "last first": this one is set only by the anonymisation.
-        erased=doc.search_name == ANONYMOUS,
+        # Erasure anonymises the tenant before it records the request; a real tenant's blind
+        # index is a digest, this stand-in is written only by the anonymisation.
+        erased=(doc.fiscal_code_index or "").startswith(f"{ANONYMOUS}:"),
     )
 
 
