@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from services.intake.service_layer.handlers import EVENT_HANDLERS as INTAKE_HANDLERS
 from services.intake.service_layer.privacy import PRIVACY_EVENT_HANDLERS
 from services.notifications.service_layer.handlers import EVENT_HANDLERS as NOTIFY_HANDLERS
+from services.notifications.service_layer.handlers import on_cases_anonymised
 from shared.events import casework as cw
 from shared.events import decode, encode, make_event
 from shared.events import intake as ik
@@ -66,3 +67,22 @@ def test_notifications_anonymise_the_messages_about_a_case_casework_anonymised(
     assert message["text"] == message["html"] == message["subject"] == ""
     assert message["status"] == "annullata"  # an emptied message never goes out
     assert message["rule"] == "caso_aperto"  # what was sent to whom stays, for statistics
+
+
+def test_a_retention_pass_in_bulk_anonymises_the_messages_of_every_case_in_the_run(
+    other_apps,
+) -> None:
+    _, notifications = other_apps
+    deps = notifications.extensions["sportello.bus"].deps
+    handle = dispatcher(NOTIFY_HANDLERS, deps)
+    for n in range(5):
+        data = {**case_opened(), "case_id": f"case_{n}"}
+        handle(decode(encode(make_event(ik.CASE_OPENED, f"case_{n}", data))), [])
+    run = [anonymised(f"case_{n}") for n in range(4)]
+    assert on_cases_anonymised([*run, run[0]], deps) == {e.id for e in run}  # one redelivered
+    collection = deps.notifications.database.notifications
+    by_case = {m["case_id"]: m for m in collection.find({})}
+    for n in range(4):
+        assert by_case[f"case_{n}"]["text"] == "" and by_case[f"case_{n}"]["status"] == "annullata"
+    assert "Saint Bon" in by_case["case_4"]["text"]  # not in the run: untouched
+    assert by_case["case_4"]["status"] == "creata"

@@ -13,6 +13,7 @@ from services.notifications.config import load_settings
 from services.notifications.service_layer.handlers import (
     EVENT_HANDLERS,
     Dependencies,
+    on_cases_anonymised,
     on_cases_opened,
 )
 from services.notifications.service_layer.sender import Sender
@@ -20,6 +21,7 @@ from shared import mongo
 from shared.clock import now_utc
 from shared.config import Settings
 from shared.events import Event
+from shared.events.casework import CASE_ANONYMISED
 from shared.events.intake import CASE_OPENED
 from shared.kafka import Headers, dispatcher
 from shared.worker import Consumption, Worker, serve
@@ -47,7 +49,10 @@ class NotificationsWorker(Worker):
             Consumption(
                 topics=[settings.topic("intake"), settings.topic("casework")],
                 handler=handle_then_wake_sender,
-                bulk={CASE_OPENED: plan_then_wake_sender},
+                bulk={
+                    CASE_OPENED: plan_then_wake_sender,
+                    CASE_ANONYMISED: lambda events: on_cases_anonymised(events, deps),
+                },
             ),
         )
         self.deps = deps
