@@ -15,6 +15,7 @@ still waiting to be sent.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -34,9 +35,33 @@ ANONYMOUS = "anonimizzato"
 ERASURES = "erasures"
 
 
+# The state of an erasure begun and not finished (``begin_erasure``); a finished record has none.
+ERASING = "in_corso"
+
+
 def erased(db: Database, tenant_id: str) -> dict[str, Any] | None:
-    """This service's erasure record of ``tenant_id``, if the tenant asked to be erased."""
+    """This service's erasure record of ``tenant_id``, if the tenant asked to be erased (also
+    while the erasure is under way: see ``begin_erasure``)."""
     return db[ERASURES].find_one({"_id": tenant_id}, {"outbox": 0})
+
+
+def finished(record: Mapping[str, Any] | None) -> bool:
+    """Whether ``record`` (from ``erased``) is a finished erasure, confirmed."""
+    return record is not None and record.get("state") != ERASING
+
+
+def begin_erasure(db: Database, tenant_id: str, erasure_id: str, at: datetime) -> None:
+    """Record that ``tenant_id`` is being erased, before the work starts (idempotent).
+
+    From then on ``erased`` reports the tenant, so whatever about them a concurrent consumer
+    stores meanwhile (a ``case.opened`` on another partition) is erased when it arrives: it
+    checks after its own write, and this mark is there before the erasure looks for the data to
+    erase. ``record_erasure`` finishes the record.
+    """
+    with contextlib.suppress(DuplicateKeyError):
+        db[ERASURES].insert_one(
+            {"_id": tenant_id, "erasure_id": erasure_id, "state": ERASING, "begun_at": at}
+        )
 
 
 def erased_among(db: Database, tenant_ids: Iterable[str]) -> set[str]:
@@ -61,10 +86,17 @@ def record_erasure(
     The event is hinted first (see ``shared.outbox``): if the record already exists its hint
     finds no event and the relay drops it after the grace period.
     """
-    if erased(db, tenant_id) is not None:
+    existing = erased(db, tenant_id)
+    if finished(existing):
         return False
     outbox = [outbox_record(topic, event, cipher)]
     write_hints(db, ERASURES, tenant_id, outbox)
+    if existing is not None:  # begun (``begin_erasure``): finish that record
+        result = db[ERASURES].update_one(
+            {"_id": tenant_id, "state": ERASING},
+            {"$set": {**record, "outbox": outbox, "outbox_seq": 1}, "$unset": {"state": ""}},
+        )
+        return bool(result.modified_count)
     try:
         db[ERASURES].insert_one({**record, "_id": tenant_id, "outbox": outbox, "outbox_seq": 1})
     except DuplicateKeyError:

@@ -12,11 +12,12 @@ from flask.testing import FlaskClient
 from services.casework.adapters.documents import CaseFileDoc, CaseFileVersionDoc
 from services.casework.entrypoints.app import create_app
 from services.casework.service_layer.handlers import EVENT_HANDLERS
-from shared import mongo
+from shared import mongo, privacy
 from shared.events import decode, encode, make_event
-from shared.events.intake import CASE_OPENED
+from shared.events.intake import CASE_OPENED, TENANT_ERASURE_REQUESTED
 from shared.kafka import dispatcher
 from shared.outbox import event_text
+from shared.privacy import ANONYMOUS
 from tests.support import authorize_app, bearer_headers
 from tests.unit.test_envelope import case_opened_data
 
@@ -428,3 +429,34 @@ def test_a_path_caseworker_acts_only_on_referrals_of_its_own_path(app_and_client
             assert accepted.json["code"] == "vietato"
             # The case has no referral to welfare: refused by the case file's scope already.
             assert "tuo percorso" in accepted.json["message"]
+
+
+def test_a_case_opened_while_its_tenant_is_being_erased_is_erased_too(
+    app_and_client, monkeypatch
+) -> None:
+    app = app_and_client[0]
+    deps = app.extensions["sportello.bus"].deps
+    handle = dispatcher(EVENT_HANDLERS, deps)
+    deliver_case_opened(app, "case_first", tenant_id="ten_gone")
+    late = case_opened_data(case_id="case_late", tenant_id="ten_gone")
+    listed = deps.case_files.ids_of_tenant
+
+    def list_then_open(tenant_id: str) -> list[str]:
+        found = listed(tenant_id)
+        # Meanwhile a worker on another partition opens a case for the tenant.
+        handle(decode(encode(make_event(CASE_OPENED, "case_late", late))), [])
+        return found
+
+    monkeypatch.setattr(deps.case_files, "ids_of_tenant", list_then_open)
+    erasure = {
+        "erasure_id": "era_1",
+        "tenant_id": "ten_gone",
+        "requested_by": "admin",
+        "requested_at": datetime(2026, 11, 3, tzinfo=UTC).isoformat(),
+    }
+    handle(decode(encode(make_event(TENANT_ERASURE_REQUESTED, "ten_gone", erasure))), [])
+    for case_id in ("case_first", "case_late"):
+        case_file = deps.case_files.get(case_id)
+        assert case_file.anonymised_at is not None and case_file.tenant_id == ANONYMOUS, case_id
+    record = privacy.erased(deps.case_files.collection.database, "ten_gone")
+    assert privacy.finished(record) and record["records"] == 1  # the one it found itself

@@ -171,13 +171,17 @@ def _erase_case_files(deps: Dependencies, case_ids: list[str]) -> None:
 def on_tenant_erasure_requested(event: Event, deps: Dependencies) -> None:
     """Erase every case file of the tenant, purge their event history, confirm once.
 
-    Idempotent: an erased file is skipped; the confirmation is stored with the erasure record in
-    one write, after the files, so a redelivery after a crash finishes the work and confirms.
+    The erasure is marked as begun before the case files are looked for, so a case file opened
+    meanwhile (its ``case.opened`` on another partition, maybe in another worker) is either
+    found here or erased by ``on_case_opened``, which checks after its write. Idempotent: an
+    erased file is skipped; the confirmation is stored with the erasure record in one write,
+    after the files, so a redelivery after a crash finishes the work and confirms.
     """
     tenant_id, erasure_id = event.data["tenant_id"], event.data["erasure_id"]
     db = deps.case_files.collection.database
-    if privacy.erased(db, tenant_id) is not None:
+    if privacy.finished(privacy.erased(db, tenant_id)):
         return
+    privacy.begin_erasure(db, tenant_id, erasure_id, deps.clock())
     case_ids = deps.case_files.ids_of_tenant(tenant_id)
     _erase_case_files(deps, case_ids)
     at = deps.clock()
