@@ -58,7 +58,13 @@ def test_killing_workers_loses_nothing_and_doubles_nothing(world: World) -> None
             max_requests=CASES,
             keep_bodies=True,
         )
-        # Keep killing a little after the last case, while the backlog drains.
+        # Keep killing while the backlog drains, until every worker has died at least twice (a
+        # fast load may end before the random victims cover them all), and a little after.
+        wait_for(
+            lambda: min(kills.values()) >= 2,
+            timeout_s=120,
+            what="every worker killed twice",
+        )
         stop.wait(3)
     finally:
         stop.set()
