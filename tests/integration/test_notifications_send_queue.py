@@ -3,13 +3,20 @@ its queue entry is still sent (its entry is not dropped as finished)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from services.notifications.adapters.repository import NotificationRepository
 from services.notifications.bootstrap import bootstrap
-from services.notifications.service_layer.handlers import Planner, update_read_models
+from services.notifications.domain.model import Notification
+from services.notifications.service_layer.handlers import (
+    Dependencies,
+    Planner,
+    update_read_models,
+)
 from shared import mongo
 from shared.events import intake as ik
 from shared.events import make_event
@@ -43,48 +50,48 @@ class LandsBetweenReads(NotificationRepository):
         return Messages()
 
 
-def test_a_message_stored_while_its_entry_is_taken_is_still_sent(settings_for) -> None:
-    settings = settings_for("notifications")
-    deps = bootstrap(settings, clock=lambda: DAY)
+@pytest.fixture
+def planned(settings_for) -> Iterator[tuple[Dependencies, Notification]]:
+    """notifications' dependencies on this test's store, and the custode's message a
+    ``case.opened`` asks for, planned and not stored yet."""
+    deps = bootstrap(settings_for("notifications"), clock=lambda: DAY)
     try:
         event = make_event(ik.CASE_OPENED, "case_1", case_opened())
         known = update_read_models(event, deps)
         [message] = Planner(event, deps, DAY, known).build().notifications
-        repo = deps.notifications
-        # The consumer queues the entry first, then inserts the message.
-        repo._enqueue(message.id, message.due_at, message.created_at)
-        [entry] = repo.due(DAY, 10)
-        racing = LandsBetweenReads(repo.topic, lambda: repo.add_once(message))
-
-        assert racing.take(entry, DAY, LEASE) is None  # not there when the sender looked
-        assert [e["_id"] for e in repo.due(DAY, 10)] == [message.id], "the entry was dropped"
-        taken = claim(repo, DAY, LEASE)
-        assert taken is not None and taken.id == message.id
-        assert taken.attempts == 1, "the look that found no message used up an attempt"
+        yield deps, message
     finally:
         mongo.disconnect("notifications")
 
 
-def test_a_late_result_leaves_the_entry_another_sender_holds(settings_for) -> None:
-    settings = settings_for("notifications")
-    deps = bootstrap(settings, clock=lambda: DAY)
-    try:
-        event = make_event(ik.CASE_OPENED, "case_1", case_opened())
-        known = update_read_models(event, deps)
-        [message] = Planner(event, deps, DAY, known).build().notifications
-        repo = deps.notifications
-        repo.add_once(message)
-        first = claim(repo, DAY, LEASE)
-        assert first is not None
-        # The first sender's lease expires; a second one takes the entry (its first write) and
-        # has not taken the message yet when the first records a temporary failure.
-        later = DAY + 2 * LEASE
-        [entry] = repo.due(later, 10)
-        held = {"lease_until": later + LEASE, "attempts": 2}
-        repo._queue.update_one({"_id": entry["_id"]}, {"$set": held})
-        assert repo.record_retry(first, later, later + timedelta(minutes=5), "timeout")
-        stored = repo._queue.find_one({"_id": message.id}, {"_id": 0, "due_at": 0})
-        assert stored["lease_until"] is not None and stored["attempts"] == 2, stored
-        assert repo.due(later, 10) == [], "the entry the second sender holds was given back"
-    finally:
-        mongo.disconnect("notifications")
+def test_a_message_stored_while_its_entry_is_taken_is_still_sent(planned) -> None:
+    deps, message = planned
+    repo = deps.notifications
+    # The consumer queues the entry first, then inserts the message.
+    repo._enqueue(message.id, message.due_at, message.created_at)
+    [entry] = repo.due(DAY, 10)
+    racing = LandsBetweenReads(repo.topic, lambda: repo.add_once(message))
+
+    assert racing.take(entry, DAY, LEASE) is None  # not there when the sender looked
+    assert [e["_id"] for e in repo.due(DAY, 10)] == [message.id], "the entry was dropped"
+    taken = claim(repo, DAY, LEASE)
+    assert taken is not None and taken.id == message.id
+    assert taken.attempts == 1, "the look that found no message used up an attempt"
+
+
+def test_a_late_result_leaves_the_entry_another_sender_holds(planned) -> None:
+    deps, message = planned
+    repo = deps.notifications
+    repo.add_once(message)
+    first = claim(repo, DAY, LEASE)
+    assert first is not None
+    # The first sender's lease expires; a second one takes the entry (its first write) and
+    # has not taken the message yet when the first records a temporary failure.
+    later = DAY + 2 * LEASE
+    [entry] = repo.due(later, 10)
+    held = {"lease_until": later + LEASE, "attempts": 2}
+    repo._queue.update_one({"_id": entry["_id"]}, {"$set": held})
+    assert repo.record_retry(first, later, later + timedelta(minutes=5), "timeout")
+    stored = repo._queue.find_one({"_id": message.id}, {"_id": 0, "due_at": 0})
+    assert stored["lease_until"] is not None and stored["attempts"] == 2, stored
+    assert repo.due(later, 10) == [], "the entry the second sender holds was given back"

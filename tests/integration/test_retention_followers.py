@@ -7,6 +7,7 @@ anonymised too, and what counts for statistics stays."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from services.intake.service_layer.handlers import EVENT_HANDLERS as INTAKE_HANDLERS
 from services.intake.service_layer.privacy import PRIVACY_EVENT_HANDLERS
@@ -33,6 +34,18 @@ def anonymised(case_id: str) -> object:
     return decode(encode(make_event(cw.CASE_ANONYMISED, case_id, data)))
 
 
+def notifications_with_cases(other_apps, case_ids: list[str]) -> tuple[Any, Any]:
+    """notifications' dependencies and event handler, once it has heard of these cases opened
+    (each one's custode told)."""
+    _, notifications = other_apps
+    deps = notifications.extensions["sportello.bus"].deps
+    handle = dispatcher(NOTIFY_HANDLERS, deps)
+    for case_id in case_ids:
+        data = {**case_opened(), "case_id": case_id}
+        handle(decode(encode(make_event(ik.CASE_OPENED, case_id, data))), [])
+    return deps, handle
+
+
 def test_intake_anonymises_its_copy_of_a_case_casework_anonymised(
     app, client, building_id, tenant_id
 ) -> None:
@@ -55,10 +68,7 @@ def test_intake_anonymises_its_copy_of_a_case_casework_anonymised(
 def test_notifications_anonymise_the_messages_about_a_case_casework_anonymised(
     other_apps,
 ) -> None:
-    _, notifications = other_apps
-    deps = notifications.extensions["sportello.bus"].deps
-    handle = dispatcher(NOTIFY_HANDLERS, deps)
-    handle(decode(encode(make_event(ik.CASE_OPENED, "case_1", case_opened()))), [])
+    deps, handle = notifications_with_cases(other_apps, ["case_1"])
     collection = deps.notifications.database.notifications
     [message] = list(collection.find({"case_id": "case_1"}))
     assert "Saint Bon" in message["text"] and message["status"] == "creata"
@@ -72,12 +82,7 @@ def test_notifications_anonymise_the_messages_about_a_case_casework_anonymised(
 def test_a_retention_pass_in_bulk_anonymises_the_messages_of_every_case_in_the_run(
     other_apps,
 ) -> None:
-    _, notifications = other_apps
-    deps = notifications.extensions["sportello.bus"].deps
-    handle = dispatcher(NOTIFY_HANDLERS, deps)
-    for n in range(5):
-        data = {**case_opened(), "case_id": f"case_{n}"}
-        handle(decode(encode(make_event(ik.CASE_OPENED, f"case_{n}", data))), [])
+    deps, _ = notifications_with_cases(other_apps, [f"case_{n}" for n in range(5)])
     run = [anonymised(f"case_{n}") for n in range(4)]
     assert on_cases_anonymised([*run, run[0]], deps) == {e.id for e in run}  # one redelivered
     collection = deps.notifications.database.notifications
