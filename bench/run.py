@@ -240,6 +240,7 @@ def end_to_end_rows(
         if time.monotonic() > sent_by:
             break
         time.sleep(0.5)  # the polling interval of the count
+    on_kafka = published_at(env, f"{env['SPORTELLO_TOPIC_PREFIX']}.intake", set(done_at))
     latencies = [
         max(seen_case_file[c], notified[c]) - t201
         for c, t201 in done_at.items()
@@ -254,6 +255,16 @@ def end_to_end_rows(
         for stage, seen in (
             ("case file in casework", seen_case_file),
             ("custode's notification", notified),
+        )
+    }
+    # Where the time goes: the intake's relay (201 → case.opened on Kafka), then each consumer
+    # (on Kafka → its effect stored).
+    hops = {
+        hop: Result(latencies_s=[later[c] - earlier[c] for c in later if c in earlier])
+        for hop, earlier, later in (
+            ("201 → case.opened on Kafka (intake relay)", done_at, on_kafka),
+            ("on Kafka → case file seen (casework)", on_kafka, seen_case_file),
+            ("on Kafka → notification recorded (notifications)", on_kafka, notified),
         )
     }
     return (
@@ -287,6 +298,17 @@ def end_to_end_rows(
         ]
         + [
             Row(
+                f"end to end @ 50/s, {hop}: p50 / p99",
+                f"{fmt_ms(measured.percentile(50))} / {fmt_ms(measured.percentile(99))}",
+                "",
+                "",
+                "the record's timestamp on Kafka (set by the producer)",
+            )
+            for hop, measured in hops.items()
+            if measured.latencies_s
+        ]
+        + [
+            Row(
                 "intake @ 50/s during e2e: p99",
                 fmt_ms(result.percentile(99)),
                 "",
@@ -295,6 +317,32 @@ def end_to_end_rows(
             )
         ]
     )
+
+
+def published_at(env: dict[str, str], topic: str, keys: set[str]) -> dict[str, float]:
+    """When each record keyed by one of ``keys`` was produced to ``topic`` (its timestamp, in
+    seconds): the first record of each key, read from the beginning of the topic."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], enable_auto_commit=False
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        found: dict[str, float] = {}
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < end[tp] for tp in parts):
+            if time.monotonic() > deadline:
+                break
+            for records in consumer.poll(timeout_ms=500).values():
+                for r in records:
+                    key = r.key.decode() if r.key else ""
+                    if key in keys and key not in found:
+                        found[key] = r.timestamp / 1000
+        return found
+    finally:
+        consumer.close()
 
 
 def catch_up_rows(
