@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,12 +93,21 @@ def write_hints(db: Database, collection: str, doc_id: Any, records: list[dict[s
 
     Call it *before* the write that adds them to the aggregate's outbox.
     """
-    if not records:
-        return
+    write_hints_all(db, collection, {doc_id: records})
+
+
+def write_hints_all(
+    db: Database, collection: str, records_by_doc: Mapping[Any, list[dict[str, Any]]]
+) -> None:
+    """``write_hints`` for several aggregates of one collection, in one insert."""
     now = datetime.now(UTC)
     hints = [
-        {"_id": r["id"], "collection": collection, "doc_id": doc_id, "at": now} for r in records
+        {"_id": r["id"], "collection": collection, "doc_id": doc_id, "at": now}
+        for doc_id, records in records_by_doc.items()
+        for r in records
     ]
+    if not hints:
+        return
     try:
         db[HINTS].insert_many(hints, ordered=False)
     except BulkWriteError as exc:
@@ -132,9 +141,30 @@ def outbox_update(
     cipher: crypto.FieldCipher | None = None,
 ) -> dict[str, Any]:
     """Hint the relay, and return the operators that append ``events`` within a larger update."""
-    records = [outbox_record(topic, e, cipher) for e in events]
-    write_hints(db, collection, doc_id, records)
-    return {"$push": {"outbox": {"$each": records}}, "$inc": {"outbox_seq": len(records)}}
+    return outbox_updates(topic, {doc_id: events}, db=db, collection=collection, cipher=cipher)[
+        doc_id
+    ]
+
+
+def outbox_updates(
+    topic: str,
+    events_by_doc: Mapping[Any, Iterable[Event]],
+    *,
+    db: Database,
+    collection: str,
+    cipher: crypto.FieldCipher | None = None,
+) -> dict[Any, dict[str, Any]]:
+    """``outbox_update`` for several aggregates of one collection: one insert hints them all;
+    returns each aggregate's operators, by its id."""
+    records = {
+        doc_id: [outbox_record(topic, e, cipher) for e in events]
+        for doc_id, events in events_by_doc.items()
+    }
+    write_hints_all(db, collection, records)
+    return {
+        doc_id: {"$push": {"outbox": {"$each": recs}}, "$inc": {"outbox_seq": len(recs)}}
+        for doc_id, recs in records.items()
+    }
 
 
 class OutboxRelay:

@@ -1,9 +1,12 @@
 """The send queue against the real store: a message whose insert lands while a sender is taking
-its queue entry is still sent (its entry is not dropped as finished)."""
+its queue entry is still sent (its entry is not dropped as finished); a late result leaves alone
+what another sender holds; a batch is taken once, in its order, and its results are recorded only
+for the attempts that still hold them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,10 +20,13 @@ from services.notifications.service_layer.handlers import (
     Planner,
     update_read_models,
 )
+from services.notifications.service_layer.sender import Sender
 from shared import mongo
 from shared.events import intake as ik
 from shared.events import make_event
-from tests.integration.test_notifications_rules import DAY, claim
+from shared.events.notifications import NOTIFICATION_DELIVERED
+from shared.outbox import HINTS
+from tests.integration.test_notifications_rules import DAY, claim, running_smtp
 from tests.unit.test_notifications_rules import case_opened
 
 LEASE = timedelta(minutes=1)
@@ -56,12 +62,17 @@ def planned(settings_for) -> Iterator[tuple[Dependencies, Notification]]:
     ``case.opened`` asks for, planned and not stored yet."""
     deps = bootstrap(settings_for("notifications"), clock=lambda: DAY)
     try:
-        event = make_event(ik.CASE_OPENED, "case_1", case_opened())
-        known = update_read_models(event, deps)
-        [message] = Planner(event, deps, DAY, known).build().notifications
-        yield deps, message
+        yield deps, custodian_message(deps)
     finally:
         mongo.disconnect("notifications")
+
+
+def custodian_message(deps: Dependencies) -> Notification:
+    """The custode's message a ``case.opened`` asks for, planned and not stored yet."""
+    event = make_event(ik.CASE_OPENED, "case_1", case_opened())
+    known = update_read_models(event, deps)
+    [message] = Planner(event, deps, DAY, known).build().notifications
+    return message
 
 
 def test_a_message_stored_while_its_entry_is_taken_is_still_sent(planned) -> None:
@@ -95,3 +106,96 @@ def test_a_late_result_leaves_the_entry_another_sender_holds(planned) -> None:
     stored = repo._queue.find_one({"_id": message.id}, {"_id": 0, "due_at": 0})
     assert stored["lease_until"] is not None and stored["attempts"] == 2, stored
     assert repo.due(later, 10) == [], "the entry the second sender holds was given back"
+
+
+def stored_messages(
+    repo: NotificationRepository, message: Notification, count: int
+) -> list[Notification]:
+    """``count`` copies of ``message`` (ids ``…-0``, ``…-1``, …), recorded and queued."""
+    copies = [replace(message, id=f"{message.id}-{i}") for i in range(count)]
+    for m in copies:
+        assert repo.add_once(m)
+    return copies
+
+
+def test_a_batch_is_taken_once_in_its_order(planned) -> None:
+    deps, message = planned
+    repo = deps.notifications
+    copies = stored_messages(repo, message, 3)
+    entries = repo.due(DAY, 10)
+
+    taken = repo.take_all(entries, DAY, LEASE)
+    assert [n.id for n in taken] == [e["_id"] for e in entries]
+    assert {n.id for n in taken} == {m.id for m in copies}
+    assert all((n.status.value, n.attempts) == ("in_invio", 1) for n in taken)
+    # A second sender that read the same entries before the first took them gets none.
+    assert repo.take_all(entries, DAY, LEASE) == []
+    assert repo.due(DAY, 10) == [], "the batch is held by the first sender's lease"
+    # After the lease, a sender takes them again, with the next attempt.
+    later = DAY + 2 * LEASE
+    again = repo.take_all(repo.due(later, 10), later, LEASE)
+    assert sorted((n.id, n.attempts) for n in again) == sorted((m.id, 2) for m in copies)
+
+
+def test_a_batch_settles_the_entries_whose_message_it_cannot_take(planned) -> None:
+    deps, message = planned
+    repo = deps.notifications
+    done, waiting = stored_messages(repo, message, 2)
+    landing = replace(message, id=f"{message.id}-landing")
+    # ``done`` was delivered meanwhile (its entry not yet deleted), ``landing``'s message is
+    # still on its way (the consumer queues the entry first).
+    repo._coll.update_one({"_id": done.id}, {"$set": {"status": "consegnata"}})
+    repo._enqueue(landing.id, landing.due_at, landing.created_at)
+
+    taken = repo.take_all(repo.due(DAY, 10), DAY, LEASE)
+    assert [n.id for n in taken] == [waiting.id]
+    left = {e["_id"]: e["attempts"] for e in repo._queue.find({}, {"attempts": 1})}
+    assert left == {waiting.id: 1, landing.id: 0}, "finished: dropped; landing: given back"
+    assert [e["_id"] for e in repo.due(DAY, 10)] == [landing.id]
+
+
+def test_a_batch_records_only_the_results_of_the_attempts_that_hold_them(planned) -> None:
+    deps, message = planned
+    repo = deps.notifications
+    copies = stored_messages(repo, message, 3)
+    first = repo.take_all(repo.due(DAY, 10), DAY, LEASE)
+    # The first sender stalls past its lease: a second sender takes one message over.
+    later = DAY + 2 * LEASE
+    [entry] = [e for e in repo.due(later, 10) if e["_id"] == copies[0].id]
+    [over] = repo.take_all([entry], later, LEASE)
+
+    recorded = repo.record_delivered_all([(n, later, "accettata") for n in first])
+    assert recorded == {m.id for m in copies[1:]}
+    for m in copies:
+        doc = repo._coll.find_one({"_id": m.id})
+        expected = ("in_invio", 2) if m.id == over.id else ("consegnata", 1)
+        assert (doc["status"], doc["attempts"]) == expected, m.id
+        events = [r["type"] for r in doc.get("outbox") or []]
+        assert events == ([] if m.id == over.id else [NOTIFICATION_DELIVERED]), m.id
+    queued = {e["_id"]: e["attempts"] for e in repo._queue.find({}, {"attempts": 1})}
+    assert queued == {over.id: 2}, "the entry the second sender holds is left to it"
+    # The relay is told of each delivery event.
+    hinted = {h["doc_id"] for h in repo._coll.database[HINTS].find({"collection": "notifications"})}
+    assert {m.id for m in copies[1:]} <= hinted
+
+
+def test_the_sender_delivers_a_batch_once_each(settings_for) -> None:
+    with running_smtp() as (mailbox, port):
+        settings = settings_for("notifications", NOTIFICATIONS_SMTP_PORT=str(port))
+        deps = bootstrap(settings, clock=lambda: DAY)
+        try:
+            repo = deps.notifications
+            copies = stored_messages(repo, custodian_message(deps), 5)
+            sender = Sender(deps)
+
+            assert sender.run_once() == 5
+            assert sender.run_once() == 0
+            assert sender.sent == 5
+            for m in copies:
+                doc = repo._coll.find_one({"_id": m.id})
+                assert (doc["status"], doc["attempts"]) == ("consegnata", 1), m.id
+            assert repo._queue.count_documents({}) == 0
+            ids = sorted(m["Message-ID"] for m in mailbox.messages)
+            assert ids == sorted(f"<{m.id}@sportello.invalid>" for m in copies), "once each"
+        finally:
+            mongo.disconnect("notifications")

@@ -4,13 +4,14 @@ built from other services' events (tenants and consents, cases, buildings, custo
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from mongoengine import NotUniqueError, Q
-from pymongo import ReturnDocument
+from pymongo import DeleteOne, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications.adapters.documents import (
@@ -45,7 +46,7 @@ from shared.events.notifications import (
     NOTIFICATION_NOT_SENT,
 )
 from shared.id_lists import insert_new
-from shared.outbox import outbox_update, stage
+from shared.outbox import outbox_updates, stage
 from shared.privacy import ANONYMOUS
 
 SEND_QUEUE = "send_queue"
@@ -361,14 +362,8 @@ class NotificationRepository:
         a batch of entries at once and takes them one by one (``take``), instead of looking again
         for each message. The read only reads: an idle sender writes nothing.
         """
-        due = {
-            "$or": [
-                {"lease_until": None, "due_at": {"$lte": now}},
-                {"lease_until": {"$lte": now}},
-            ]
-        }
         projection = {"lease_until": 1, "attempts": 1}
-        return list(self._queue.find(due, projection).sort("due_at", 1).limit(limit))
+        return list(self._queue.find(_due(now), projection).sort("due_at", 1).limit(limit))
 
     def take(self, entry: dict[str, Any], now: datetime, lease: timedelta) -> Notification | None:
         """Take the message of a due queue ``entry`` (from ``due``) for sending, recording the
@@ -388,15 +383,7 @@ class NotificationRepository:
             return None  # another sender took it first
         doc = self._coll.find_one_and_update(
             {"_id": held["_id"], "status": {"$in": sorted(CLAIMABLE)}},
-            {
-                "$set": {
-                    "status": Status.SENDING.value,
-                    "lease_until": now + lease,
-                    # The attempt that holds the message: only it records the result.
-                    "attempts": held["attempts"],
-                },
-                "$push": {"history": _history(Status.SENDING, now, "")},
-            },
+            _sending(held, now, lease),
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:  # finished meanwhile, or not stored yet
@@ -404,6 +391,55 @@ class NotificationRepository:
             self._settle_entry(held, found, now)
             return None
         return _notification(NotificationDoc._from_son(doc))
+
+    def take_all(
+        self, entries: Sequence[dict[str, Any]], now: datetime, lease: timedelta
+    ) -> list[Notification]:
+        """``take`` for several due queue ``entries`` at once, in their order: four round trips
+        whatever their number (``take`` costs two per message), so a sender with a batch due
+        does not pay per message.
+
+        The entries still due are held in one write, marked with a token of this take, and read
+        back by it: those are this sender's (a due entry is one no sender holds, so the due
+        filter guards as ``take``'s entry-as-read does). Their messages are then taken in one
+        bulk write, each guarded as in ``take``, and read back: a message not taken (finished
+        meanwhile, or not stored yet) has its entry settled as ``take`` does.
+        """
+        if len(entries) < 2:
+            return [n for e in entries if (n := self.take(e, now, lease)) is not None]
+        ids = [e["_id"] for e in entries]
+        token = uuid.uuid4().hex
+        self._queue.update_many(
+            {"_id": {"$in": ids}, **_due(now)},
+            {"$set": {"lease_until": now + lease, "holder": token}, "$inc": {"attempts": 1}},
+        )
+        found = self._queue.find(
+            {"_id": {"$in": ids}, "holder": token}, {"attempts": 1, "queued_at": 1}
+        )
+        held = {e["_id"]: e for e in found}
+        if not held:
+            return []
+        self._coll.bulk_write(
+            [
+                UpdateOne({"_id": i, "status": {"$in": sorted(CLAIMABLE)}}, _sending(e, now, lease))
+                for i, e in held.items()
+            ],
+            ordered=False,
+        )
+        docs = {d["_id"]: d for d in self._coll.find({"_id": {"$in": list(held)}})}
+        taken = []
+        for i in ids:
+            if i not in held:
+                continue
+            doc = docs.get(i)
+            if doc is not None and (doc["status"], doc.get("attempts")) == (
+                Status.SENDING.value,
+                held[i]["attempts"],
+            ):
+                taken.append(_notification(NotificationDoc._from_son(doc)))
+            else:
+                self._settle_entry(held[i], doc, now)
+        return taken
 
     def _settle_entry(
         self, entry: dict[str, Any], doc: dict[str, Any] | None, now: datetime
@@ -430,27 +466,17 @@ class NotificationRepository:
         event_type: str | None = None,
     ) -> bool:
         """Record a send's result, guarded by the attempt that sent it; with its event."""
-        update: dict[str, Any] = {
-            "$set": {"status": status.value, "lease_until": None, **(extra or {})},
-            "$push": {"history": _history(status, at, detail)},
-        }
+        update = _result(status, at, detail, extra)
         if event_type:
-            event = _delivery_event(n, event_type, at, detail)
             # Hints the relay before the update that adds the event.
-            outbox = outbox_update(
-                self.topic,
-                [event],
-                db=NotificationDoc._get_db(),
-                collection=NotificationDoc._meta["collection"],
-                doc_id=n.id,
+            _merge(
+                update,
+                self._outbox_updates({n.id: _delivery_event(n, event_type, at, detail)})[n.id],
             )
-            update["$push"]["outbox"] = outbox["$push"]["outbox"]
-            update["$inc"] = outbox["$inc"]
         # The guard: only the attempt that holds the message records a result (a sender whose
         # lease expired while another took the message over must not overwrite its outcome; a
         # hint written for a refused event is dropped by the relay after its grace).
-        holder = {"_id": n.id, "attempts": n.attempts, "status": Status.SENDING.value}
-        result = self._coll.update_one(holder, update)
+        result = self._coll.update_one(_holding(n), update)
         if not result.matched_count:
             return False
         # The entry too, as long as this attempt holds it.
@@ -461,6 +487,49 @@ class NotificationRepository:
         else:
             self._queue.delete_one(entry)
         return True
+
+    def record_delivered_all(self, sent: Sequence[tuple[Notification, datetime, str]]) -> set[str]:
+        """``record_delivered`` for several messages (each with the time the channel accepted it
+        and its detail), in three round trips whatever their number; returns the ids recorded.
+
+        Each result is guarded by its attempt, as one by one. When a guard refuses (a lease lost
+        meanwhile: rare), the messages are read back to tell which were recorded.
+        """
+        if not sent:
+            return set()
+        outbox = self._outbox_updates(
+            {n.id: _delivery_event(n, NOTIFICATION_DELIVERED, at, detail) for n, at, detail in sent}
+        )
+        updates = []
+        for n, at, detail in sent:
+            update = _result(Status.DELIVERED, at, detail)
+            updates.append(UpdateOne(_holding(n), _merge(update, outbox[n.id])))
+        result = self._coll.bulk_write(updates, ordered=False)
+        recorded = {n.id for n, _, _ in sent}
+        if result.matched_count < len(sent):
+            docs = self._coll.find({"_id": {"$in": sorted(recorded)}}, {"status": 1, "attempts": 1})
+            mine = {n.id: n.attempts for n, _, _ in sent}
+            recorded = {
+                d["_id"]
+                for d in docs
+                if (d["status"], d.get("attempts")) == (Status.DELIVERED.value, mine[d["_id"]])
+            }
+        entries = [
+            DeleteOne({"_id": n.id, "attempts": n.attempts}) for n, _, _ in sent if n.id in recorded
+        ]
+        if entries:
+            self._queue.bulk_write(entries, ordered=False)
+        return recorded
+
+    def _outbox_updates(self, events: dict[str, Event]) -> dict[str, dict[str, Any]]:
+        """Hint the relay of each message's delivery event (one insert); the operators that add
+        each event to its message."""
+        return outbox_updates(
+            self.topic,
+            {notification_id: [event] for notification_id, event in events.items()},
+            db=NotificationDoc._get_db(),
+            collection=NotificationDoc._meta["collection"],
+        )
 
     def record_delivered(self, n: Notification, at: datetime, detail: str = "") -> bool:
         """The channel accepted the message."""
@@ -497,6 +566,52 @@ class NotificationRepository:
                     },
                 },
             )
+
+
+def _due(now: datetime) -> dict[str, Any]:
+    """The filter of the send-queue entries due at ``now``: waiting and due, or held by a
+    sender whose lease has expired (it died mid-send)."""
+    return {
+        "$or": [
+            {"lease_until": None, "due_at": {"$lte": now}},
+            {"lease_until": {"$lte": now}},
+        ]
+    }
+
+
+def _sending(entry: dict[str, Any], now: datetime, lease: timedelta) -> dict[str, Any]:
+    """The update taking a message for sending by the attempt that holds its queue ``entry``."""
+    return {
+        "$set": {
+            "status": Status.SENDING.value,
+            "lease_until": now + lease,
+            # The attempt that holds the message: only it records the result.
+            "attempts": entry["attempts"],
+        },
+        "$push": {"history": _history(Status.SENDING, now, "")},
+    }
+
+
+def _holding(n: Notification) -> dict[str, Any]:
+    """The filter that finds ``n`` only while the attempt that took it still holds it."""
+    return {"_id": n.id, "attempts": n.attempts, "status": Status.SENDING.value}
+
+
+def _result(
+    status: Status, at: datetime, detail: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The update recording a send's result."""
+    return {
+        "$set": {"status": status.value, "lease_until": None, **(extra or {})},
+        "$push": {"history": _history(status, at, detail)},
+    }
+
+
+def _merge(update: dict[str, Any], outbox: dict[str, Any]) -> dict[str, Any]:
+    """``update`` with the outbox operators (``shared.outbox.outbox_update``) merged in."""
+    update["$push"]["outbox"] = outbox["$push"]["outbox"]
+    update["$inc"] = outbox["$inc"]
+    return update
 
 
 def _queue_entry(
