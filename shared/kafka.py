@@ -364,12 +364,7 @@ class ConsumerLoop:
                     continue
                 done: dict[TopicPartition, OffsetAndMetadata] = {}
                 try:
-                    for tp, records in batch.items():
-                        for run, applied in self._runs(records):
-                            for record in run:
-                                if record.offset not in applied:
-                                    self._process(record)
-                                done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                    self._apply_batch(batch, done)
                 except StopRequested:
                     # Records not yet applied are not committed: they will be redelivered.
                     pass
@@ -417,7 +412,53 @@ class ConsumerLoop:
         else:
             self.pending.committed(offsets)
 
-    def _runs(self, records: list[Any]) -> Iterable[tuple[list[Any], set[int]]]:
+    def _apply_batch(
+        self,
+        batch: Mapping[TopicPartition, list[Any]],
+        done: dict[TopicPartition, OffsetAndMetadata],
+    ) -> None:
+        """Apply a poll's records, each partition in its order, noting in ``done`` the offset
+        to commit for each partition as its records are applied."""
+        leading, applied = self._apply_leading_runs(batch)
+        for tp, records in batch.items():
+            n = leading.get(tp, 0)
+            # Lazily: a later run goes to its bulk handler only after what precedes it.
+            runs = itertools.chain([(records[:n], applied)], self._runs(records[n:]))
+            for run, bulk_applied in runs:
+                for record in run:
+                    if _key(record) not in bulk_applied:
+                        self._process(record)
+                    done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+
+    def _apply_leading_runs(
+        self, batch: Mapping[TopicPartition, list[Any]]
+    ) -> tuple[dict[TopicPartition, int], set[tuple[str, int, int]]]:
+        """Each partition's leading run of one bulk type, merged across the batch's partitions
+        and applied at once when together they are ``BULK_MIN`` or more; returns how many
+        leading records of each partition went (the rest of their run is then applied one by
+        one before anything after it in the partition) and the keys of those stored.
+
+        A steady flow spreads over the partitions in a few records each, too few for a run of
+        its own; together they make one. Partitions are independent (keys), so applying one's
+        leading run before another's earlier records keeps every guarantee of a partition.
+        """
+        runs: dict[str, list[tuple[TopicPartition, list[Event]]]] = {}
+        for tp, records in batch.items():
+            events = self._bulk_run(records, 0)
+            if events:
+                runs.setdefault(events[0].type, []).append((tp, events))
+        leading: dict[TopicPartition, int] = {}
+        applied: set[tuple[str, int, int]] = set()
+        for parts in runs.values():
+            events = [e for _, evs in parts for e in evs]
+            if len(events) < BULK_MIN:
+                continue
+            records = [r for tp, evs in parts for r in batch[tp][: len(evs)]]
+            applied |= self._apply_bulk(records, events)
+            leading |= {tp: len(evs) for tp, evs in parts}
+        return leading, applied
+
+    def _runs(self, records: list[Any]) -> Iterable[tuple[list[Any], set[tuple[str, int, int]]]]:
         """``records`` in runs, each with the offsets of its records already applied: a run of
         ``BULK_MIN`` or more events of one bulk type is applied by its bulk handler first; a
         shorter one, or a record no bulk handler takes, by nobody yet."""
@@ -452,8 +493,8 @@ class ConsumerLoop:
             return None
         return event
 
-    def _apply_bulk(self, run: list[Any], events: list[Event]) -> set[int]:
-        """Apply ``events`` (of ``run``) with their bulk handler; the offsets of those stored."""
+    def _apply_bulk(self, run: list[Any], events: list[Event]) -> set[tuple[str, int, int]]:
+        """Apply ``events`` (of ``run``) with their bulk handler; the keys of those stored."""
         kind = events[0].type
         try:
             with tracing.span(f"consume {kind} in bulk", None, SpanKind.CONSUMER):
@@ -461,7 +502,7 @@ class ConsumerLoop:
         except Exception as exc:  # noqa: BLE001 - applied one by one instead, with retries
             log.warning("bulk apply of %d %s failed, one by one: %s", len(events), kind, exc)
             return set()
-        applied = {r.offset for r, e in zip(run, events, strict=True) if e.id in stored}
+        applied = {_key(r) for r, e in zip(run, events, strict=True) if e.id in stored}
         self.stats.applied += len(applied)
         metrics.EVENTS_CONSUMED.labels(self.service, kind).inc(len(applied))
         return applied
@@ -543,6 +584,11 @@ class ConsumerLoop:
                 if self.stop_event.wait(wait):
                     raise StopRequested from exc
                 wait = min(wait * 2, 5.0)
+
+
+def _key(record: Any) -> tuple[str, int, int]:
+    """A consumed record's place: topic, partition, offset."""
+    return record.topic, record.partition, record.offset
 
 
 def dispatcher(table: Mapping[str, Callable[[Event, Any], None]], deps: Any) -> Handler:
