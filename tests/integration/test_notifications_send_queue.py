@@ -20,13 +20,13 @@ from services.notifications.service_layer.handlers import (
     Planner,
     update_read_models,
 )
-from services.notifications.service_layer.sender import Sender
+from services.notifications.service_layer.sender import BATCH, Sender
 from shared import mongo
 from shared.events import intake as ik
 from shared.events import make_event
 from shared.events.notifications import NOTIFICATION_DELIVERED
 from shared.outbox import HINTS
-from tests.integration.test_notifications_rules import DAY, claim, running_smtp
+from tests.integration.test_notifications_rules import DAY, Mailbox, claim, running_smtp
 from tests.unit.test_notifications_rules import case_opened
 
 LEASE = timedelta(minutes=1)
@@ -111,8 +111,12 @@ def test_a_late_result_leaves_the_entry_another_sender_holds(planned) -> None:
 def stored_messages(
     repo: NotificationRepository, message: Notification, count: int
 ) -> list[Notification]:
-    """``count`` copies of ``message`` (ids ``…-0``, ``…-1``, …), recorded and queued."""
-    copies = [replace(message, id=f"{message.id}-{i}") for i in range(count)]
+    """``count`` copies of ``message`` (ids ``…-0``, ``…-1``, …), recorded and queued, each due a
+    second before the one before it (so the due order is the reverse of the ids')."""
+    copies = [
+        replace(message, id=f"{message.id}-{i}", due_at=message.due_at - timedelta(seconds=i))
+        for i in range(count)
+    ]
     for m in copies:
         assert repo.add_once(m)
     return copies
@@ -125,8 +129,7 @@ def test_a_batch_is_taken_once_in_its_order(planned) -> None:
     entries = repo.due(DAY, 10)
 
     taken = repo.take_all(entries, DAY, LEASE)
-    assert [n.id for n in taken] == [e["_id"] for e in entries]
-    assert {n.id for n in taken} == {m.id for m in copies}
+    assert [n.id for n in taken] == [m.id for m in reversed(copies)], "earliest due first"
     assert all((n.status.value, n.attempts) == ("in_invio", 1) for n in taken)
     # A second sender that read the same entries before the first took them gets none.
     assert repo.take_all(entries, DAY, LEASE) == []
@@ -179,23 +182,67 @@ def test_a_batch_records_only_the_results_of_the_attempts_that_hold_them(planned
     assert {m.id for m in copies[1:]} <= hinted
 
 
-def test_the_sender_delivers_a_batch_once_each(settings_for) -> None:
+@pytest.fixture
+def mailed(settings_for) -> Iterator[tuple[Dependencies, Mailbox]]:
+    """notifications' dependencies on this test's store, with a real SMTP server."""
     with running_smtp() as (mailbox, port):
         settings = settings_for("notifications", NOTIFICATIONS_SMTP_PORT=str(port))
-        deps = bootstrap(settings, clock=lambda: DAY)
         try:
-            repo = deps.notifications
-            copies = stored_messages(repo, custodian_message(deps), 5)
-            sender = Sender(deps)
-
-            assert sender.run_once() == 5
-            assert sender.run_once() == 0
-            assert sender.sent == 5
-            for m in copies:
-                doc = repo._coll.find_one({"_id": m.id})
-                assert (doc["status"], doc["attempts"]) == ("consegnata", 1), m.id
-            assert repo._queue.count_documents({}) == 0
-            ids = sorted(m["Message-ID"] for m in mailbox.messages)
-            assert ids == sorted(f"<{m.id}@sportello.invalid>" for m in copies), "once each"
+            yield bootstrap(settings, clock=lambda: DAY), mailbox
         finally:
             mongo.disconnect("notifications")
+
+
+def delivered(repo: NotificationRepository, messages: list[Notification]) -> list[str]:
+    """The ids of ``messages`` recorded as delivered at their first attempt."""
+    docs = repo._coll.find({"_id": {"$in": [m.id for m in messages]}})
+    return sorted(d["_id"] for d in docs if (d["status"], d["attempts"]) == ("consegnata", 1))
+
+
+def test_the_sender_delivers_a_batch_once_each(mailed) -> None:
+    deps, mailbox = mailed
+    repo = deps.notifications
+    copies = stored_messages(repo, custodian_message(deps), 5)
+    sender = Sender(deps)
+
+    assert sender.run_once() == 5
+    assert sender.run_once() == 0
+    assert sender.sent == 5
+    assert delivered(repo, copies) == sorted(m.id for m in copies)
+    assert repo._queue.count_documents({}) == 0
+    ids = sorted(m["Message-ID"] for m in mailbox.messages)
+    assert ids == sorted(f"<{m.id}@sportello.invalid>" for m in copies), "once each"
+
+
+def test_entries_that_cannot_be_taken_do_not_hold_up_the_messages_due_after_them(mailed) -> None:
+    deps, _ = mailed
+    repo = deps.notifications
+    # A whole batch of entries whose messages are still on their way, due first.
+    for i in range(BATCH):
+        repo._enqueue(f"landing-{i}", DAY - timedelta(minutes=1), DAY)
+    [message] = stored_messages(repo, custodian_message(deps), 1)
+
+    assert Sender(deps).run_once() == 1
+    assert delivered(repo, [message]) == [message.id]
+    assert len(repo.due(DAY, 100)) == BATCH, "the landing entries wait, due again"
+
+
+def test_what_a_batch_delivered_is_recorded_when_a_later_send_fails(mailed) -> None:
+    deps, mailbox = mailed
+    repo = deps.notifications
+    first, second = reversed(stored_messages(repo, custodian_message(deps), 2))
+    email = deps.channels["email"]
+
+    class Breaks:
+        """The email channel, with a fault that is no send failure (a bug, say) on ``second``."""
+
+        def send(self, n: Notification) -> str:
+            if n.id == second.id:
+                raise RuntimeError("guasto imprevisto")
+            return email.send(n)
+
+    deps.channels["email"] = Breaks()
+    with pytest.raises(RuntimeError):
+        Sender(deps).run_once()
+    assert delivered(repo, [first, second]) == [first.id], "sent, so recorded"
+    assert [m["Message-ID"] for m in mailbox.messages] == [f"<{first.id}@sportello.invalid>"]

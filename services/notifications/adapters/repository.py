@@ -354,16 +354,18 @@ class NotificationRepository:
             doc["recipient"]["address"] = _decrypt(doc["recipient"].get("address"))
         return found
 
-    def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    def due(self, now: datetime, limit: int, passed: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Up to ``limit`` send-queue entries due at ``now``, earliest first, in one read.
 
         Due: waiting and due, or held by a sender whose lease has expired (it died mid-send).
         On FerretDB's SQLite backend this filter reads the whole (small) queue, so a sender reads
-        a batch of entries at once and takes them one by one (``take``), instead of looking again
-        for each message. The read only reads: an idle sender writes nothing.
+        a batch of entries at once and takes them together (``take_all``), instead of looking
+        again for each message. The read only reads: an idle sender writes nothing. Entries in
+        ``passed`` (found already this round and not taken) are left out.
         """
+        due = _due(now) | ({"_id": {"$nin": list(passed)}} if passed else {})
         projection = {"lease_until": 1, "attempts": 1}
-        return list(self._queue.find(_due(now), projection).sort("due_at", 1).limit(limit))
+        return list(self._queue.find(due, projection).sort("due_at", 1).limit(limit))
 
     def take(self, entry: dict[str, Any], now: datetime, lease: timedelta) -> Notification | None:
         """Take the message of a due queue ``entry`` (from ``due``) for sending, recording the
@@ -401,7 +403,8 @@ class NotificationRepository:
 
         The entries still due are held in one write, marked with a token of this take, and read
         back by it: those are this sender's (a due entry is one no sender holds, so the due
-        filter guards as ``take``'s entry-as-read does). Their messages are then taken in one
+        filter guards as ``take``'s entry-as-read does; the token stays on the entry, unique to
+        this take). Their messages are then taken in one
         bulk write, each guarded as in ``take``, and read back: a message not taken (finished
         meanwhile, or not stored yet) has its entry settled as ``take`` does.
         """
@@ -426,7 +429,8 @@ class NotificationRepository:
             ],
             ordered=False,
         )
-        docs = {d["_id"]: d for d in self._coll.find({"_id": {"$in": list(held)}})}
+        found = self._coll.find({"_id": {"$in": list(held)}}, {"outbox": 0})
+        docs = {d["_id"]: d for d in found}
         taken = []
         for i in ids:
             if i not in held:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime
 
@@ -34,8 +35,8 @@ from services.notifications.service_layer.handlers import (
 log = logging.getLogger(__name__)
 
 # Messages taken and recorded together: enough that a busy sender pays a few round trips per
-# batch, not per message; few enough that a batch taken when the worker is asked to stop is
-# sent to the end within the stop's grace.
+# batch, not per message; few enough that a batch is soon sent (a message taken is no longer
+# pending: a cancellation or an erasure that comes meanwhile no longer stops it).
 BATCH = 20
 # After a wake-up, the sender waits this long before it looks, so that the messages the
 # consumer records in the meantime go in the same batch (50 a second make batches of about
@@ -95,27 +96,48 @@ class Sender:
 
         The due messages are read, taken and recorded in batches of up to ``BATCH``
         (``take_all``, ``record_delivered_all``): a few round trips per batch instead of five
-        per message. A batch of which none could be taken ends the round: what is left (a
-        message whose insert is still on its way) waits for the next. A batch taken is sent to
-        the end even when the worker is stopping (it is bounded); the stop is seen between
-        batches.
+        per message. Entries that could not be taken (another sender took them, or their
+        message is still on its way) are passed over by the next read of the round, so they
+        hold up neither the messages due after them nor a second sender.
         """
         handled = 0
         repo = self.deps.notifications
-        while handled < limit and not self.stop_event.is_set():
+        passed: list[str] = []
+        while handled < limit and len(passed) < limit and not self.stop_event.is_set():
             now = self.deps.clock()
-            batch = repo.due(now, min(BATCH, limit - handled))
-            taken = repo.take_all(batch, now, self.policy.lease)
-            if not taken:
+            batch = repo.due(now, min(BATCH, limit - handled), passed)
+            if not batch:
                 break
-            accepted: list[tuple[Notification, datetime, str]] = []
-            for n in taken:
-                self.deliver(n, accepted)
-            for notification_id in sorted(repo.record_delivered_all(accepted)):
-                self.sent += 1
-                log.info("notification delivered", extra={"notification_id": notification_id})
+            taken = repo.take_all(batch, now, self.policy.lease)
+            ids = {n.id for n in taken}
+            passed += [e["_id"] for e in batch if e["_id"] not in ids]
+            self.send_batch(taken)
             handled += len(taken)
         return handled
+
+    def send_batch(self, taken: list[Notification]) -> None:
+        """Send messages taken together; their deliveries are recorded together at the end.
+
+        The batch is sent within a third of the lease that holds it, so that its results are
+        recorded while the lease still holds (a sender whose lease expired records nothing,
+        and another would send the message again). Messages left when that time is up (slow
+        channels) are not sent: they are taken again when their lease expires. What was
+        delivered is recorded even when a later message's send or record fails.
+        """
+        accepted: list[tuple[Notification, datetime, str]] = []
+        deadline = time.monotonic() + self.policy.lease.total_seconds() / 3
+        try:
+            for i, n in enumerate(taken):
+                if time.monotonic() > deadline:
+                    log.warning(
+                        "batch out of time: %d messages wait for their lease", len(taken) - i
+                    )
+                    break
+                self.deliver(n, accepted)
+        finally:
+            for notification_id in sorted(self.deps.notifications.record_delivered_all(accepted)):
+                self.sent += 1
+                log.info("notification delivered", extra={"notification_id": notification_id})
 
     def deliver(
         self, n: Notification, accepted: list[tuple[Notification, datetime, str]] | None = None
