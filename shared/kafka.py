@@ -454,14 +454,21 @@ class ConsumerLoop:
             if len(events) < BULK_MIN:
                 continue
             records = [r for tp, evs in parts for r in batch[tp][: len(evs)]]
-            applied |= self._apply_bulk(records, events)
-            leading |= {tp: len(evs) for tp, evs in parts}
+            stored = self._apply_bulk(records, events)
+            applied |= stored
+            # A partition of which the handler stored nothing (it stops at the first event it
+            # leaves) keeps its chance of a bulk run of its own (``_runs``).
+            leading |= {
+                tp: len(evs)
+                for tp, evs in parts
+                if any(_key(r) in stored for r in batch[tp][: len(evs)])
+            }
         return leading, applied
 
     def _runs(self, records: list[Any]) -> Iterable[tuple[list[Any], set[tuple[str, int, int]]]]:
-        """``records`` in runs, each with the offsets of its records already applied: a run of
-        ``BULK_MIN`` or more events of one bulk type is applied by its bulk handler first; a
-        shorter one, or a record no bulk handler takes, by nobody yet."""
+        """``records`` in runs, each with the keys (``_key``) of its records already applied: a
+        run of ``BULK_MIN`` or more events of one bulk type is applied by its bulk handler
+        first; a shorter one, or a record no bulk handler takes, by nobody yet."""
         start = 0
         while start < len(records):
             events = self._bulk_run(records, start)

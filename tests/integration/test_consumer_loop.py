@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -145,29 +143,3 @@ def test_a_run_shorter_than_the_bulk_minimum_is_applied_one_by_one(world) -> Non
     with Loop(s, producer, handler=lambda e, h: ids.append(e.id), bulk=bulk):
         wait_for(lambda: committed(s) == len(events), what="every record committed")
     assert ids == [e.id for e in events]
-
-
-def test_short_runs_of_several_partitions_go_to_the_bulk_handler_together(world) -> None:
-    s, producer = world
-    topic = s.topic("intake")
-    # Two events for each of 12 cases: spread over the topic's partitions, a few each.
-    events = [opened(f"case_{i}") for i in range(12) for _ in range(2)]
-    for event in events:
-        producer.publish(topic, event)
-    records = read_topic(s.kafka_bootstrap_servers, topic, lambda r: len(r) == len(events))
-    per_partition = Counter(r.partition for r in records)
-    assert max(per_partition.values()) < len(events), "the keys landed in one partition"
-    runs: list[list[Event]] = []
-
-    def bulk(run: list[Event]) -> set[str]:
-        runs.append(run)
-        return {e.id for e in run if e.subject != "case_0"}  # leaves case_0's events
-
-    ids: list[str] = []
-    with Loop(s, producer, handler=lambda e, h: ids.append(e.id), bulk={CASE_OPENED: bulk}):
-        wait_for(lambda: committed(s) == len(events), what="every record committed")
-    # One poll brings every partition's few records: one run for the bulk handler.
-    assert max(len(r) for r in runs) > max(per_partition.values())
-    bulked = [e.id for r in runs for e in r if e.subject != "case_0"]
-    assert sorted([*bulked, *ids]) == sorted(e.id for e in events), "each applied once"
-    assert ids == [e.id for e in events if e.subject == "case_0"], "leftovers in their order"
