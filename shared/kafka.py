@@ -314,6 +314,7 @@ class ConsumerLoop:
         self.stats = ConsumerStats()
         self.stop_event = stop_event or threading.Event()
         self.pending = PendingCommits()
+        self._decoded: dict[tuple[str, int, int], Event] = {}  # this poll's (``_decode``)
         self._consumer_config: dict[str, Any] = dict(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -419,6 +420,9 @@ class ConsumerLoop:
     ) -> None:
         """Apply a poll's records, each partition in its order, noting in ``done`` the offset
         to commit for each partition as its records are applied."""
+        # Each record is decoded once per poll, though the bulk runs look at it before it is
+        # applied (a short leading run is looked at twice).
+        self._decoded = {}
         leading, applied = self._apply_leading_runs(batch)
         for tp, records in batch.items():
             n = leading.get(tp, 0)
@@ -493,11 +497,20 @@ class ConsumerLoop:
         if not self.bulk:
             return None
         try:
-            event = decode(record.value)
+            event = self._decode(record)
         except PoisonEvent:
             return None  # dead-lettered on its own
         if event.type not in self.bulk or kind not in (None, event.type):
             return None
+        return event
+
+    def _decode(self, record: Any) -> Event:
+        """The event of ``record``, decoded once per poll (``_apply_batch``); raises
+        ``PoisonEvent`` each time for a record that is not one."""
+        key = _key(record)
+        event = self._decoded.get(key)
+        if event is None:
+            event = self._decoded[key] = decode(record.value)
         return event
 
     def _apply_bulk(self, run: list[Any], events: list[Event]) -> set[tuple[str, int, int]]:
@@ -518,7 +531,7 @@ class ConsumerLoop:
         headers: Headers = list(record.headers or [])
         with correlation(header(headers, CORRELATION_HEADER)):
             try:
-                event = decode(record.value)
+                event = self._decode(record)
             except PoisonEvent as exc:
                 reason = str(exc)
                 self._until_stored(lambda: self._dead_letter(record, reason, "PoisonEvent", 0))

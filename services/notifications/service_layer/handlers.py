@@ -319,13 +319,12 @@ class Planner:
             custodians = custodians_of(building)
         else:
             custodians = self.deps.buildings.custodians(self.building_id())
-        names = [c.name for c in custodians]
         if rule.immediate:
             modes: Mapping[str, str] = {}
         elif self.known.modes is not None:
             modes = self.known.modes
         else:
-            modes = self.deps.preferences.modes(names)
+            modes = self.deps.preferences.modes([c.name for c in custodians])
         for custodian in custodians:
             recipient = custodian.recipient()
             rendered = self.render(rule, "it", self.context(recipient_name=custodian.name))
@@ -497,7 +496,7 @@ def on_cases_opened(events: list[Event], deps: Dependencies) -> set[str]:
             break
         plans[event.id] = plan
     prefix = events[: len(plans)]
-    deps.buildings.record_all([e.data["building"] for e in prefix], stored)
+    deps.buildings.record_all(snapshots[: len(prefix)], stored)
     deps.cases.record_all([e.data for e in prefix])
     added = deps.notifications.add_new([n for p in plans.values() for n in p.notifications])
     applied = {
