@@ -302,7 +302,13 @@ def claim(repo: NotificationRepository, now: datetime, lease: timedelta) -> Noti
 
 
 def open_case(w: World, urgent: bool = False, custodians: list[dict] | None = None) -> Event:
-    return w.publish(ik.CASE_OPENED, case_opened(urgent, custodians))
+    """Publish intake's ``case.opened`` and wait until notifications knows the case: a casework
+    event a test publishes next travels on another topic, and Kafka orders nothing across topics
+    (in production casework speaks of a case only after it has heard of it)."""
+    event = w.publish(ik.CASE_OPENED, case_opened(urgent, custodians))
+    case_id = event.data["case_id"]
+    wait_for(lambda: CaseDoc.objects(id=case_id).first(), what="case read model")
+    return event
 
 
 PHONE = "+393330000001"
