@@ -9,7 +9,13 @@
   "use strict";
   var STORE = "sportello.coda.v1";
   var LABELS = { caso: "Apertura caso", appuntamento: "Prenotazione" };
+  // The connection is trusted again only after it has held this long: a network coming back
+  // flaps (a counter's Wi-Fi reconnecting), and a browser may report "online" for an instant
+  // while the page is being left, when a send could start but never hear its answer.
+  var SETTLE_MS = 1000;
   var sending = false;
+  var leaving = false;
+  var settling = null;
 
   function load() {
     try { return JSON.parse(localStorage.getItem(STORE) || "[]"); } catch (e) { return []; }
@@ -81,7 +87,7 @@
   }
 
   function flush() {
-    if (sending || !navigator.onLine) { render(); return; }
+    if (sending || leaving || !navigator.onLine) { render(); return; }
     var next = load().filter(function (i) { return !i.error; })[0];
     if (!next) { render(); return; }
     sending = true;
@@ -212,8 +218,20 @@
   document.addEventListener("submit", onSubmit);
   if (document.readyState !== "loading") { setupBills(); } else { document.addEventListener("DOMContentLoaded", setupBills); }
   setupWorker();
-  window.addEventListener("online", flush);
-  window.addEventListener("offline", render);
+  function onOnline() {
+    clearTimeout(settling);
+    settling = setTimeout(flush, SETTLE_MS);
+  }
+  function onOffline() {
+    clearTimeout(settling);
+    render();
+  }
+
+  window.addEventListener("online", onOnline);
+  window.addEventListener("offline", onOffline);
+  // A page being left starts no send; back from the browser's cache, it may send again.
+  window.addEventListener("pagehide", function () { leaving = true; clearTimeout(settling); });
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { leaving = false; flush(); } });
   document.addEventListener("DOMContentLoaded", flush);
   if (document.readyState !== "loading") { flush(); }
 })();
