@@ -20,7 +20,13 @@ import pytest
 from flask import Flask
 from pymongo.errors import PyMongoError
 
-from services.casework.adapters.case_file_lists import SWEEPS_BACKFILL_MARK, entry_ids, list_for
+from services.casework.adapters.case_file_lists import (
+    BACKFILL_MARK,
+    SWEEPS_BACKFILL_MARK,
+    TENANT_BACKFILL_MARK,
+    entry_ids,
+    list_for,
+)
 from services.casework.adapters.documents import CaseFileDoc, CaseFileListEntryDoc
 from services.casework.adapters.repository import CaseFileRepository
 from services.casework.domain import commands
@@ -36,9 +42,10 @@ from services.casework.service_layer.handlers import (
 )
 from shared import mongo
 from shared.events import decode, encode, make_event
-from shared.events.intake import CASE_OPENED
+from shared.events.intake import CASE_OPENED, TENANT_ERASURE_REQUESTED
+from shared.id_lists import BACKFILLS
 from shared.kafka import dispatcher
-from shared.privacy import ERASURES
+from shared.privacy import ANONYMOUS, ERASURES
 from tests.support import authorize_app, bearer_headers
 from tests.unit.test_envelope import case_opened_data
 
@@ -365,6 +372,56 @@ def test_retention_reads_from_entries_what_its_query_finds(app, case_files) -> N
     assert both(T0 + timedelta(days=30)) == set(ids[:8])
     assert anonymise_expired(deps, timedelta(days=1), T0 + timedelta(days=5)) == 4
     assert both(T0 + timedelta(days=30)) == set(ids[4:8])  # anonymised: out of retention
+    assert_entries_are_the_stored_case_files(case_files)
+
+
+def test_a_tenants_case_files_are_read_from_their_list_as_the_query_finds_them(
+    app, case_files
+) -> None:
+    ids = open_case_files(app, 16)  # four tenants, four case files each
+    work(app, ids)
+    tenants = [f"ten_{n}" for n in range(4)]
+
+    def both(tenant_id: str) -> list[str]:
+        from_list = case_files.ids_of_tenant(tenant_id)
+        assert sorted(from_list) == sorted(case_files.query_ids_of_tenant(tenant_id)), tenant_id
+        return from_list
+
+    assert [len(both(t)) for t in tenants] == [4, 4, 4, 4]  # not backfilled: the query
+    # A database backfilled before the tenants' lists existed: its other lists are read from
+    # their entries, the tenants' with the query until the worker's next start backfills them.
+    backfills = case_files.collection.database[BACKFILLS]
+    backfills.insert_many([{"_id": m, "at": T0} for m in (BACKFILL_MARK, SWEEPS_BACKFILL_MARK)])
+    CaseFileListEntryDoc._get_collection().delete_many({"_id": {"$regex": "^t:"}})
+    assert case_files.lists.ready(BACKFILL_MARK, SWEEPS_BACKFILL_MARK)
+    assert not case_files.lists.ready(TENANT_BACKFILL_MARK)
+    assert [len(both(t)) for t in tenants] == [4, 4, 4, 4]
+    build_worker(app.extensions["sportello.settings"])  # not run: the backfill is at start
+    assert case_files.lists.ready(TENANT_BACKFILL_MARK)
+    assert_entries_are_the_stored_case_files(case_files)
+    assert [len(both(t)) for t in tenants] == [4, 4, 4, 4]
+    # From the list now: an entry its case file does not want is left out, and dropped.
+    stray = f"t:ten_0:000000000000001:{both('ten_1')[0]}"
+    CaseFileListEntryDoc._get_collection().insert_one({"_id": stray, "case_id": ids[1]})
+    assert len(case_files.ids_of_tenant("ten_0")) == 4
+    assert_entries_are_the_stored_case_files(case_files)
+    entries_of_ten_2 = {"_id": {"$regex": "^t:ten_2:"}}
+    CaseFileListEntryDoc._get_collection().delete_many(entries_of_ten_2)
+    assert case_files.ids_of_tenant("ten_2") == []  # (what shows it reads the list)
+    case_files.lists.repair(T0)
+
+    # The erasure finds them there; anonymised, they leave the list (no list of the anonymous).
+    erasure = {
+        "erasure_id": "era_1",
+        "tenant_id": "ten_3",
+        "requested_by": "admin",
+        "requested_at": T0.isoformat(),
+    }
+    handle = dispatcher(EVENT_HANDLERS, app.extensions["sportello.bus"].deps)
+    handle(decode(encode(make_event(TENANT_ERASURE_REQUESTED, "ten_3", erasure))), [])
+    assert case_files.collection.count_documents({"tenant_id": ANONYMOUS}) == 4
+    assert both("ten_3") == []
+    assert [len(both(t)) for t in tenants[:3]] == [4, 4, 4]
     assert_entries_are_the_stored_case_files(case_files)
 
 

@@ -22,7 +22,11 @@ from flask import Flask
 
 from services.intake.adapters import case_lists
 from services.intake.adapters.case_lists import CaseListEntries, entry_docs, list_for
-from services.intake.adapters.documents import IntakeCaseDoc, IntakeCaseListEntryDoc
+from services.intake.adapters.documents import (
+    IntakeCaseDoc,
+    IntakeCaseListEntryDoc,
+    IntakeOpenCaseClaimDoc,
+)
 from services.intake.adapters.privacy import PrivacyStore
 from services.intake.adapters.repository import CaseRepository
 from services.intake.domain.model import Case, CaseStatus, Channel, Need
@@ -178,6 +182,40 @@ def test_lists_from_entries_answer_what_the_cases_query_answers(cases) -> None:
     assert IntakeCaseDoc.objects(tenant_id="ten_1").count() == 0
     assert cases.lists.page("t:ten_1", 100, 0) == ([], 0)
     assert not [e.id for e in IntakeCaseListEntryDoc.objects if "ten_1" in e.id]  # no link left
+    assert_both_paths_agree(cases)
+
+
+def test_an_erasure_finds_the_tenants_cases_in_their_list(cases) -> None:
+    opened = open_cases(cases, 24)
+    store = PrivacyStore(cases.topic)
+    claims = IntakeOpenCaseClaimDoc._get_collection()
+    claims.insert_many(
+        [
+            {"_id": f"{tenant}:lettura_bollette", "case_id": "case_x", "claimed_at": T0}
+            for tenant in ("ten_0", "ten_1", "ten_10")
+        ]
+    )
+
+    def of(tenant_id: str) -> list[str]:
+        return sorted(c.id for c in opened if c.tenant_id == tenant_id)
+
+    # Not backfilled yet: found by the cases query.
+    assert not cases.lists.ready()
+    assert sorted(store.anonymise_cases("ten_0")) == of("ten_0")
+    cases.lists.backfill(T0)
+    # From the tenant's list now (an entry lost is a case not found: what shows the source).
+    lost = opened[1]
+    assert lost.tenant_id == "ten_1"
+    IntakeCaseListEntryDoc._get_collection().delete_one(
+        {"_id": f"t:ten_1:{case_lists.opened_key(lost.opened_at)}:{lost.id}"}
+    )
+    assert sorted(store.anonymise_cases("ten_1")) == [i for i in of("ten_1") if i != lost.id]
+    assert IntakeCaseDoc.objects(tenant_id="ten_1").count() == 1
+    assert not [e.id for e in IntakeCaseListEntryDoc.objects if e.id.startswith("t:ten_1:")]
+    # The open-case claims of the tenant go with them; another tenant's stay.
+    assert sorted(d["_id"] for d in claims.find({})) == ["ten_10:lettura_bollette"]
+    cases.lists.repair(T0)  # the lost entry written again: the case is found
+    assert store.anonymise_cases("ten_1") == [lost.id]
     assert_both_paths_agree(cases)
 
 

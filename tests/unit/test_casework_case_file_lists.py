@@ -20,6 +20,7 @@ from services.casework.adapters.case_file_lists import (
     to_anonymise_range,
 )
 from shared.id_lists import span, time_key
+from shared.privacy import ANONYMOUS
 
 AT = datetime(2026, 3, 1, 9, 0, 0, 999_999, tzinfo=UTC)
 
@@ -64,6 +65,15 @@ def test_a_case_file_is_in_the_lists_its_fields_name() -> None:
     odd = stored(assignee="Mario Rossi", counter_id="ctr:1", referral_paths=["casa;x"])
     assert entry_ids("case_1", odd) == [f"a:{key}", f"s:aperto:{key}", f"b:bld_a:{key}"]
     assert entry_ids("case_1", {}) == []  # nothing to order it by
+
+
+def test_a_case_file_is_in_its_tenants_list_until_it_is_anonymised() -> None:
+    key = f"{time_key(AT)}:case_1"
+    assert f"t:ten_1:{key}" in entry_ids("case_1", stored(tenant_id="ten_1"))
+    # Anonymised (erasure, retention): no longer the tenant's, and no list of the anonymous.
+    anonymous = entry_ids("case_1", stored(tenant_id=ANONYMOUS))
+    assert not [e for e in anonymous if e.startswith("t:")]
+    assert not [e for e in entry_ids("case_1", stored(tenant_id="ten:1")) if e.startswith("t:")]
 
 
 def test_entries_in_descending_id_order_are_the_case_files_newest_first_then_by_id() -> None:

@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from services.casework.adapters.case_file_lists import (
     LIST_FIELDS,
     SWEEPS_BACKFILL_MARK,
+    TENANT_BACKFILL_MARK,
     CaseFileListEntries,
     QueueFilters,
     entry_docs,
@@ -31,8 +32,9 @@ from shared import privacy
 from shared.clock import now_utc
 from shared.crypto import FieldCipher, transform
 from shared.events import Event
-from shared.id_lists import insert_new
+from shared.id_lists import insert_new, listable
 from shared.outbox import outbox_record, write_hints
+from shared.privacy import ANONYMOUS
 
 # Fields never read back into the domain object.
 _NOT_DOMAIN = (
@@ -425,7 +427,18 @@ class CaseFileRepository:
         return ids
 
     def ids_of_tenant(self, tenant_id: str) -> list[str]:
-        """Ids of the case files of ``tenant_id`` (FerretDB scans: erasure and export are rare)."""
+        """Ids of the case files of ``tenant_id``: from the tenant's list entries once they are
+        backfilled, else with ``query_ids_of_tenant``."""
+        if (
+            listable(tenant_id)
+            and tenant_id != ANONYMOUS
+            and self.lists.ready(TENANT_BACKFILL_MARK)
+        ):
+            return self.lists.of_tenant(tenant_id)
+        return self.query_ids_of_tenant(tenant_id)
+
+    def query_ids_of_tenant(self, tenant_id: str) -> list[str]:
+        """``ids_of_tenant`` with a query on the case files (FerretDB reads them all)."""
         return [d["_id"] for d in self.collection.find({"tenant_id": tenant_id}, {"_id": 1})]
 
     def of_tenant(self, tenant_id: str) -> list[CaseFile]:

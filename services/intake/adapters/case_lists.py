@@ -193,6 +193,11 @@ class CaseListEntries:
         ids = [d["case_id"] for d in cursor.skip(offset).limit(limit)]
         return ids, self.collection.count_documents(entries)
 
+    def of(self, name: str) -> list[str]:
+        """The case ids of the whole list ``name``, oldest first (a tenant's: their erasure)."""
+        found = self.collection.find(span(name), {"case_id": 1}).sort("_id", 1)
+        return list(dict.fromkeys(d["case_id"] for d in found))
+
     def leave_tenant_list(self, case_id: str, tenant_id: str, opened_at: datetime) -> None:
         """Take a case out of its tenant's list (before the case is anonymised)."""
         self.collection.delete_one(
