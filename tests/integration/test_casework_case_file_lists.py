@@ -392,12 +392,19 @@ def test_a_tenants_case_files_are_read_from_their_list_as_the_query_finds_them(
     # their entries, the tenants' with the query until the worker's next start backfills them.
     backfills = case_files.collection.database[BACKFILLS]
     backfills.insert_many([{"_id": m, "at": T0} for m in (BACKFILL_MARK, SWEEPS_BACKFILL_MARK)])
-    CaseFileListEntryDoc._get_collection().delete_many({"_id": {"$regex": "^t:"}})
+    entries = CaseFileListEntryDoc._get_collection()
+    entries.delete_many({"_id": {"$regex": "^t:"}})
     assert case_files.lists.ready(BACKFILL_MARK, SWEEPS_BACKFILL_MARK)
     assert not case_files.lists.ready(TENANT_BACKFILL_MARK)
     assert [len(both(t)) for t in tenants] == [4, 4, 4, 4]
+    # The other lists are complete: the backfill writes the tenants' entries only (an entry of
+    # another list missing here stays missing; a repair would write it).
+    missing = entries.find_one_and_delete({"_id": {"$regex": "^a:"}})
     build_worker(app.extensions["sportello.settings"])  # not run: the backfill is at start
     assert case_files.lists.ready(TENANT_BACKFILL_MARK)
+    entries = CaseFileListEntryDoc._get_collection()  # the worker connected again
+    assert entries.count_documents({"_id": missing["_id"]}) == 0
+    entries.insert_one(missing)
     assert_entries_are_the_stored_case_files(case_files)
     assert [len(both(t)) for t in tenants] == [4, 4, 4, 4]
     # From the list now: an entry its case file does not want is left out, and dropped.

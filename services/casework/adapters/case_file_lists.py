@@ -345,10 +345,35 @@ class CaseFileListEntries:
     def backfill(self, now: datetime) -> int | None:
         """Once per database (casework's worker, at start), and again for a kind of entry added
         since: the entries of every stored case file. Returns how many case files it went
-        through, None when it was done already."""
+        through, None when it was done already.
+
+        When only the tenants' lists are missing (a database backfilled before they existed),
+        only their entries are written: the other lists are complete, and rewriting every entry
+        of a million case files (eight or so each) would hold the worker's start for many
+        minutes.
+        """
         if self.backfills.done():
             return None
+        if self.backfills.done(BACKFILL_MARK, SWEEPS_BACKFILL_MARK):
+            return self._backfill_kind(BY_TENANT, now)
         case_files, _ = self.repair(now)
+        return case_files
+
+    def _backfill_kind(self, kind: str, now: datetime) -> int:
+        """Write the entries of one ``kind`` for every stored case file; then mark every backfill
+        done (the others were). A write meanwhile inserts its own entries anyway."""
+        case_files = 0
+        stored = CaseFileDoc._get_collection().find({}, LIST_FIELDS)
+        for batch in batches(stored, BATCH):
+            docs = [
+                e
+                for doc in batch
+                for e in entry_docs(doc["_id"], doc)
+                if e["_id"].startswith(f"{kind}:")
+            ]
+            insert_new(self.collection, docs)
+            case_files += len(batch)
+        self.backfills.mark_done(now)
         return case_files
 
     def repair(self, now: datetime) -> tuple[int, int]:
