@@ -27,7 +27,7 @@ from services.intake.adapters.documents import (
     IntakeCaseListEntryDoc,
     IntakeOpenCaseClaimDoc,
 )
-from services.intake.adapters.privacy import PrivacyStore
+from services.intake.adapters.privacy import CASE_ERASED_FIELDS, PrivacyStore
 from services.intake.adapters.repository import CaseRepository
 from services.intake.domain.model import Case, CaseStatus, Channel, Need
 from services.intake.entrypoints.app import create_app
@@ -209,6 +209,10 @@ def test_an_erasure_finds_the_tenants_cases_in_their_list(cases) -> None:
     IntakeCaseListEntryDoc._get_collection().delete_one(
         {"_id": f"t:ten_1:{case_lists.opened_key(lost.opened_at)}:{lost.id}"}
     )
+    # An erasure interrupted after anonymising a case, before its entry went: found again.
+    halfway = opened[7]
+    assert halfway.tenant_id == "ten_1"
+    IntakeCaseDoc._get_collection().update_one({"_id": halfway.id}, {"$set": CASE_ERASED_FIELDS})
     assert sorted(store.anonymise_cases("ten_1")) == [i for i in of("ten_1") if i != lost.id]
     assert IntakeCaseDoc.objects(tenant_id="ten_1").count() == 1
     assert not [e.id for e in IntakeCaseListEntryDoc.objects if e.id.startswith("t:ten_1:")]

@@ -18,8 +18,9 @@ opened in a period are a sub-range of it, ``<list>:<from ms>`` up to ``<list>:<t
 entries of their own. MongoDB serves the same reads from its ``_id`` index.
 
 Entries are idempotent (a fixed ``_id``; a duplicate is ignored): written after the case by the
-same call that stores it. An anonymised case leaves its tenant's list (its entry there would
-link the erased tenant to the case); an ended case leaves the open urgent cases (``leave_urgent``,
+same call that stores it. An anonymised case leaves its tenant's list once it is anonymised (its
+entry there would link the erased tenant to the case; interrupted in between, the entry stays
+and the erasure finds the case again); an ended case leaves the open urgent cases (``leave_urgent``,
 after its status is written). ``backfill`` writes the entries of every stored case; until it has
 run once in a database, lists are read with the cases query (the open urgent cases, which came
 later, have a mark of their own).
@@ -193,10 +194,11 @@ class CaseListEntries:
         ids = [d["case_id"] for d in cursor.skip(offset).limit(limit)]
         return ids, self.collection.count_documents(entries)
 
-    def of(self, name: str) -> list[str]:
-        """The case ids of the whole list ``name``, oldest first (a tenant's: their erasure)."""
+    def entries(self, name: str) -> list[tuple[str, str]]:
+        """The whole list ``name``, oldest first: (entry id, case id) each (a tenant's list:
+        their erasure)."""
         found = self.collection.find(span(name), {"case_id": 1}).sort("_id", 1)
-        return list(dict.fromkeys(d["case_id"] for d in found))
+        return [(d["_id"], d["case_id"]) for d in found]
 
     def leave_tenant_list(self, case_id: str, tenant_id: str, opened_at: datetime) -> None:
         """Take a case out of its tenant's list (before the case is anonymised)."""

@@ -73,32 +73,41 @@ class PrivacyStore:
         The cases are found in the tenant's case list (``case_lists``), a range of small entries
         by ``_id``: the cases query reads every case on FerretDB, which at a million cases took
         longer than the store's 10 s call limit (the request answered 503). Until the lists are
-        backfilled, and for an id that cannot name a list, the query.
+        backfilled, and for an id that cannot name a list, the query. Each entry goes after its
+        case is anonymised, so an erasure interrupted in between finds the case again when it
+        is asked again.
         """
         lists = CaseListEntries()
         name = case_lists.list_for(tenant_id=tenant_id)
         if name is not None and lists.ready(name):
-            ids = lists.of(name)
+            entries = lists.entries(name)
+            for entry_id, case_id in entries:
+                self.anonymise_case(case_id)
+                lists.collection.delete_one({"_id": entry_id})  # a stale one too
+            ids = list(dict.fromkeys(case_id for _, case_id in entries))
         else:
             cases = self.db[IntakeCaseDoc._meta["collection"]]
             ids = [d["_id"] for d in cases.find({"tenant_id": tenant_id}, {"_id": 1})]
-        for case_id in ids:
-            self.anonymise_case(case_id)
+            for case_id in ids:
+                self.anonymise_case(case_id)
         # The (tenant, need) claims of open cases name the tenant (``<tenant>:<need>``): they go.
         claims = self.db[IntakeOpenCaseClaimDoc._meta["collection"]]
         claims.delete_many(id_lists.span(tenant_id))
         return ids
 
     def anonymise_case(self, case_id: str) -> bool:
-        """Anonymise one case (erasure or casework's retention); False if it is not here."""
+        """Anonymise one case (erasure or casework's retention); False if it is not here.
+
+        The case first, then its entry in its tenant's list (named after the tenant, read
+        before): interrupted in between, the entry is left behind and the case stays findable
+        in the list; a later erasure of the tenant, or ``repair-case-lists``, drops the entry.
+        """
         collection = IntakeCaseDoc._meta["collection"]
-        # First out of its tenant's list, while the case still names the tenant (the entry's
-        # ``_id`` does too); an interrupted erasure or retention is finished by running again.
         doc = self.db[collection].find_one({"_id": case_id}, {"tenant_id": 1, "opened_at": 1})
-        if doc is not None and doc.get("tenant_id") != ANONYMOUS:
-            CaseListEntries().leave_tenant_list(case_id, doc["tenant_id"], doc["opened_at"])
         found = self.db[collection].update_one({"_id": case_id}, {"$set": CASE_ERASED_FIELDS})
         privacy.purge_published_events(self.db, collection, {"_id": case_id})
+        if doc is not None and doc.get("tenant_id") != ANONYMOUS:
+            CaseListEntries().leave_tenant_list(case_id, doc["tenant_id"], doc["opened_at"])
         return bool(found.matched_count)
 
     def anonymise_appointments(self, tenant_id: str) -> int:

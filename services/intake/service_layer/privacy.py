@@ -39,8 +39,9 @@ def request_erasure(deps: Dependencies, tenant_id: str, requested_by: str, reaso
     case_ids = store.anonymise_cases(tenant_id)
     appointments = store.anonymise_appointments(tenant_id)
     store.anonymise_tenant(tenant_id)
-    # A case opened meanwhile, by a request that read the tenant before it was anonymised and
-    # wrote the case after the first look: found by a second one (no later request opens one).
+    # A case opened meanwhile by a request that read the tenant before it was anonymised, and
+    # listed by now: found by a second look. This narrows the race, it does not close it (such a
+    # request may still be writing); casework erases its case file when it arrives.
     case_ids += store.anonymise_cases(tenant_id)
     store.drop_idempotent_answers([tenant_id, *case_ids])
     at = deps.clock()
