@@ -142,6 +142,17 @@ class CustodianPreferenceDoc(Document):
     updated_at = DateTimeField(required=True)
 
 
+class TenantRefDoc(Document):
+    """Where a tenant appears (``services.notifications.adapters.tenant_refs``): ``_id`` is
+    ``t:<tenant>:<case>`` (a case of theirs), ``r:<tenant>:<message>`` (a message to them) or
+    ``c:<case>:<message>`` (a message about a case), so each is an ``_id`` range."""
+
+    meta = {"collection": "tenant_refs", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)
+    ref = StringField(required=True)  # the case or message the entry points to
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     NotificationDoc,
     TenantDoc,
@@ -149,6 +160,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     CaseDoc,
     BuildingDoc,
     CustodianPreferenceDoc,
+    TenantRefDoc,
 )
 OUTBOX_COLLECTIONS = [
     NotificationDoc._meta["collection"],

@@ -24,6 +24,14 @@ from services.notifications.adapters.documents import (
     RecipientDoc,
     TenantDoc,
 )
+from services.notifications.adapters.tenant_refs import (
+    ABOUT_CASE,
+    CASE_OF,
+    TO_TENANT,
+    TenantRefs,
+    case_refs,
+    message_refs,
+)
 from services.notifications.domain.model import (
     PENDING,
     Channel,
@@ -66,6 +74,7 @@ class NotificationRepository:
 
     def __init__(self, topic: str) -> None:
         self.topic = topic  # where the delivery events go (through the document's outbox)
+        self.refs = TenantRefs()
 
     @property
     def _coll(self) -> Any:
@@ -139,6 +148,7 @@ class NotificationRepository:
             stage(doc, self.topic, [event])
         if n.status in PENDING:
             self._enqueue(n.id, n.due_at, n.created_at, n.appointment_id)
+        self.refs.add(_message_refs(n))  # before the message, as its queue entry
         try:
             doc.save(force_insert=True)
         except NotUniqueError:
@@ -155,6 +165,7 @@ class NotificationRepository:
             _queue_entry(n.id, n.due_at, n.created_at, n.appointment_id) for n in notifications
         ]
         insert_new(self._queue, entries)
+        self.refs.add(e for n in notifications for e in _message_refs(n))
         docs = []
         for n in notifications:
             doc = _new_document(n)
@@ -173,6 +184,7 @@ class NotificationRepository:
         doc.pop("status", None)  # set by the filter's equality on insert
         doc["history"] = [_history(Status.CREATED, digest.created_at, "riepilogo")]
         self._enqueue(digest.id, digest.due_at, digest.created_at)
+        self.refs.add(_message_refs(digest))
         try:
             self._coll.update_one(
                 {"_id": digest.id, "status": Status.CREATED.value},
@@ -308,10 +320,22 @@ class NotificationRepository:
 
         Returns the messages touched; see :meth:`anonymise`.
         """
-        return self.anonymise(
-            _about_tenant(tenant_id, case_ids),
-            at,
-        )
+        return self.anonymise(self.about_tenant_query(tenant_id, case_ids), at)
+
+    def about_tenant_query(self, tenant_id: str, case_ids: list[str]) -> dict[str, Any]:
+        """The messages to a tenant or about their cases: by ``_id`` from their entries
+        (``tenant_refs``), or the query on recipient and case until those are backfilled."""
+        if self.refs.ready(tenant_id, *case_ids):
+            ids = self.refs.refs(TO_TENANT, [tenant_id]) + self.refs.refs(ABOUT_CASE, case_ids)
+            return {"_id": {"$in": list(dict.fromkeys(ids))}}
+        return _about_tenant(tenant_id, case_ids)
+
+    def about_cases_query(self, case_ids: list[str]) -> dict[str, Any]:
+        """The messages about these cases (retention): by ``_id`` from their entries, or the
+        query on ``case_id`` until those are backfilled."""
+        if self.refs.ready(*case_ids):
+            return {"_id": {"$in": self.refs.refs(ABOUT_CASE, case_ids)}}
+        return {"case_id": {"$in": case_ids}}
 
     def anonymise(self, query: dict[str, Any], at: datetime) -> int:
         """Anonymise the messages matching ``query`` (erasure, or a case past its retention).
@@ -349,7 +373,8 @@ class NotificationRepository:
 
     def about_tenant(self, tenant_id: str, case_ids: list[str]) -> list[dict[str, Any]]:
         """Every message to the tenant or about their cases, as stored (the GDPR export)."""
-        found = list(self._coll.find(_about_tenant(tenant_id, case_ids), {"outbox": 0}))
+        query = self.about_tenant_query(tenant_id, case_ids)
+        found = list(self._coll.find(query, {"outbox": 0}))
         for doc in found:
             doc["recipient"]["address"] = _decrypt(doc["recipient"].get("address"))
         return found
@@ -694,6 +719,12 @@ def _document(n: Notification) -> NotificationDoc:
     )
 
 
+def _message_refs(n: Notification) -> list[dict[str, Any]]:
+    """The ``tenant_refs`` entries of message ``n``."""
+    recipient = {"kind": n.recipient.kind.value, "ref": n.recipient.ref}
+    return message_refs({"_id": n.id, "case_id": n.case_id, "recipient": recipient})
+
+
 def _about_tenant(tenant_id: str, case_ids: list[str]) -> dict[str, Any]:
     """The messages to a tenant or about their cases (erasure and export read the same)."""
     return {
@@ -863,18 +894,25 @@ class TenantRepository:
 class CaseRepository:
     """Case id → tenant, building, operator, urgency."""
 
+    def __init__(self) -> None:
+        self.refs = TenantRefs()
+
     def record(self, data: dict[str, Any]) -> SimpleNamespace | None:
         """From ``case.opened``, once: returns the case if this call stored it, None if it was
         there already (a redelivery must not link an erased tenant to the case again)."""
+        doc = _case_document(data)
+        self.refs.add(case_refs(doc))  # before the case: a stored case can be found
         try:
-            CaseDoc._get_collection().insert_one(_case_document(data))
+            CaseDoc._get_collection().insert_one(doc)
         except DuplicateKeyError:
             return None
         return self.described(data)
 
     def record_all(self, opened: Sequence[dict[str, Any]]) -> None:
         """``record`` for a run of ``case.opened``, in one write."""
-        insert_new(CaseDoc._get_collection(), [_case_document(data) for data in opened])
+        docs = [_case_document(data) for data in opened]
+        self.refs.add(e for doc in docs for e in case_refs(doc))
+        insert_new(CaseDoc._get_collection(), docs)
 
     @staticmethod
     def described(opened: dict[str, Any]) -> SimpleNamespace:
@@ -882,17 +920,23 @@ class CaseRepository:
         return mongo.hydrate(CaseDoc, _case_document(opened))
 
     def ids_of_tenant(self, tenant_id: str) -> list[str]:
-        """The tenant's cases notifications has heard of."""
+        """The tenant's cases notifications has heard of: from their entries (``tenant_refs``),
+        or the query on ``tenant_id`` until those are backfilled. An erasure interrupted after
+        it unlinked the cases, before it dropped their entries, still finds them here."""
+        if self.refs.ready(tenant_id):
+            return self.refs.refs(CASE_OF, [tenant_id])
         return [
             d["_id"] for d in CaseDoc._get_collection().find({"tenant_id": tenant_id}, {"_id": 1})
         ]
 
-    def unlink(self, case_ids: list[str]) -> None:
-        """The cases stay (for the statistics), without the link to their erased tenant."""
+    def unlink(self, tenant_id: str, case_ids: list[str]) -> None:
+        """The cases stay (for the statistics), without the link to their erased tenant; then
+        their entries under the tenant go."""
         if case_ids:
             CaseDoc._get_collection().update_many(
                 {"_id": {"$in": case_ids}}, {"$set": {"tenant_id": ANONYMOUS}}
             )
+            self.refs.unlink_cases(tenant_id, case_ids)
 
     def get(self, case_id: str | None) -> SimpleNamespace | None:
         """The case, if notifications has heard of it."""

@@ -3,9 +3,12 @@ beside the consumer), and publishes its own outbox (delivery events)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+
+from pymongo.errors import PyMongoError
 
 from services.notifications.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.notifications.bootstrap import bootstrap
@@ -25,6 +28,8 @@ from shared.events.casework import CASE_ANONYMISED
 from shared.events.intake import CASE_OPENED
 from shared.kafka import Headers, dispatcher
 from shared.worker import Consumption, Worker, serve
+
+log = logging.getLogger(__name__)
 
 
 class NotificationsWorker(Worker):
@@ -78,7 +83,16 @@ def build_worker(
     settings: Settings, clock: Callable[[], datetime] = now_utc
 ) -> NotificationsWorker:
     """notifications' worker, wired to the real store, broker and channels."""
-    return NotificationsWorker(settings, bootstrap(settings, clock))
+    deps = bootstrap(settings, clock)
+    try:
+        # The entries of the cases and messages stored before them, once per database (here,
+        # not in the API: it reads them all; the queries are used meanwhile).
+        seen = deps.notifications.refs.backfill(deps.clock())
+        if seen is not None:
+            log.info("tenant refs backfilled", extra={"documents": seen})
+    except PyMongoError as exc:  # the store is down: the next start does it
+        log.warning("tenant refs not backfilled: %s", exc)
+    return NotificationsWorker(settings, deps)
 
 
 def main() -> None:

@@ -576,7 +576,7 @@ def on_tenant_erasure_requested(event: Event, deps: Dependencies) -> None:
     case_ids = deps.cases.ids_of_tenant(tenant_id)
     records = deps.notifications.erase_tenant(tenant_id, case_ids, at)
     records += deps.tenants.erase(tenant_id)
-    deps.cases.unlink(case_ids)
+    deps.cases.unlink(tenant_id, case_ids)
     confirmation = make_event(
         TENANT_ERASED,
         tenant_id,
@@ -604,13 +604,15 @@ def on_case_anonymised(event: Event, deps: Dependencies) -> None:
 
 def on_cases_anonymised(events: list[Event], deps: Dependencies) -> set[str]:
     """casework's retention pass anonymises closed cases in batches: a run of them
-    (``shared.kafka.BulkHandler``) has the messages about all its cases anonymised with one
-    query. On FerretDB a query on ``case_id`` reads every message, so once per run instead of
-    once per case. Every step is idempotent: a run that fails is applied again one by one."""
+    (``shared.kafka.BulkHandler``) has the messages about all its cases anonymised at once,
+    found by their entries by case (``tenant_refs``), or, until those are backfilled, by a
+    query on ``case_id`` that reads every message on FerretDB (so once per run). Every step is
+    idempotent: a run that fails is applied again one by one."""
     for event in events:
         on_event(event, deps)  # the rules may still want to tell someone (none does today)
     case_ids = [e.data["case_id"] for e in events]
-    deps.notifications.anonymise({"case_id": {"$in": case_ids}}, deps.clock())
+    query = deps.notifications.about_cases_query(case_ids)
+    deps.notifications.anonymise(query, deps.clock())
     return {e.id for e in events}
 
 
