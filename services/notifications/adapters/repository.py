@@ -53,7 +53,7 @@ from shared.events.notifications import (
     NOTIFICATION_FAILED,
     NOTIFICATION_NOT_SENT,
 )
-from shared.id_lists import insert_new
+from shared.id_lists import insert_new, listable
 from shared.outbox import outbox_updates, stage
 from shared.privacy import ANONYMOUS
 
@@ -67,6 +67,12 @@ CONSENT_CHANNELS = (Channel.EMAIL.value, Channel.SMS.value)
 
 def _history(status: Status, at: datetime, detail: str = "") -> dict[str, Any]:
     return {"status": status.value, "at": at, "detail": detail}
+
+
+# Messages named by their ids, or a query on other fields (until the entries are backfilled).
+Selection = list[str] | dict[str, Any]
+# FerretDB (the launcher's third patch) serves an ``_id $in`` of 1 to 1,000 ids from the index.
+ID_CHUNK = 1000
 
 
 class NotificationRepository:
@@ -320,31 +326,43 @@ class NotificationRepository:
 
         Returns the messages touched; see :meth:`anonymise`.
         """
-        return self.anonymise(self.about_tenant_query(tenant_id, case_ids), at)
+        return self.anonymise(self.messages_about_tenant(tenant_id, case_ids), at)
 
-    def about_tenant_query(self, tenant_id: str, case_ids: list[str]) -> dict[str, Any]:
-        """The messages to a tenant or about their cases: by ``_id`` from their entries
+    def messages_about_tenant(self, tenant_id: str, case_ids: list[str]) -> Selection:
+        """The messages to a tenant or about their cases: their ids, from their entries
         (``tenant_refs``), or the query on recipient and case until those are backfilled."""
         if self.refs.ready(tenant_id, *case_ids):
             ids = self.refs.refs(TO_TENANT, [tenant_id]) + self.refs.refs(ABOUT_CASE, case_ids)
-            return {"_id": {"$in": list(dict.fromkeys(ids))}}
+            return list(dict.fromkeys(ids))
         return _about_tenant(tenant_id, case_ids)
 
-    def about_cases_query(self, case_ids: list[str]) -> dict[str, Any]:
-        """The messages about these cases (retention): by ``_id`` from their entries, or the
+    def messages_about_cases(self, case_ids: list[str]) -> Selection:
+        """The messages about these cases (retention): their ids, from their entries, or the
         query on ``case_id`` until those are backfilled."""
         if self.refs.ready(*case_ids):
-            return {"_id": {"$in": self.refs.refs(ABOUT_CASE, case_ids)}}
+            return self.refs.refs(ABOUT_CASE, case_ids)
         return {"case_id": {"$in": case_ids}}
 
-    def anonymise(self, query: dict[str, Any], at: datetime) -> int:
-        """Anonymise the messages matching ``query`` (erasure, or a case past its retention).
+    def select(self, selection: Selection, projection: dict[str, Any]) -> list[dict[str, Any]]:
+        """The messages of ``selection``: a query, or ids read by ``_id $in`` in chunks that
+        FerretDB serves from its index (none at all for no ids: an empty ``$in``, like one
+        of more than ``ID_CHUNK`` ids, would read every message there)."""
+        if isinstance(selection, dict):
+            return list(self._coll.find(selection, projection))
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(selection), ID_CHUNK):
+            chunk = {"_id": {"$in": selection[start : start + ID_CHUNK]}}
+            found += self._coll.find(chunk, projection)
+        return found
+
+    def anonymise(self, selection: Selection, at: datetime) -> int:
+        """Anonymise the messages of ``selection`` (erasure, or a case past its retention).
 
         Texts and render contexts are emptied, a tenant's name and address removed, what was
         still to be sent is cancelled (an emptied message must not go out), and the subjects a
         digest kept of these messages are replaced. Idempotent. Returns the messages touched.
         """
-        touched = list(self._coll.find(query, {"status": 1, "recipient": 1, "digest_id": 1}))
+        touched = self.select(selection, {"status": 1, "recipient": 1, "digest_id": 1})
         pending = {s.value for s in PENDING}
         digests: dict[str, set[str]] = {}
         for doc in touched:
@@ -373,8 +391,7 @@ class NotificationRepository:
 
     def about_tenant(self, tenant_id: str, case_ids: list[str]) -> list[dict[str, Any]]:
         """Every message to the tenant or about their cases, as stored (the GDPR export)."""
-        query = self.about_tenant_query(tenant_id, case_ids)
-        found = list(self._coll.find(query, {"outbox": 0}))
+        found = self.select(self.messages_about_tenant(tenant_id, case_ids), {"outbox": 0})
         for doc in found:
             doc["recipient"]["address"] = _decrypt(doc["recipient"].get("address"))
         return found
@@ -719,6 +736,15 @@ def _document(n: Notification) -> NotificationDoc:
     )
 
 
+def _consents_of(tenant_id: str) -> dict[str, Any]:
+    """A tenant's consents: their ``_id``s are ``<tenant>|<channel>``, a range FerretDB serves
+    from its index (``|`` then ``}`` in ASCII); the query on ``tenant_id`` for an id that could
+    not bound one."""
+    if not listable(tenant_id):
+        return {"tenant_id": tenant_id}
+    return {"_id": {"$gte": f"{tenant_id}|", "$lt": f"{tenant_id}}}"}}
+
+
 def _message_refs(n: Notification) -> list[dict[str, Any]]:
     """The ``tenant_refs`` entries of message ``n``."""
     recipient = {"kind": n.recipient.kind.value, "ref": n.recipient.ref}
@@ -872,10 +898,8 @@ class TenantRepository:
     def erase(self, tenant_id: str) -> int:
         """Forget the tenant's contacts and consents (GDPR erasure); returns documents removed."""
         removed = TenantDoc._get_collection().delete_one({"_id": tenant_id}).deleted_count
-        return (
-            removed
-            + ConsentDoc._get_collection().delete_many({"tenant_id": tenant_id}).deleted_count
-        )
+        consents = ConsentDoc._get_collection().delete_many(_consents_of(tenant_id))
+        return removed + consents.deleted_count
 
     def held(self, tenant_id: str) -> dict[str, Any]:
         """The tenant's contact data and consents as stored (the GDPR export)."""
@@ -887,7 +911,7 @@ class TenantRepository:
             }
         return {
             "tenant": tenant,
-            "consents": list(ConsentDoc._get_collection().find({"tenant_id": tenant_id})),
+            "consents": list(ConsentDoc._get_collection().find(_consents_of(tenant_id))),
         }
 
 
@@ -905,6 +929,7 @@ class CaseRepository:
         try:
             CaseDoc._get_collection().insert_one(doc)
         except DuplicateKeyError:
+            self._drop_stale_refs([doc])
             return None
         return self.described(data)
 
@@ -912,7 +937,23 @@ class CaseRepository:
         """``record`` for a run of ``case.opened``, in one write."""
         docs = [_case_document(data) for data in opened]
         self.refs.add(e for doc in docs for e in case_refs(doc))
-        insert_new(CaseDoc._get_collection(), docs)
+        inserted = {d["_id"] for d in insert_new(CaseDoc._get_collection(), docs)}
+        self._drop_stale_refs([d for d in docs if d["_id"] not in inserted])
+
+    def _drop_stale_refs(self, redelivered: list[dict[str, Any]]) -> None:
+        """A redelivered ``case.opened`` wrote the entry linking its case to the tenant before
+        it found the case stored: when the stored case no longer names that tenant (erased,
+        unlinked), the entry goes again."""
+        if not redelivered:
+            return
+        ids = [d["_id"] for d in redelivered]
+        stored = CaseDoc._get_collection().find({"_id": {"$in": ids}}, {"tenant_id": 1})
+        linked = {(d["_id"], d.get("tenant_id")) for d in stored}
+        stale = [
+            e for d in redelivered if (d["_id"], d["tenant_id"]) not in linked for e in case_refs(d)
+        ]
+        if stale:
+            self.refs.collection.delete_many({"_id": {"$in": [e["_id"] for e in stale]}})
 
     @staticmethod
     def described(opened: dict[str, Any]) -> SimpleNamespace:

@@ -29,6 +29,7 @@ from pymongo.collection import Collection
 from services.notifications.adapters.documents import CaseDoc, NotificationDoc, TenantRefDoc
 from services.notifications.domain.model import RecipientKind
 from shared.id_lists import BACKFILLS, Backfills, batches, insert_new, listable, span
+from shared.privacy import ANONYMOUS
 
 CASE_OF, TO_TENANT, ABOUT_CASE = "t", "r", "c"
 BACKFILL_MARK = TenantRefDoc._meta["collection"]
@@ -44,7 +45,7 @@ def named(value: str | None) -> bool:
 def case_refs(case: dict[str, Any]) -> list[dict[str, Any]]:
     """The entries of a case as stored (``_id``, ``tenant_id``)."""
     tenant_id = case.get("tenant_id")
-    if not named(tenant_id):
+    if not named(tenant_id) or tenant_id == ANONYMOUS:  # unlinked by an erasure: no one's
         return []
     return [{"_id": f"{CASE_OF}:{tenant_id}:{case['_id']}", "ref": case["_id"]}]
 

@@ -611,8 +611,7 @@ def on_cases_anonymised(events: list[Event], deps: Dependencies) -> set[str]:
     for event in events:
         on_event(event, deps)  # the rules may still want to tell someone (none does today)
     case_ids = [e.data["case_id"] for e in events]
-    query = deps.notifications.about_cases_query(case_ids)
-    deps.notifications.anonymise(query, deps.clock())
+    deps.notifications.anonymise(deps.notifications.messages_about_cases(case_ids), deps.clock())
     return {e.id for e in events}
 
 
