@@ -219,7 +219,10 @@ Handler = Callable[[Event, Headers], None]
 # bulk handler, so both must be idempotent together: ``ConsumerLoop`` explains.
 BulkHandler = Callable[[list[Event]], set[str]]
 # A run shorter than this is applied event by event (with its per-event span and log context).
-BULK_MIN = 8
+# Two, not more: at 50 cases a second a poll brings two or three ``case.opened`` in all, and a
+# bulk handler writes each kind of document once for the run where one by one writes it once per
+# event (bench/run.py end to end, p99: 137 and 163 ms with 2; 315, 484 and 345 ms with 8).
+BULK_MIN = 2
 
 
 @dataclass
