@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask.testing import FlaskClient
 
-from services.intake.adapters.documents import IntakeAppointmentDoc, IntakeSlotClaimDoc
+from services.intake.adapters.documents import (
+    IntakeAppointmentDoc,
+    IntakeAppointmentRefDoc,
+    IntakeSlotClaimDoc,
+)
+from services.intake.adapters.privacy import PrivacyStore
+from services.intake.entrypoints.privacy import held_about
 from shared.events import decode
 from shared.outbox import event_text
 from tests.integration.test_intake_cases_api import (  # noqa: F401 - fixtures
@@ -408,3 +414,52 @@ def test_a_claim_left_by_a_cancelled_appointment_is_taken_over_at_once(
     other = register_tenant(client, building_id, n=11)["id"]
     response = client.post("/api/v1/appointments", json=meeting(other, counter["id"], slot))
     assert response.status_code == 201, response.json
+
+
+def test_a_tenants_appointments_are_found_by_their_entries(
+    app, client, building_id, counter
+) -> None:
+    deps = app.extensions["sportello.bus"].deps
+    refs = deps.appointments.refs
+    alone, *others = [register_tenant(client, building_id, n=40 + i)["id"] for i in range(3)]
+    when = (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0)
+
+    def session(tenants: list[str], days: int) -> str:
+        body = meeting(tenants[0], counter["id"], (when + timedelta(days=days)).isoformat())
+        response = client.post(
+            "/api/v1/appointments",
+            json={**body, "kind": "incontro_plenario", "tenant_ids": tenants},
+        )
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    later, sooner = session([alone, *others], 2), session([alone], 1)
+    entries = IntakeAppointmentRefDoc._get_collection()
+    written = {e["_id"] for e in entries.find({})}
+    assert written == {f"t:{t}:{later}" for t in [alone, *others]} | {f"t:{alone}:{sooner}"}
+
+    def found(tenant: str) -> set[str]:
+        return {d["_id"] for d in refs.of_tenant(tenant, {"tenant_ids": 1})}
+
+    # Not backfilled yet: the query finds them. Appointments stored before the entries
+    # existed get the same entries from the backfill.
+    assert not refs.backfills.done()
+    assert found(alone) == {later, sooner} and found(others[0]) == {later}
+    entries.delete_many({})
+    assert refs.backfill(datetime.now(UTC)) == 2 and refs.backfills.done()
+    assert {e["_id"] for e in entries.find({})} == written
+    # From the entries now: one naming an appointment without the tenant is skipped, a
+    # missing one is an appointment not found (what shows the source).
+    entries.insert_one({"_id": f"t:{others[1]}:{sooner}", "appointment_id": sooner})
+    assert found(others[1]) == {later}
+    entries.delete_one({"_id": f"t:{others[0]}:{later}"})
+    assert found(others[0]) == set()
+    entries.insert_one({"_id": f"t:{others[0]}:{later}", "appointment_id": later})
+    # The export lists them in time order.
+    exported = held_about(deps, alone)["appointments"]
+    assert [a["id"] for a in exported] == [sooner, later]
+    # The erasure takes the tenant out of both and drops their entries; the others stay.
+    assert PrivacyStore(deps.appointments.topic).anonymise_appointments(alone) == 2
+    assert found(alone) == set() and found(others[0]) == {later}
+    assert not [e["_id"] for e in entries.find({}) if e["_id"].startswith(f"t:{alone}:")]
+    assert IntakeAppointmentDoc.objects.get(id=later).tenant_ids == others

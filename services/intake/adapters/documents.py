@@ -299,6 +299,20 @@ class IntakeTenantListEntryDoc(Document):
     tenant_id = StringField(required=True)
 
 
+class IntakeAppointmentRefDoc(Document):
+    """A tenant's appointment (``services.intake.adapters.appointment_refs``): ``_id`` is
+    ``t:<tenant_id>:<appointment_id>``, so a tenant's appointments are an ``_id`` range.
+
+    Written before the appointment: what erasure and export read, where FerretDB would read
+    every appointment to find those naming the tenant.
+    """
+
+    meta = {"collection": "appointment_refs", "db_alias": ALIAS, "indexes": []}
+
+    id = StringField(primary_key=True)
+    appointment_id = StringField(required=True)
+
+
 DOCUMENTS: tuple[type[Document], ...] = (
     IntakeBuildingDoc,
     IntakeCounterDoc,
@@ -311,6 +325,7 @@ DOCUMENTS: tuple[type[Document], ...] = (
     IntakeCaseDoc,
     IntakeCaseListEntryDoc,
     IntakeTenantListEntryDoc,
+    IntakeAppointmentRefDoc,
 )
 # Collection → paths of its fields encrypted at rest (what key rotation rewrites).
 # The outboxes keep every event, personal data included: stored encrypted as well.

@@ -15,6 +15,7 @@ from typing import Any
 from pymongo.database import Database
 
 from services.intake.adapters import case_lists
+from services.intake.adapters.appointment_refs import AppointmentRefs
 from services.intake.adapters.case_lists import CaseListEntries
 from services.intake.adapters.documents import (
     ALIAS,
@@ -115,7 +116,8 @@ class PrivacyStore:
         appointment was theirs alone; from a group session only their name goes."""
         collection = IntakeAppointmentDoc._meta["collection"]
         appointments = self.db[collection]
-        touched = list(appointments.find({"tenant_ids": tenant_id}, {"tenant_ids": 1}))
+        refs = AppointmentRefs()
+        touched = refs.of_tenant(tenant_id, {"tenant_ids": 1})
         for doc in touched:
             others = [t for t in doc["tenant_ids"] if t != tenant_id]
             changes: dict[str, Any] = {"tenant_ids": others}
@@ -124,6 +126,7 @@ class PrivacyStore:
                 changes["location"] = ""
             appointments.update_one({"_id": doc["_id"]}, {"$set": changes})
             privacy.purge_published_events(self.db, collection, {"_id": doc["_id"]})
+            refs.forget(tenant_id, doc["_id"])  # after the write: interrupted, found again
         return len(touched)
 
     def anonymise_tenant(self, tenant_id: str) -> bool:

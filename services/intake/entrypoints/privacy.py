@@ -101,17 +101,9 @@ def held_about(dependencies: Dependencies, tenant_id: str) -> dict[str, Any]:
         zone=dependencies.zone,
         **page,
     )
-    appointments = dependencies.appointments.list(
-        counter_id=None,
-        tenant_id=tenant_id,
-        case_id=None,
-        building_id=None,
-        starts_from=None,
-        starts_to=None,
-        **page,
-    )
+    appointments = dependencies.appointments.of_tenant(tenant_id)[:EXPORT_LIMIT]
     return {
         "tenant": schemas.TenantSchema().dump(tenant) if tenant else None,
         "cases": schemas.CaseSchema(many=True).dump(cases.items),
-        "appointments": schemas.AppointmentSchema(many=True).dump(appointments.items),
+        "appointments": schemas.AppointmentSchema(many=True).dump(appointments),
     }

@@ -49,6 +49,13 @@ def build_worker(settings: Settings) -> Worker:
             log.info("tenant list entries backfilled", extra={"tenants": tenants})
     except PyMongoError as exc:
         log.warning("tenant list entries not backfilled: %s", exc)
+    try:
+        # And the tenants' entries of the appointments stored before them (erasure, export).
+        seen = bus.deps.appointments.refs.backfill(bus.deps.clock())
+        if seen is not None:
+            log.info("appointment refs backfilled", extra={"appointments": seen})
+    except PyMongoError as exc:
+        log.warning("appointment refs not backfilled: %s", exc)
     return Worker(
         settings,
         mongo.database(ALIAS),
