@@ -30,6 +30,8 @@ LISTABLE_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,200}$")
 DUPLICATE_KEY = 11000
 # One-off backfills done in a database (``_id``: the mark of what was backfilled, ``at``).
 BACKFILLS = "backfills"
+# The most ids of one ``_id $in`` that FerretDB (the launcher's third patch) serves from the index.
+ID_CHUNK = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
 
@@ -50,6 +52,18 @@ def listable(value: str | None) -> bool:
 def span(name: str) -> dict[str, Any]:
     """Every entry of list ``name``: ``_id`` after ``<name>:`` and before ``<name>;``."""
     return {"_id": {"$gte": f"{name}:", "$lt": f"{name};"}}
+
+
+def find_by_ids(
+    collection: Collection, ids: Sequence[str], projection: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The documents of ``ids`` (those stored), read by ``_id $in`` in chunks of ``ID_CHUNK``:
+    what FerretDB's third patch serves from the ``_id`` index. An empty ``$in``, or a longer one,
+    would read the whole collection there; no ids reads nothing."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), ID_CHUNK):
+        found += collection.find({"_id": {"$in": list(ids[start : start + ID_CHUNK])}}, projection)
+    return found
 
 
 def insert_new(collection: Collection, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:

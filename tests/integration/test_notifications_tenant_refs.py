@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from services.notifications.adapters import repository
 from services.notifications.adapters.documents import (
     CaseDoc,
     ConsentDoc,
@@ -21,7 +20,7 @@ from services.notifications.adapters.repository import _about_tenant
 from services.notifications.bootstrap import bootstrap
 from services.notifications.entrypoints.worker import build_worker
 from services.notifications.service_layer.handlers import EVENT_HANDLERS, Dependencies
-from shared import mongo
+from shared import id_lists, mongo
 from shared.events import casework as cw
 from shared.events import decode, encode, make_event
 from shared.events import intake as ik
@@ -113,7 +112,7 @@ def test_a_tenants_cases_and_messages_are_found_from_their_entries(
     # Retention anonymises the messages about a case, found by its entries.
     about_case_2 = messages({"case_id": "case_2"})
     # Ids are read in chunks the store serves from its index (1,000 there; 2 here).
-    monkeypatch.setattr(repository, "ID_CHUNK", 2)
+    monkeypatch.setattr(id_lists, "ID_CHUNK", 2)
     assert assert_both_agree(deps, "ten_2") == of_ten_2
     # A tenant with neither cases nor messages: no ids, no read of the messages at all.
     assert deps.cases.ids_of_tenant("ten_10") == []

@@ -25,13 +25,11 @@ from services.intake.adapters.documents import (
     IntakeAppointmentDoc,
     IntakeAppointmentRefDoc,
 )
-from shared.id_lists import Backfills, batches, insert_new, listable, span
+from shared.id_lists import Backfills, batches, find_by_ids, insert_new, listable, span
 from shared.privacy import ANONYMOUS
 
 BACKFILL_MARK = IntakeAppointmentRefDoc._meta["collection"]
 BATCH = 500
-# FerretDB (the launcher's third patch) serves an ``_id $in`` of 1 to 1,000 ids from the index.
-ID_CHUNK = 1000
 
 
 def entry_docs(appointment_id: str, tenant_ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -67,10 +65,7 @@ class AppointmentRefs:
         if not (listable(tenant_id) and tenant_id != ANONYMOUS and self.backfills.done()):
             return list(appointments.find({"tenant_ids": tenant_id}, fields))
         ids = [e["appointment_id"] for e in self.collection.find(span(f"t:{tenant_id}"))]
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = {"_id": {"$in": ids[start : start + ID_CHUNK]}}
-            found += appointments.find(chunk, fields)
+        found = find_by_ids(appointments, ids, fields)
         return [d for d in found if tenant_id in (d.get("tenant_ids") or [])]
 
     def forget(self, tenant_id: str, appointment_id: str) -> None:

@@ -18,7 +18,7 @@ from mongoengine import Document
 from mongoengine.errors import NotUniqueError
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
-from services.intake.adapters.appointment_refs import ID_CHUNK, AppointmentRefs
+from services.intake.adapters.appointment_refs import AppointmentRefs
 from services.intake.adapters.case_lists import CaseFilters, CaseListEntries, list_for
 from services.intake.adapters.documents import (
     ALIAS,
@@ -516,8 +516,8 @@ class AppointmentRepository:
         (``appointment_refs``) instead of a query that reads every appointment on FerretDB."""
         ids = [d["_id"] for d in self.refs.of_tenant(tenant_id, {"tenant_ids": 1})]
         docs: list[IntakeAppointmentDoc] = []
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start : start + ID_CHUNK]
+        for start in range(0, len(ids), id_lists.ID_CHUNK):
+            chunk = ids[start : start + id_lists.ID_CHUNK]
             docs += IntakeAppointmentDoc.objects(id__in=chunk).exclude("outbox")
         return sorted((_appointment(d) for d in docs), key=lambda a: (a.starts_at, a.id))
 

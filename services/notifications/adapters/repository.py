@@ -53,7 +53,7 @@ from shared.events.notifications import (
     NOTIFICATION_FAILED,
     NOTIFICATION_NOT_SENT,
 )
-from shared.id_lists import insert_new, listable
+from shared.id_lists import find_by_ids, insert_new, listable
 from shared.outbox import outbox_updates, stage
 from shared.privacy import ANONYMOUS
 
@@ -71,8 +71,6 @@ def _history(status: Status, at: datetime, detail: str = "") -> dict[str, Any]:
 
 # Messages named by their ids, or a query on other fields (until the entries are backfilled).
 Selection = list[str] | dict[str, Any]
-# FerretDB (the launcher's third patch) serves an ``_id $in`` of 1 to 1,000 ids from the index.
-ID_CHUNK = 1000
 
 
 class NotificationRepository:
@@ -346,14 +344,10 @@ class NotificationRepository:
     def select(self, selection: Selection, projection: dict[str, Any]) -> list[dict[str, Any]]:
         """The messages of ``selection``: a query, or ids read by ``_id $in`` in chunks that
         FerretDB serves from its index (none at all for no ids: an empty ``$in``, like one
-        of more than ``ID_CHUNK`` ids, would read every message there)."""
+        of more than ``shared.id_lists.ID_CHUNK`` ids, would read every message there)."""
         if isinstance(selection, dict):
             return list(self._coll.find(selection, projection))
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(selection), ID_CHUNK):
-            chunk = {"_id": {"$in": selection[start : start + ID_CHUNK]}}
-            found += self._coll.find(chunk, projection)
-        return found
+        return find_by_ids(self._coll, selection, projection)
 
     def anonymise(self, selection: Selection, at: datetime) -> int:
         """Anonymise the messages of ``selection`` (erasure, or a case past its retention).
