@@ -140,19 +140,26 @@ def table(after: list[Figure], before: list[Figure] | None) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Load the entries, measure the reads, print a markdown table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def store_parser(description: str, db: str, repeats: int) -> argparse.ArgumentParser:
+    """The flags of a benchmark of reads on one store: where, which database, how many calls
+    (``--repeats`` or until ``--budget-s``), and whether to drop the database at the end."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--uri", default=os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
     )
-    parser.add_argument("--db", default="bench_id_range")
-    parser.add_argument("--entries", type=int, default=200_000)
-    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--db", default=db)
+    parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--budget-s", type=float, default=60.0)
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Load the entries, measure the reads, print a markdown table."""
+    parser = store_parser(__doc__.splitlines()[0], "bench_id_range", 200)
+    parser.add_argument("--entries", type=int, default=200_000)
     parser.add_argument("--save", help="write the figures to this JSON file")
     parser.add_argument("--compare", help="figures saved by an earlier run, shown as 'before'")
-    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args(argv)
 
     client = pymongo.MongoClient(args.uri, serverSelectionTimeoutMS=5000)

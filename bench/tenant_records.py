@@ -14,7 +14,6 @@ has passed (at least three calls), on three tenants in turn.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import sys
@@ -26,7 +25,7 @@ import pymongo
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from bench.id_range import Figure, measure, table
+from bench.id_range import Figure, measure, store_parser, table
 
 PER_TENANT = 3
 BATCH = 2000
@@ -112,15 +111,8 @@ def reads(db: Database, cases: int) -> dict[str, Callable[[], int]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Load the case files, measure both reads, print a markdown table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--uri", default=os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
-    )
-    parser.add_argument("--db", default="bench_tenant_records")
+    parser = store_parser(__doc__.splitlines()[0], "bench_tenant_records", 100)
     parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=100)
-    parser.add_argument("--budget-s", type=float, default=60.0)
-    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     args = parser.parse_args(argv)
 
     client = pymongo.MongoClient(args.uri, serverSelectionTimeoutMS=5000)

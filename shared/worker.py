@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
 from shared.config import Settings
 from shared.kafka import (
@@ -133,6 +134,21 @@ class Worker:
             relay_thread.join(timeout=10)
             self.producer.close()
             log.info("worker stopped")
+
+
+def backfill_once(what: str, backfill: Callable[[], int | None], counted: str) -> None:
+    """Run a one-off backfill at a worker's start: the entries (claims, list entries, refs) of
+    the documents stored before they existed, once per database (not in an API: it may take
+    minutes; the reads use the queries meanwhile). ``backfill`` returns a count, logged as
+    ``counted``, or None when it was done already. A store that is down leaves it to the next
+    start."""
+    try:
+        seen = backfill()
+    except PyMongoError as exc:
+        log.warning("%s not backfilled: %s", what, exc)
+        return
+    if seen is not None:
+        log.info("%s backfilled", what, extra={counted: seen})
 
 
 def serve(settings: Settings, build: Callable[[Settings], Worker]) -> None:

@@ -10,8 +10,6 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from pymongo.errors import PyMongoError
-
 from services.casework.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.casework.bootstrap import bootstrap
 from services.casework.config import load_settings
@@ -27,7 +25,7 @@ from shared import mongo
 from shared.config import Settings
 from shared.events.intake import CASE_OPENED
 from shared.kafka import dispatcher
-from shared.worker import Consumption, Worker, serve
+from shared.worker import Consumption, Worker, backfill_once, serve
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +128,9 @@ class CaseworkWorker(Worker):
 def build_worker(settings: Settings) -> Worker:
     """casework's worker, wired to the real store and broker."""
     deps = bootstrap(settings)
-    try:
-        # The list entries of the case files stored before them, once per database (here, not
-        # in the API: it reads every case file; lists are read with the query meanwhile).
-        case_files = deps.case_files.backfill(deps.clock())
-        if case_files is not None:
-            log.info("case file list entries backfilled", extra={"case_files": case_files})
-    except PyMongoError as exc:  # the store is down: the next start does it
-        log.warning("case file list entries not backfilled: %s", exc)
+    backfill_once(
+        "case file list entries", lambda: deps.case_files.backfill(deps.clock()), "case_files"
+    )
     return CaseworkWorker(settings, deps)
 
 

@@ -3,12 +3,9 @@ beside the consumer), and publishes its own outbox (delivery events)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-
-from pymongo.errors import PyMongoError
 
 from services.notifications.adapters.documents import ALIAS, OUTBOX_COLLECTIONS
 from services.notifications.bootstrap import bootstrap
@@ -27,9 +24,7 @@ from shared.events import Event
 from shared.events.casework import CASE_ANONYMISED
 from shared.events.intake import CASE_OPENED
 from shared.kafka import Headers, dispatcher
-from shared.worker import Consumption, Worker, serve
-
-log = logging.getLogger(__name__)
+from shared.worker import Consumption, Worker, backfill_once, serve
 
 
 class NotificationsWorker(Worker):
@@ -84,14 +79,9 @@ def build_worker(
 ) -> NotificationsWorker:
     """notifications' worker, wired to the real store, broker and channels."""
     deps = bootstrap(settings, clock)
-    try:
-        # The entries of the cases and messages stored before them, once per database (here,
-        # not in the API: it reads them all; the queries are used meanwhile).
-        seen = deps.notifications.refs.backfill(deps.clock())
-        if seen is not None:
-            log.info("tenant refs backfilled", extra={"documents": seen})
-    except PyMongoError as exc:  # the store is down: the next start does it
-        log.warning("tenant refs not backfilled: %s", exc)
+    backfill_once(
+        "tenant refs", lambda: deps.notifications.refs.backfill(deps.clock()), "documents"
+    )
     return NotificationsWorker(settings, deps)
 
 
