@@ -57,15 +57,22 @@ class AppointmentRefs:
         """The entries of an appointment about to be written (those already there stay)."""
         insert_new(self.collection, entry_docs(appointment_id, tenant_ids))
 
+    def ids(self, tenant_id: str) -> list[str] | None:
+        """The ids the tenant's entries name (some may no longer name the tenant: readers
+        check), or None until the entries are backfilled, or for an id that cannot name a
+        list: then the query on ``tenant_ids``."""
+        if not (listable(tenant_id) and tenant_id != ANONYMOUS and self.backfills.done()):
+            return None
+        return [e["appointment_id"] for e in self.collection.find(span(f"t:{tenant_id}"))]
+
     def of_tenant(self, tenant_id: str, projection: dict[str, Any]) -> list[dict[str, Any]]:
         """The stored appointments naming ``tenant_id``, as raw documents (``projection`` must
         keep ``tenant_ids``): from the tenant's entries once backfilled, else the query."""
         appointments = IntakeAppointmentDoc._get_collection()
-        fields = projection
-        if not (listable(tenant_id) and tenant_id != ANONYMOUS and self.backfills.done()):
-            return list(appointments.find({"tenant_ids": tenant_id}, fields))
-        ids = [e["appointment_id"] for e in self.collection.find(span(f"t:{tenant_id}"))]
-        found = find_by_ids(appointments, ids, fields)
+        ids = self.ids(tenant_id)
+        if ids is None:
+            return list(appointments.find({"tenant_ids": tenant_id}, projection))
+        found = find_by_ids(appointments, ids, projection)
         return [d for d in found if tenant_id in (d.get("tenant_ids") or [])]
 
     def forget(self, tenant_id: str, appointment_id: str) -> None:

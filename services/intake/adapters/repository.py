@@ -514,11 +514,15 @@ class AppointmentRepository:
     def of_tenant(self, tenant_id: str) -> list[Appointment]:
         """The tenant's appointments in time order (the GDPR export), found by their entries
         (``appointment_refs``) instead of a query that reads every appointment on FerretDB."""
-        ids = [d["_id"] for d in self.refs.of_tenant(tenant_id, {"tenant_ids": 1})]
+        ids = self.refs.ids(tenant_id)
         docs: list[IntakeAppointmentDoc] = []
-        for start in range(0, len(ids), id_lists.ID_CHUNK):
-            chunk = ids[start : start + id_lists.ID_CHUNK]
-            docs += IntakeAppointmentDoc.objects(id__in=chunk).exclude("outbox")
+        if ids is None:  # not backfilled yet: the query
+            docs += IntakeAppointmentDoc.objects(tenant_ids=tenant_id).exclude("outbox")
+        else:  # one read by ``_id``, keeping those that still name the tenant
+            for start in range(0, len(ids), id_lists.ID_CHUNK):
+                chunk = ids[start : start + id_lists.ID_CHUNK]
+                found = IntakeAppointmentDoc.objects(id__in=chunk).exclude("outbox")
+                docs += [d for d in found if tenant_id in d.tenant_ids]
         return sorted((_appointment(d) for d in docs), key=lambda a: (a.starts_at, a.id))
 
     def list(

@@ -941,7 +941,7 @@ class CaseRepository:
         if not redelivered:
             return
         ids = [d["_id"] for d in redelivered]
-        stored = CaseDoc._get_collection().find({"_id": {"$in": ids}}, {"tenant_id": 1})
+        stored = find_by_ids(CaseDoc._get_collection(), ids, {"tenant_id": 1})
         linked = {(d["_id"], d.get("tenant_id")) for d in stored}
         stale = [
             e for d in redelivered if (d["_id"], d["tenant_id"]) not in linked for e in case_refs(d)

@@ -37,15 +37,10 @@ BATCH = 500
 TENANT = RecipientKind.TENANT.value  # as stored
 
 
-def named(value: str | None) -> bool:
-    """Whether ``value`` can name a list (an id with ``:`` or ``;`` cannot: the query serves)."""
-    return listable(value)
-
-
 def case_refs(case: dict[str, Any]) -> list[dict[str, Any]]:
     """The entries of a case as stored (``_id``, ``tenant_id``)."""
     tenant_id = case.get("tenant_id")
-    if not named(tenant_id) or tenant_id == ANONYMOUS:  # unlinked by an erasure: no one's
+    if not listable(tenant_id) or tenant_id == ANONYMOUS:  # unlinked by an erasure: no one's
         return []
     return [{"_id": f"{CASE_OF}:{tenant_id}:{case['_id']}", "ref": case["_id"]}]
 
@@ -54,9 +49,9 @@ def message_refs(message: dict[str, Any]) -> list[dict[str, Any]]:
     """The entries of a message as stored (``_id``, ``case_id``, ``recipient.kind`` / ``ref``)."""
     refs = []
     case_id, recipient = message.get("case_id"), message.get("recipient") or {}
-    if named(case_id):
+    if listable(case_id):
         refs.append({"_id": f"{ABOUT_CASE}:{case_id}:{message['_id']}", "ref": message["_id"]})
-    if recipient.get("kind") == TENANT and named(recipient.get("ref")):
+    if recipient.get("kind") == TENANT and listable(recipient.get("ref")):
         tenant_id = recipient["ref"]
         refs.append({"_id": f"{TO_TENANT}:{tenant_id}:{message['_id']}", "ref": message["_id"]})
     return refs
@@ -80,7 +75,7 @@ class TenantRefs:
     def ready(self, *ids: str | None) -> bool:
         """Whether the lists of ``ids`` can be read from their entries: backfilled, and each id
         able to name a list."""
-        return all(named(i) for i in ids) and self.backfills.done()
+        return all(listable(i) for i in ids) and self.backfills.done()
 
     def refs(self, kind: str, ids: Iterable[str]) -> list[str]:
         """What the lists ``<kind>:<id>`` point to, each list in ``_id`` order."""
