@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 import pymongo
 from pymongo.collection import Collection
 
+from shared import id_lists
+
 BUILDINGS = 10  # each building list holds a tenth of the cases
 COUNTERS = 20
 LISTS_PER_CASE = 4  # by building, by counter, by tenant, all
@@ -99,13 +101,18 @@ def measure(name: str, call: Callable[[], int], repeats: int, budget_s: float) -
 
 
 def queries(coll: Collection, cases: int) -> dict[str, Callable[[], int]]:
-    """The reads of two lists (one building's, all cases): pages of 25 at two offsets, count."""
+    """The reads of two lists (one building's, all cases): pages of 25 at two offsets, the
+    count, and the count up to the cap (``id_lists.count_up_to``, the lists' total)."""
 
     def page(name: str, skip: int) -> Callable[[], int]:
         return lambda: len(list(coll.find(list_range(name)).sort("_id", 1).skip(skip).limit(25)))
 
     def count(name: str) -> Callable[[], int]:
         return lambda: coll.count_documents(list_range(name))
+
+    def count_up_to(name: str) -> Callable[[], int]:
+        # What the lists answer: the count up to COUNT_CAP, -1 for "more than that".
+        return lambda: id_lists.count_up_to(coll, list_range(name)) or -1
 
     building, everything = "b:bld003", "a"
     return {
@@ -114,9 +121,11 @@ def queries(coll: Collection, cases: int) -> dict[str, Callable[[], int]]:
         ),
         "building list: page of 25 at offset 1000": page(building, 1000),
         "building list: count": count(building),
+        f"building list: count up to {id_lists.COUNT_CAP:,}": count_up_to(building),
         f"all cases ({cases:,} entries): page of 25 at offset 0": page(everything, 0),
         "all cases: page of 25 at offset 1000": page(everything, 1000),
         "all cases: count": count(everything),
+        f"all cases: count up to {id_lists.COUNT_CAP:,}": count_up_to(everything),
     }
 
 

@@ -40,13 +40,13 @@ from services.casework.service_layer.handlers import (
     on_cases_opened,
     scan_deadlines,
 )
-from shared import mongo
+from shared import id_lists, mongo
 from shared.events import decode, encode, make_event
 from shared.events.intake import CASE_OPENED, TENANT_ERASURE_REQUESTED
 from shared.id_lists import BACKFILLS
 from shared.kafka import dispatcher
 from shared.privacy import ANONYMOUS, ERASURES
-from tests.support import authorize_app, bearer_headers
+from tests.support import authorize_app, bearer_headers, total_of
 from tests.unit.test_envelope import case_opened_data
 
 BUILDINGS = ("bld_a", "bld_b", "bld_c")
@@ -495,7 +495,9 @@ def test_the_worker_backfills_the_entries_once_at_start(app, case_files) -> None
     assert CaseFileListEntryDoc.objects.count() == 0
 
 
-def test_the_case_files_endpoint_keeps_each_callers_scope(app, case_files, environ) -> None:
+def test_the_case_files_endpoint_keeps_each_callers_scope(
+    app, case_files, environ, monkeypatch
+) -> None:
     case_files.lists.backfill(T0)
     work(app, open_case_files(app, 24))
     client = app.test_client()
@@ -521,6 +523,18 @@ def test_the_case_files_endpoint_keeps_each_callers_scope(app, case_files, envir
         want, total = case_files.query(**query, **forced, limit=limit, offset=offset)
         assert [c["id"] for c in response.json] == [c.id for c in want], (role, query)
         assert response.headers["X-Total-Count"] == str(total), (role, query)
+    # A list longer than the counting cap says so instead of its total.
+    wanted = {str(q): case_files.query(**q) for q in queries}
+    # the shortest list is counted to the cap exactly, the longest not
+    monkeypatch.setattr(id_lists, "COUNT_CAP", min(total for _, total in wanted.values()))
+    counted = []
+    for query in queries:
+        response = client.get("/api/v1/case-files", query_string=query)
+        want, total = wanted[str(query)]
+        assert [c["id"] for c in response.json] == [c.id for c in want], query
+        counted.append(total_of(response.headers, total))
+    assert set(counted) == {True, False}  # lists on both sides of the cap
+    monkeypatch.undo()
     deps = app.extensions["sportello.bus"].deps
     real_clock = deps.clock
     deps.clock = lambda: datetime.combine(TODAYS[1], datetime.min.time(), UTC)

@@ -32,9 +32,9 @@ from services.intake.adapters.repository import CaseRepository
 from services.intake.domain.model import Case, CaseStatus, Channel, Need
 from services.intake.entrypoints.app import create_app
 from services.intake.entrypoints.cli import main as cli
-from shared import mongo
+from shared import id_lists, mongo
 from shared.privacy import ANONYMOUS
-from tests.support import authorize_app, bearer_headers
+from tests.support import authorize_app, bearer_headers, total_of
 
 BUILDINGS = ("bld_a", "bld_b", "bld_c")
 COUNTERS = ("ctr_1", "ctr_2", None)
@@ -308,6 +308,27 @@ def test_the_cases_endpoint_keeps_each_callers_scope(app, cases, environ) -> Non
     operator = bearer_headers(environ, "operator", counters=("ctr_1",))
     refused = client.get("/api/v1/cases", query_string={"counter_id": "ctr_2"}, headers=operator)
     assert refused.status_code == 403
+
+
+def test_a_list_longer_than_the_counting_cap_says_so_instead_of_its_total(
+    app, cases, environ, monkeypatch
+) -> None:
+    cases.lists.backfill(T0)
+    open_cases(cases, 30)
+    client = app.test_client()
+    queries = ({}, {"building_id": "bld_b"}, {"counter_id": "ctr_1"}, {"tenant_id": "ten_2"})
+    wanted = {str(q): cases.query(**arguments(repository_filters(q), 5, 0, None)) for q in queries}
+    # the shortest list is counted to the cap exactly, the longest not
+    monkeypatch.setattr(id_lists, "COUNT_CAP", min(w.total for w in wanted.values()))
+    counted = []
+    for query in queries:
+        want = wanted[str(query)]
+        response = client.get(
+            "/api/v1/cases", query_string={**query, "limit": 5}, headers=bearer_headers(environ)
+        )
+        assert [c["id"] for c in response.json] == [c.id for c in want.items], query
+        counted.append(total_of(response.headers, want.total))
+    assert set(counted) == {True, False}  # lists on both sides of the cap
 
 
 def repository_filters(query: dict[str, str]) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from services.intake.adapters.tenant_lists import entry_ids, name_key
 from services.intake.domain.model import Tenant
 from services.intake.entrypoints.app import create_app
 from services.intake.entrypoints.cli import main as cli
-from shared import mongo
-from tests.support import authorize_app, bearer_headers
+from shared import id_lists, mongo
+from tests.support import authorize_app, bearer_headers, total_of
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 BUILDINGS = ("bld_a", "bld_b", "bld_c")
@@ -162,7 +162,9 @@ def test_the_repair_writes_missing_entries_and_drops_stale_ones(
         assert_both_paths_agree(tenants)
 
 
-def test_the_tenants_endpoint_answers_as_the_tenants_query(app, tenants, environ) -> None:
+def test_the_tenants_endpoint_answers_as_the_tenants_query(
+    app, tenants, environ, monkeypatch
+) -> None:
     tenants.lists.backfill(T0)
     register(tenants)
     client = app.test_client()
@@ -187,3 +189,18 @@ def test_the_tenants_endpoint_answers_as_the_tenants_query(app, tenants, environ
         want = tenants.query(**args, limit=limit, offset=offset)
         assert [t["id"] for t in response.json] == [t.id for t in want.items], query
         assert response.headers["X-Total-Count"] == str(want.total), query
+    # A list longer than the counting cap says so instead of its total.
+    queries = ({}, {"name": "ross"}, {"building_id": "bld_b"})
+    wanted = {
+        str(q): tenants.query(**{"name": None, "building_id": None, **q}, limit=50, offset=0)
+        for q in queries
+    }
+    # the shortest list is counted to the cap exactly, the longest not
+    monkeypatch.setattr(id_lists, "COUNT_CAP", min(w.total for w in wanted.values()))
+    counted = []
+    for query in queries:
+        response = client.get("/api/v1/tenants", query_string=query, headers=headers)
+        want = wanted[str(query)]
+        assert [t["id"] for t in response.json] == [t.id for t in want.items], query
+        counted.append(total_of(response.headers, want.total))
+    assert set(counted) == {True, False}  # lists on both sides of the cap

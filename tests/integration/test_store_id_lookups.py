@@ -15,6 +15,8 @@ import bson
 import pymongo
 from bson import Int64
 
+from shared import id_lists
+
 
 def plan_text(db, command: dict) -> str:
     return str(db.command("explain", command, verbosity="queryPlanner"))
@@ -316,6 +318,26 @@ def test_counts_of_a_range_or_of_everything_are_exact(infra, environ) -> None:
             by_n = [{"$match": {"_id": cond}}, {"$group": {"_id": "$n", "c": {"$sum": 1}}}]
             got = {d["_id"]: d["c"] for d in db.docs.aggregate(by_n)}
             assert got == Counter(d["n"] for d in docs if in_range(d["_id"], cond)), name
+    finally:
+        client.drop_database(db.name)
+        client.close()
+
+
+def test_a_list_is_counted_up_to_the_cap_and_said_longer_past_it(infra, environ) -> None:
+    # What the lists answer as their total: the exact count up to the cap, None past it.
+    client = pymongo.MongoClient(infra.mongo, serverSelectionTimeoutMS=5000)
+    db = client[f"{environ['SPORTELLO_DB_PREFIX']}_store"]
+    try:
+        assert id_lists.count_up_to(db.docs, {"_id": RANGES["one list"]}, cap=3) == 0
+        docs = range_docs()
+        db.docs.insert_many(docs)
+        for name, cond in RANGES.items():
+            n = sum(1 for d in docs if in_range(d["_id"], cond))
+            for cap in {0, 1, n - 1, n, n + 1, 1000} - {-1}:
+                want = n if n <= cap else None
+                assert id_lists.count_up_to(db.docs, {"_id": cond}, cap=cap) == want, (name, cap)
+        one_list = {"_id": RANGES["one list"]}
+        assert id_lists.count_up_to(db.docs, one_list) == db.docs.count_documents(one_list) > 120
     finally:
         client.drop_database(db.name)
         client.close()

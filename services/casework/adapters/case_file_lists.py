@@ -57,6 +57,7 @@ from pymongo.collection import Collection
 
 from services.casework.adapters.documents import BACKFILLS, CaseFileDoc, CaseFileListEntryDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES
+from shared import id_lists
 from shared.id_lists import Backfills, batches, insert_new, listable, span, time_key
 from shared.privacy import ANONYMOUS
 
@@ -251,12 +252,14 @@ class CaseFileListEntries:
         """The entries' collection, on casework's connection."""
         return CaseFileListEntryDoc._get_collection()
 
-    def page(self, listing: Listing, limit: int, offset: int) -> tuple[list[tuple[str, str]], int]:
+    def page(
+        self, listing: Listing, limit: int, offset: int
+    ) -> tuple[list[tuple[str, str]], int | None]:
         """One page of ``listing`` (in its order): (entry id, case id) each; and the list's
-        length."""
+        length (None: more than ``id_lists.COUNT_CAP``)."""
         cursor = self.collection.find(listing.range, {"case_id": 1}).sort("_id", listing.direction)
         entries = [(d["_id"], d["case_id"]) for d in cursor.skip(offset).limit(limit)]
-        return entries, self.collection.count_documents(listing.range)
+        return entries, id_lists.count_up_to(self.collection, listing.range)
 
     def tracked(self, case_id: str, prior: dict[str, Any], desired: list[str]) -> list[str]:
         """What a case file written with entries ``desired`` over its stored version ``prior``

@@ -275,9 +275,10 @@ class CaseFileRepository:
 
     def list(
         self, *, limit: int = 50, offset: int = 0, **filters: Unpack[QueueFilters]
-    ) -> tuple[list[CaseFile], int]:
+    ) -> tuple[list[CaseFile], int | None]:
         """A work queue: case files matching every filter given, newest first (``overdue_on``:
-        most overdue first), and the total; ``counters`` keeps only those opened at one of
+        most overdue first), and the total (None: more than ``id_lists.COUNT_CAP``, a list
+        read from its entries); ``counters`` keeps only those opened at one of
         them. From a list's entries when one list answers (``case_file_lists.list_for``) and
         their backfill is done, else by the case-files query (``query``): the same page and
         total."""

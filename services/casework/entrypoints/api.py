@@ -17,7 +17,7 @@ from services.casework.service_layer.handlers import Dependencies
 from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
-from shared.schemas import TOTAL_COUNT_HEADER, PageQuery
+from shared.schemas import TOTAL_COUNT_HEADER, PageQuery, total_headers
 from shared.web import forbid, principal
 
 case_files = Blueprint(
@@ -123,7 +123,7 @@ class CaseFiles(MethodView):
             offset=query["offset"],
             **filters,
         )
-        return found, 200, {"X-Total-Count": str(total)}
+        return found, 200, total_headers(total)
 
 
 @case_files.route("/<case_id>")

@@ -186,13 +186,14 @@ class CaseListEntries:
         offset: int,
         start: datetime | None = None,
         end: datetime | None = None,
-    ) -> tuple[list[str], int]:
-        """The case ids of one page of list ``name`` (newest first) and the list's length;
-        of the cases opened from ``start`` to ``end`` (excluded) when given."""
+    ) -> tuple[list[str], int | None]:
+        """The case ids of one page of list ``name`` (newest first) and the list's length (None:
+        more than ``id_lists.COUNT_CAP``); of the cases opened from ``start`` to ``end``
+        (excluded) when given."""
         entries = span(name, start, end)
         cursor = self.collection.find(entries, {"case_id": 1}).sort("_id", -1)
         ids = [d["case_id"] for d in cursor.skip(offset).limit(limit)]
-        return ids, self.collection.count_documents(entries)
+        return ids, id_lists.count_up_to(self.collection, entries)
 
     def entries(self, name: str) -> list[tuple[str, str]]:
         """The whole list ``name``, oldest first: (entry id, case id) each (a tenant's list:

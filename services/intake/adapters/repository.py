@@ -78,10 +78,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list and the total number of matches."""
+    """One page of a list and the total number of matches (None: more than
+    ``id_lists.COUNT_CAP``, a list read from its entries)."""
 
     items: list[Any]
-    total: int
+    total: int | None
 
 
 class BuildingRepository:

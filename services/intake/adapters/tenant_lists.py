@@ -137,13 +137,13 @@ class TenantListEntries:
         if doomed:
             self.collection.delete_many({"_id": {"$in": doomed}})
 
-    def page(self, name: str, prefix: str, limit: int, offset: int) -> tuple[list[str], int]:
+    def page(self, name: str, prefix: str, limit: int, offset: int) -> tuple[list[str], int | None]:
         """The tenant ids of one page of list ``name`` with names starting with ``prefix`` (by
-        name, then id) and how many there are."""
+        name, then id) and how many there are (None: more than ``id_lists.COUNT_CAP``)."""
         entries = span(name, prefix)
         cursor = self.collection.find(entries, {"tenant_id": 1}).sort("_id", 1)
         ids = [d["tenant_id"] for d in cursor.skip(offset).limit(limit)]
-        return ids, self.collection.count_documents(entries)
+        return ids, id_lists.count_up_to(self.collection, entries)
 
     def ready(self) -> bool:
         """Whether every tenant stored before the entries existed has them (``backfill``)."""

@@ -21,7 +21,7 @@ from services.intake.service_layer.handlers import counter_slots
 from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
-from shared.schemas import TOTAL_COUNT_HEADER
+from shared.schemas import TOTAL_COUNT_HEADER, total_headers
 from shared.web import forbid, principal
 
 buildings = Blueprint(
@@ -59,8 +59,8 @@ def bus() -> MessageBus:
 
 
 def paged(page: Any) -> tuple[list, int, dict[str, str]]:
-    """A page as a flask-smorest answer: the items, 200, and the total in ``X-Total-Count``."""
-    return page.items, 200, {"X-Total-Count": str(page.total)}
+    """A page as a flask-smorest answer: the items, 200, and the total (``total_headers``)."""
+    return page.items, 200, total_headers(page.total)
 
 
 # --- buildings ---

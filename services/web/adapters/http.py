@@ -61,24 +61,20 @@ class ApiClient:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``path``; the decoded JSON body."""
-        return self._call("GET", path, params=params)[0]
-
-    def get_page(self, path: str, params: dict[str, Any] | None = None) -> tuple[Any, int]:
-        """GET a list; the items and the ``X-Total-Count`` the API reports."""
         return self._call("GET", path, params=params)
 
     def post(self, path: str, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
         """POST ``body`` as JSON (with an ``Idempotency-Key`` when given)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._call("POST", path, json=body, headers=headers)[0]
+        return self._call("POST", path, json=body, headers=headers)
 
     def put(self, path: str, body: dict[str, Any]) -> Any:
         """PUT ``body`` as JSON."""
-        return self._call("PUT", path, json=body)[0]
+        return self._call("PUT", path, json=body)
 
     def _call(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any
-    ) -> tuple[Any, int]:
+    ) -> Any:
         all_headers = {"Accept": "application/json", **(headers or {})}
         if self.token is not None:
             all_headers["Authorization"] = f"Bearer {self.token()}"
@@ -99,5 +95,4 @@ class ApiClient:
             raise Unavailable(self.part) from None
         if response.status_code >= 400:
             raise ApiError(response.status_code, body if isinstance(body, dict) else {})
-        total = int(response.headers.get("X-Total-Count", "0") or 0)
-        return body, total
+        return body
