@@ -74,6 +74,17 @@ def count_up_to(
     return collection.count_documents(entries)
 
 
+def page_total(
+    collection: Collection, entries: dict[str, Any], offset: int, limit: int, found: int
+) -> int | None:
+    """The length of list ``entries`` whose page at ``offset`` held ``found`` of ``limit``
+    entries: read off the page when it is the list's last (fewer than ``limit``, and some or
+    none skipped: a tenant's cases, a building's short list), else ``count_up_to``."""
+    if found < limit and (found or not offset):
+        return offset + found
+    return count_up_to(collection, entries)
+
+
 def find_by_ids(
     collection: Collection, ids: Sequence[str], projection: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:

@@ -336,6 +336,11 @@ def test_a_list_is_counted_up_to_the_cap_and_said_longer_past_it(infra, environ)
             for cap in {0, 1, n - 1, n, n + 1, 1000} - {-1}:
                 want = n if n <= cap else None
                 assert id_lists.count_up_to(db.docs, {"_id": cond}, cap=cap) == want, (name, cap)
+            # read off a page when it is the list's last, counted otherwise: the same length
+            for skip, limit in [*PAGES, (n, 5), (n + 3, 5), (max(n - 1, 0), 1)]:
+                found = len(page_of(db, {"_id": cond}, 1, skip, limit or n + 1))
+                total = id_lists.page_total(db.docs, {"_id": cond}, skip, limit or n + 1, found)
+                assert total == n, (name, skip, limit)
         one_list = {"_id": RANGES["one list"]}
         assert id_lists.count_up_to(db.docs, one_list) == db.docs.count_documents(one_list) > 120
     finally:

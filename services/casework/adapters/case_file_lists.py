@@ -259,7 +259,8 @@ class CaseFileListEntries:
         length (None: more than ``id_lists.COUNT_CAP``)."""
         cursor = self.collection.find(listing.range, {"case_id": 1}).sort("_id", listing.direction)
         entries = [(d["_id"], d["case_id"]) for d in cursor.skip(offset).limit(limit)]
-        return entries, id_lists.count_up_to(self.collection, listing.range)
+        total = id_lists.page_total(self.collection, listing.range, offset, limit, len(entries))
+        return entries, total
 
     def tracked(self, case_id: str, prior: dict[str, Any], desired: list[str]) -> list[str]:
         """What a case file written with entries ``desired`` over its stored version ``prior``

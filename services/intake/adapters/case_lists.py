@@ -193,7 +193,7 @@ class CaseListEntries:
         entries = span(name, start, end)
         cursor = self.collection.find(entries, {"case_id": 1}).sort("_id", -1)
         ids = [d["case_id"] for d in cursor.skip(offset).limit(limit)]
-        return ids, id_lists.count_up_to(self.collection, entries)
+        return ids, id_lists.page_total(self.collection, entries, offset, limit, len(ids))
 
     def entries(self, name: str) -> list[tuple[str, str]]:
         """The whole list ``name``, oldest first: (entry id, case id) each (a tenant's list:

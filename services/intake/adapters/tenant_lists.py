@@ -143,7 +143,7 @@ class TenantListEntries:
         entries = span(name, prefix)
         cursor = self.collection.find(entries, {"tenant_id": 1}).sort("_id", 1)
         ids = [d["tenant_id"] for d in cursor.skip(offset).limit(limit)]
-        return ids, id_lists.count_up_to(self.collection, entries)
+        return ids, id_lists.page_total(self.collection, entries, offset, limit, len(ids))
 
     def ready(self) -> bool:
         """Whether every tenant stored before the entries existed has them (``backfill``)."""
