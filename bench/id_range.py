@@ -112,7 +112,11 @@ def queries(coll: Collection, cases: int) -> dict[str, Callable[[], int]]:
 
     def count_up_to(name: str) -> Callable[[], int]:
         # What the lists answer: the count up to COUNT_CAP, -1 for "more than that".
-        return lambda: id_lists.count_up_to(coll, list_range(name)) or -1
+        def call() -> int:
+            counted = id_lists.count_up_to(coll, list_range(name))
+            return -1 if counted is None else counted
+
+        return call
 
     building, everything = "b:bld003", "a"
     return {

@@ -500,7 +500,7 @@ def _http(session: requests.Session, url: str, timeout_s: float) -> int:
 
 def _store(db: Database, q: Query, timeout_s: float) -> int:
     """What the repository asks the store: one page (50, the API's default) and the total
-    (a list read from its entries: counted up to ``id_lists.COUNT_CAP``)."""
+    (a list read from its entries: ``id_lists.page_total``, counted up to ``COUNT_CAP``)."""
     limit_ms = int(timeout_s * 1000)
     try:
         if q.then:
@@ -517,7 +517,8 @@ def _store(db: Database, q: Query, timeout_s: float) -> int:
             if ids:
                 found = db[q.collection].find({"_id": {"$in": ids}}, _projection(q))
                 list(found.max_time_ms(limit_ms))
-            id_lists.count_up_to(db[collection], span)  # as the lists count (capped)
+            # As the lists count: off a short page, else up to the cap (bounded: no time limit).
+            id_lists.page_total(db[collection], span, 0, 50, len(ids))
             return 200
         cursor = db[q.collection].find(q.filter, _projection(q)).max_time_ms(limit_ms)
         if q.sort:

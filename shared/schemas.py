@@ -26,9 +26,16 @@ class PageQuery(StrictSchema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
-# The OpenAPI description of the headers every paged list answers with: the total, or, for a
-# list longer than the counting cap (``shared.id_lists.COUNT_CAP``), the cap it is over.
+# The OpenAPI description of the header every paged list answers with.
 TOTAL_COUNT_HEADER = {
+    "X-Total-Count": {
+        "description": "Quanti elementi corrispondono ai filtri (tutte le pagine).",
+        "schema": {"type": "integer"},
+    }
+}
+# The headers of a list read from its entries: the total, or, for a list longer than the
+# counting cap (``shared.id_lists.COUNT_CAP``), the cap it is over (``total_headers``).
+CAPPED_TOTAL_HEADERS = {
     "X-Total-Count": {
         "description": (
             "Quanti elementi corrispondono ai filtri (tutte le pagine). Manca quando sono più "

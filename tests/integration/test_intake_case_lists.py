@@ -338,6 +338,7 @@ def test_a_list_longer_than_the_counting_cap_says_so_instead_of_its_total(
         "/api/v1/cases", query_string={"limit": 5, "offset": 40}, headers=bearer_headers(environ)
     )
     assert beyond.json == [] and "X-Total-Count" not in beyond.headers
+    assert beyond.headers["X-Total-Count-Over"] == str(id_lists.COUNT_CAP)
 
 
 def repository_filters(query: dict[str, str]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from services.casework.service_layer.handlers import Dependencies
 from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
-from shared.schemas import TOTAL_COUNT_HEADER, PageQuery, total_headers
+from shared.schemas import CAPPED_TOTAL_HEADERS, PageQuery, total_headers
 from shared.web import forbid, principal
 
 case_files = Blueprint(
@@ -104,7 +104,7 @@ def own_path(path: str) -> None:
 class CaseFiles(MethodView):
     @allow("operator", "path_caseworker", "coordinator", "admin")
     @case_files.arguments(schemas.CaseFileListQuery(), location="query", unknown=RAISE)
-    @case_files.response(200, schemas.CaseFileSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    @case_files.response(200, schemas.CaseFileSchema(many=True), headers=CAPPED_TOTAL_HEADERS)
     def get(self, query: dict[str, Any]) -> Any:
         """Work queue: case files by state, assignee («i miei casi»), path, building, counter,
         overdue referrals; newest first (overdue: most overdue first), paginated."""

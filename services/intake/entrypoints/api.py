@@ -21,7 +21,7 @@ from services.intake.service_layer.handlers import counter_slots
 from shared.auth import allow
 from shared.domain import NotFound
 from shared.messagebus import MessageBus
-from shared.schemas import TOTAL_COUNT_HEADER, total_headers
+from shared.schemas import CAPPED_TOTAL_HEADERS, TOTAL_COUNT_HEADER, total_headers
 from shared.web import forbid, principal
 
 buildings = Blueprint(
@@ -198,7 +198,7 @@ class CounterSlots(MethodView):
 class Tenants(MethodView):
     @allow("operator", "admin")
     @tenants.arguments(schemas.TenantListQuery(), location="query", unknown=RAISE)
-    @tenants.response(200, schemas.TenantSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    @tenants.response(200, schemas.TenantSchema(many=True), headers=CAPPED_TOTAL_HEADERS)
     @tenants.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
         """Search tenants by name (surname first), codice fiscale or building; sorted by name."""
@@ -372,7 +372,7 @@ class Cases(MethodView):
     # Not path caseworkers: they read the case files referred to their path, in casework.
     @allow("operator", "coordinator", "admin")
     @cases.arguments(schemas.CaseListQuery(), location="query", unknown=RAISE)
-    @cases.response(200, schemas.CaseSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    @cases.response(200, schemas.CaseSchema(many=True), headers=CAPPED_TOTAL_HEADERS)
     @cases.alt_response(422, description="Filtri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
         """Cases, newest first, by counter, building, tenant, date range, urgency and status (an
