@@ -57,8 +57,15 @@ from pymongo.collection import Collection
 
 from services.casework.adapters.documents import BACKFILLS, CaseFileDoc, CaseFileListEntryDoc
 from services.casework.domain.model import TERMINAL_CASE_STATES
-from shared import id_lists
-from shared.id_lists import Backfills, batches, insert_new, listable, span, time_key
+from shared.id_lists import (
+    Backfills,
+    batches,
+    insert_new,
+    listable,
+    page_total,
+    span,
+    time_key,
+)
 from shared.privacy import ANONYMOUS
 
 ALL, BY_STATE, BY_ASSIGNEE, BY_PATH, BY_BUILDING, BY_COUNTER = "a", "s", "u", "p", "b", "c"
@@ -259,8 +266,7 @@ class CaseFileListEntries:
         length (None: more than ``id_lists.COUNT_CAP``)."""
         cursor = self.collection.find(listing.range, {"case_id": 1}).sort("_id", listing.direction)
         entries = [(d["_id"], d["case_id"]) for d in cursor.skip(offset).limit(limit)]
-        total = id_lists.page_total(self.collection, listing.range, offset, limit, len(entries))
-        return entries, total
+        return entries, page_total(self.collection, listing.range, offset, limit, len(entries))
 
     def tracked(self, case_id: str, prior: dict[str, Any], desired: list[str]) -> list[str]:
         """What a case file written with entries ``desired`` over its stored version ``prior``
