@@ -155,7 +155,8 @@ def table(after: list[Figure], before: list[Figure] | None) -> str:
 
 def store_parser(description: str, db: str, repeats: int) -> argparse.ArgumentParser:
     """The flags of a benchmark of reads on one store: where, which database, how many calls
-    (``--repeats`` or until ``--budget-s``), and whether to drop the database at the end."""
+    (``--repeats`` or until ``--budget-s``), whether to drop the database at the end, and the
+    figures to save or compare with (``report``)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--uri", default=os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
@@ -164,15 +165,29 @@ def store_parser(description: str, db: str, repeats: int) -> argparse.ArgumentPa
     parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--budget-s", type=float, default=60.0)
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument("--save", help="write the figures to this JSON file")
+    parser.add_argument("--compare", help="figures saved by an earlier run, shown as 'before'")
     return parser
+
+
+def report(
+    args: argparse.Namespace, figures: list[Figure], before: list[Figure] | None = None
+) -> str:
+    """The table of ``figures``, saved first to ``--save``; against ``before``, or against the
+    figures saved in ``--compare`` when given."""
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump([asdict(x) for x in figures], f, indent=1)
+    if args.compare:
+        with open(args.compare) as f:
+            before = [Figure(**x) for x in json.load(f)]
+    return table(figures, before)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Load the entries, measure the reads, print a markdown table."""
     parser = store_parser(__doc__.splitlines()[0], "bench_id_range", 200)
     parser.add_argument("--entries", type=int, default=200_000)
-    parser.add_argument("--save", help="write the figures to this JSON file")
-    parser.add_argument("--compare", help="figures saved by an earlier run, shown as 'before'")
     args = parser.parse_args(argv)
 
     client = pymongo.MongoClient(args.uri, serverSelectionTimeoutMS=5000)
@@ -181,14 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         load(coll, args.entries)
         reads = queries(coll, args.entries // LISTS_PER_CASE)
         figures = [measure(n, q, args.repeats, args.budget_s) for n, q in reads.items()]
-        if args.save:
-            with open(args.save, "w") as f:
-                json.dump([asdict(x) for x in figures], f, indent=1)
-        before = None
-        if args.compare:
-            with open(args.compare) as f:
-                before = [Figure(**x) for x in json.load(f)]
-        print(table(figures, before))
+        print(report(args, figures))
         if args.drop:
             client.drop_database(args.db)
     finally:

@@ -17,23 +17,22 @@ times). The launcher's patches 0006 and 0007 were measured that way
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 
 import bson
 import pymongo
 from pymongo.database import Database
 
 from bench import workload
-from bench.id_range import Figure, measure, percentile, store_parser, table
+from bench.id_range import Figure, measure, percentile, report, store_parser
 from shared.crypto import generate_key
 
 PAGE = 50
 BATCH = 1000
+COLLECTIONS = ("cases", "case_files", "cases_without_outbox", "entries")
 # The fields a list row would need, for the "display fields only" variant.
 ROW_FIELDS = ("status", "opened_at", "tenant_id", "building_id", "counter_id", "urgent", "needs")
 
@@ -41,10 +40,9 @@ ROW_FIELDS = ("status", "opened_at", "tenant_id", "building_id", "counter_id", "
 def load(db: Database, cases: int) -> None:
     """Insert ``cases`` intake cases, as many case files, the cases without their outbox, and
     tiny entries (``{_id, case_id}``), unless the database holds them already."""
-    names = ("cases", "case_files", "cases_without_outbox", "entries")
-    if all(db[n].estimated_document_count() == cases for n in names):
+    if all(db[n].estimated_document_count() == cases for n in COLLECTIONS):
         return
-    for n in names:
+    for n in COLLECTIONS:
         db[n].drop()
     # Throw-away keys: the documents are encrypted as the services encrypt them.
     workload.register_ciphers(
@@ -56,7 +54,7 @@ def load(db: Database, cases: int) -> None:
     )
     scale = workload.scale_ids(max(3, cases // 3))
     started = time.perf_counter()
-    batch: dict[str, list[dict]] = {n: [] for n in names}
+    batch: dict[str, list[dict]] = {n: [] for n in COLLECTIONS}
     for done, (case, case_file, _) in enumerate(workload.case_docs(scale, cases, "bench"), 1):
         batch["cases"].append(case)
         batch["case_files"].append(case_file)
@@ -65,7 +63,7 @@ def load(db: Database, cases: int) -> None:
         )
         batch["entries"].append({"_id": case["_id"], "case_id": case["_id"]})
         if done % BATCH == 0 or done == cases:
-            for n in names:
+            for n in COLLECTIONS:
                 db[n].insert_many(batch[n], ordered=False)
                 batch[n] = []
             rate = done / (time.perf_counter() - started)
@@ -74,10 +72,7 @@ def load(db: Database, cases: int) -> None:
 
 def sizes(db: Database) -> dict[str, int]:
     """The BSON size of one document of each collection."""
-    return {
-        n: len(bson.encode(db[n].find_one() or {}))
-        for n in ("cases", "case_files", "cases_without_outbox", "entries")
-    }
+    return {n: len(bson.encode(db[n].find_one() or {})) for n in COLLECTIONS}
 
 
 def reads(db: Database, seed: int = 7) -> dict[str, Callable[[], int]]:
@@ -130,8 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     """Load the documents, time the pages, print a markdown table."""
     parser = store_parser(__doc__.splitlines()[0], "bench_page_reads", 200)
     parser.add_argument("--cases", type=int, default=20_000)
-    parser.add_argument("--save", help="write the figures to this JSON file")
-    parser.add_argument("--compare", help="figures saved by an earlier run, shown as 'before'")
     parser.add_argument(
         "--against",
         help="another store (URI): the same reads on both, in turns; its figures are 'before'",
@@ -158,13 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             before, figures = [p[0] for p in pairs], [p[1] for p in pairs]
         else:
             figures = [measure(n, q, args.repeats, args.budget_s) for n, q in reads(db).items()]
-        if args.save:
-            with open(args.save, "w") as f:
-                json.dump([asdict(x) for x in figures], f, indent=1)
-        if args.compare:
-            with open(args.compare) as f:
-                before = [Figure(**x) for x in json.load(f)]
-        print(table(figures, before))
+        print(report(args, figures, before))
         if args.drop:
             for c in (client, other):
                 if c is not None:

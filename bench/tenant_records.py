@@ -25,7 +25,7 @@ import pymongo
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from bench.id_range import Figure, measure, store_parser, table
+from bench.id_range import Figure, measure, report, store_parser
 
 PER_TENANT = 3
 BATCH = 2000
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             measure(name, read, args.repeats, args.budget_s)
             for name, read in reads(db, args.cases).items()
         ]
-        print(table(figures, None))
+        print(report(args, figures))
         if args.drop:
             client.drop_database(args.db)
     finally:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 
+from shared import id_lists
 from shared.auth import Principal, mint
 from shared.config import Settings
 
@@ -124,8 +125,6 @@ def total_of(headers: Mapping[str, str], total: int) -> bool:
     """Check a page's total headers against the list's ``total``, as the APIs report it past
     the counting cap (``shared.id_lists.COUNT_CAP``, read now: a test may lower it). Returns
     whether the total was counted."""
-    from shared import id_lists
-
     cap = id_lists.COUNT_CAP
     if total > cap:
         assert "X-Total-Count" not in headers, dict(headers)
