@@ -6,6 +6,7 @@ relay finishes its round, the producer flushes, and the process exits.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -156,5 +157,8 @@ def serve(settings: Settings, build: Callable[[Settings], Worker]) -> None:
     configure_logging(settings.service, settings.log_level, settings.kafka_log_level)
     configure_tracing(settings.service, settings.traces_exporter)
     worker = build(settings)
+    # What the process built at start stays: out of the full collections' walk (as the APIs,
+    # ``shared.gunicorn_base.post_worker_init``).
+    gc.freeze()
     worker.install_signal_handlers()
     worker.run()
