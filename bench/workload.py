@@ -355,7 +355,13 @@ def case_docs(
     """
     from services.casework.adapters.documents import ALIAS as CASEWORK
     from services.casework.adapters.repository import CaseFileRepository
-    from services.casework.domain.model import CaseFile, CaseState
+    from services.casework.domain.model import (
+        CaseFile,
+        CaseState,
+        Referral,
+        ReferralState,
+        Transition,
+    )
     from services.intake.adapters.documents import ALIAS as INTAKE
     from services.intake.adapters.documents import IntakeBillDoc, IntakeCaseDoc
     from services.intake.adapters.repository import _case, open_case_claims
@@ -392,6 +398,12 @@ def case_docs(
             "address": f"{rng.choice(STREETS)} {rng.randint(1, 40)}, Milano",
             "municipio": rng.randint(1, 9),
         }
+        # A case file in charge or suspended has a referral sent and waiting for its path's
+        # answer, due then (past due for most: the scan has announced it, once).
+        waiting = state.value in ("in_carico", "sospeso")
+        path = rng.choice(PATHS) if waiting else ""
+        due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
+        sent_at = opened_at + timedelta(days=1)
         template = templates.get(state.value)
         fresh = template is None or i % 500 == 0
         if not fresh:
@@ -448,6 +460,23 @@ def case_docs(
             case_file.state = state
             if state.value != "aperto":
                 case_file.assignee = rng.choice(ASSIGNEES)
+            if waiting:
+                sent = ReferralState.SENT.value
+                case_file.referrals.append(
+                    Referral(
+                        id=f"ref_{rng.getrandbits(64):016x}",
+                        path=path,
+                        state=ReferralState.SENT,
+                        reason="Richiesta di contributo per le bollette arretrate.",
+                        created_by="operatore.bench",
+                        created_at=opened_at,
+                        sent_at=sent_at,
+                        due_date=due,
+                        breaches=1 if due < now.date() else 0,
+                        announced_due=due if due < now.date() else None,
+                        history=[Transition("proposto", sent, "operatore.bench", sent_at)],
+                    )
+                )
             # The repository's own mapping (derived fields, encrypted fields): no store write.
             file_doc = repository._document(case_file)
             file_doc["_id"] = case_id
@@ -493,10 +522,25 @@ def case_docs(
         # Published long ago: kept in the outbox, encrypted, with no hint (never sent again).
         case["outbox"] = [outbox_record(intake_topic, event, cipher)]
         case["outbox_seq"] = 1
-        if state.value in ("in_carico", "sospeso"):
-            # A referral sent and waiting: the derived fields its list filters read.
-            file_doc["referral_paths"] = [rng.choice(PATHS)]
-            due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
+        if waiting and not fresh:
+            # The template's referral with this case's own path and dates, and the derived
+            # fields the lists read (the template's encrypted reason kept, as the description).
+            announced = due if due < now.date() else None
+            file_doc["referrals"] = [
+                {
+                    **template[1]["referrals"][0],
+                    "id": f"ref_{rng.getrandbits(64):016x}",
+                    "path": path,
+                    "created_at": opened_at,
+                    "sent_at": sent_at,
+                    "due_date": due.isoformat(),
+                    "breaches": 1 if announced else 0,
+                    "announced_due": announced.isoformat() if announced else None,
+                    "history": [{**template[1]["referrals"][0]["history"][0], "at": sent_at}],
+                }
+            ]
+            file_doc["referral_paths"] = [path]
             file_doc["next_due"] = due.isoformat()
+            file_doc["unannounced_due"] = None if announced else due.isoformat()
         file_doc["version"] = rng.randint(1, 8)
         yield case, file_doc, claims

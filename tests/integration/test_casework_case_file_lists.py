@@ -6,7 +6,8 @@ overdue is read from the list entries (``services.casework.adapters.case_file_li
 every case file on FerretDB. Case files change (state, assignee, referrals), so both paths run
 here on the same case files after each kind of change, after a redelivered event and after a
 write interrupted between the case file and its entries, and must give the same pages, in the
-same order, and the same totals, for every caller's scope.
+same order, and the same totals, for every caller's scope. The overdue-referrals report, read
+from the overdue queue's entries, gives the rows its query gives, page by page.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 from flask import Flask
 from pymongo.errors import PyMongoError
 
+from services.casework.adapters import repository
 from services.casework.adapters.case_file_lists import (
     BACKFILL_MARK,
     SWEEPS_BACKFILL_MARK,
@@ -547,3 +549,38 @@ def test_the_case_files_endpoint_keeps_each_callers_scope(
     assert [c["id"] for c in overdue.json] == [c.id for c in want] != []
     assert [c["next_due"] for c in overdue.json] == sorted(c["next_due"] for c in overdue.json)
     assert overdue.headers["X-Total-Count"] == str(total)
+
+
+@pytest.mark.parametrize("read", [50, 1], ids=["pages-at-once", "entry-by-entry"])
+def test_the_overdue_report_from_entries_answers_what_its_query_answers(
+    app, case_files, monkeypatch, read: int
+) -> None:
+    monkeypatch.setattr(repository, "OVERDUE_READ", read)  # 1: each page reads many chunks
+    case_files.lists.backfill(T0)
+    work(app, open_case_files(app, 24), rounds=3)  # several referrals sent per case file
+    everything = case_files.query_overdue_referrals(TODAYS[-1], 1000, 0)
+    # What the order has to get right is there: a case file with two overdue referrals, and
+    # case files whose rows interleave (a referral due after another case file's earliest).
+    per_case = [r["case_id"] for r in everything]
+    assert max(per_case.count(c) for c in per_case) >= 2
+    first, last = {}, {}
+    for i, c in enumerate(per_case):
+        first.setdefault(c, i)
+        last[c] = i
+    assert any(
+        first[c] < i < last[c] and per_case[i] != c for c in first for i in range(len(per_case))
+    )
+    assert len({r["due_date"] for r in everything}) < len(everything)  # ties of due dates too
+    # An entry a write has just moved on (its deletion not done yet) gives its case file no rows.
+    entry = case_files.lists.collection.find_one({"_id": {"$regex": "^o:"}})
+    _, _, rest = entry["_id"].split(":", 2)
+    stale = {"_id": f"o:2026-11-01:{rest}", "case_id": entry["case_id"]}
+    case_files.lists.collection.insert_one(stale)
+    for today, path in itertools.product(TODAYS, (None, *PATHS)):
+        rows = case_files.query_overdue_referrals(today, 1000, 0, path)
+        pages = [*PAGES, (1000, 0), *((1, k) for k in range(len(rows) + 1)), (3, len(rows) - 2)]
+        for limit, offset in pages:
+            args = (today, limit, max(offset, 0), path)
+            assert case_files.overdue_referrals(*args) == case_files.query_overdue_referrals(
+                *args
+            ), args

@@ -318,6 +318,21 @@ class CaseFileListEntries:
             entries += itertools.islice(due, limit)
         return self._justified(entries)
 
+    def overdue(self, today: date, chunk: int = BATCH) -> Iterator[list[tuple[str, str]]]:
+        """The overdue queue's entries on ``today`` in its order (earliest due date first, then
+        the longest open), as (entry id, case id), ``chunk`` at a time: each chunk is one read
+        of the range after the last entry given, served by the ``_id`` index however deep."""
+        below = overdue_range(today)["_id"]
+        after: dict[str, str] = {"$gte": below["$gte"]}
+        while True:
+            found = self.collection.find({"_id": {**after, "$lt": below["$lt"]}}, {"case_id": 1})
+            entries = [(e["_id"], e["case_id"]) for e in found.sort("_id", 1).limit(chunk)]
+            if entries:
+                yield entries
+            if len(entries) < chunk:
+                return
+            after = {"$gt": entries[-1][0]}
+
     def to_anonymise(self, closed_before: datetime, limit: int) -> list[str]:
         """Ids of the case files ended by ``closed_before`` and not anonymised (at most
         ``limit``, the longest ended first); stale entries as in ``to_announce``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Unpack
@@ -27,7 +29,7 @@ from services.casework.adapters.documents import (
     CaseFileVersionDoc,
     CaseFileWriteDoc,
 )
-from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile
+from services.casework.domain.model import TERMINAL_CASE_STATES, CaseFile, Referral
 from shared import privacy
 from shared.clock import now_utc
 from shared.crypto import FieldCipher, transform
@@ -60,6 +62,14 @@ QUERIED_FIELDS = {
     "counter_id": "counter_id",
 }
 log = logging.getLogger(__name__)
+
+
+# The overdue report reads the queue's entries at least this many at a time (a page's worth: a
+# case file gives at least one row, unless the report is of one path).
+OVERDUE_READ = 50
+# What the report reads of each case file: the fields its entries are made of (to check the
+# entry it was found by) and what its rows show.
+OVERDUE_REPORT_FIELDS = {**LIST_FIELDS, "referrals": 1, "counter_id": 1}
 
 
 class CaseFileRepository:
@@ -320,29 +330,67 @@ class CaseFileRepository:
     def overdue_referrals(
         self, today: date, limit: int, offset: int, path: str | None = None
     ) -> list[dict[str, Any]]:
-        """Sent referrals past their due date (to ``path``, if given), oldest deadline first."""
+        """Sent referrals past their due date (to ``path``, if given), oldest deadline first,
+        then the longest open case file (the overdue queue's order), then in the case file's
+        order.
+
+        From the overdue queue's entries once their backfill is done (``query_overdue_referrals``
+        before). The queue lists the case files by earliest due date, opening and id, and a case
+        file's referrals are due no earlier than its own place in it: so a row is in its place
+        once the queue has gone past (due date, opening, case id), and the read stops just after
+        the page's last row instead of reading every overdue case file.
+        """
+        if not self.lists.ready():
+            return self.query_overdue_referrals(today, limit, offset, path)
+        wanted = offset + limit
+        rows: list[dict[str, Any]] = []
+        held: list[tuple[tuple[date, datetime, str], int, dict[str, Any]]] = []  # a heap
+        pushed = itertools.count()  # ties of one case file: in its referrals' order
+        # One entry past the page: the one that puts the page's last rows in their place.
+        for chunk in self.lists.overdue(today, max(wanted + 1, OVERDUE_READ)):
+            ids = [case_id for _, case_id in chunk]
+            read = self.collection.find({"_id": {"$in": ids}}, OVERDUE_REPORT_FIELDS)
+            found = {d["_id"]: d for d in read}
+            for entry, case_id in chunk:
+                doc = found.get(case_id)
+                # An entry a write has just moved on (not deleted yet) is not the case file's.
+                if doc is None or entry not in list_entry_ids(case_id, doc):
+                    continue
+                # The entry's place (it was checked): no row of a case file still to come
+                # goes before it.
+                place = (date.fromisoformat(doc["next_due"]), doc["opened_at"], case_id)
+                while held and held[0][0] < place:
+                    rows.append(heapq.heappop(held)[-1])
+                if len(rows) >= wanted:
+                    return rows[offset:wanted]
+                # The rows hold no encrypted field: the referrals are rebuilt undecrypted (their
+                # reasons stay ciphertext), as is the rest of the case file: not read at all.
+                referrals = from_doc(list[Referral], doc.get("referrals") or [])
+                building_id = (doc.get("building") or {}).get("id")
+                for row in _overdue_rows(
+                    case_id, building_id, doc.get("counter_id"), referrals, today, path
+                ):
+                    key = (row["due_date"], doc["opened_at"], case_id)
+                    heapq.heappush(held, (key, next(pushed), row))
+        rows += [heapq.heappop(held)[-1] for _ in range(len(held))]
+        return rows[offset:wanted]
+
+    def query_overdue_referrals(
+        self, today: date, limit: int, offset: int, path: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``overdue_referrals`` by a query on the case files (FerretDB reads them all)."""
         query: dict[str, Any] = {"next_due": {"$lt": today.isoformat(), "$ne": None}}
         if path:
             query["referral_paths"] = path
         rows = []
-        for doc in self.collection.find(query).sort("next_due", 1):
+        for doc in self.collection.find(query).sort(MOST_OVERDUE_FIRST):
             case = self._case_file(doc)
-            for r in case.referrals:
-                if r.overdue_on(today) and (path is None or r.path == path):
-                    rows.append(
-                        {
-                            "case_id": case.id,
-                            "referral_id": r.id,
-                            "path": r.path,
-                            "assignee": r.assignee,
-                            "due_date": r.due_date,
-                            "breaches": r.breaches,
-                            "building_id": case.building.id,
-                            "counter_id": case.counter_id,
-                        }
-                    )
-        rows.sort(key=lambda x: (x["due_date"], x["case_id"]))
-        return rows[offset : offset + limit]
+            found = _overdue_rows(
+                case.id, case.building.id, case.counter_id, case.referrals, today, path
+            )
+            rows += [((r["due_date"], doc["opened_at"], case.id), r) for r in found]
+        rows.sort(key=lambda keyed: keyed[0])  # stable: a case file's rows in its order
+        return [r for _, r in rows[offset : offset + limit]]
 
     def counts(self) -> dict[str, Any]:
         """Counts for the dashboard: cases per state, referrals per path and state."""
@@ -483,6 +531,31 @@ class CaseFileRepository:
             query["state"] = {"$nin": _TERMINAL}
             ids += [d["_id"] for d in self.collection.find(query, {"_id": 1}).limit(limit)]
         return list(dict.fromkeys(ids))
+
+
+def _overdue_rows(
+    case_id: str,
+    building_id: str | None,
+    counter_id: str | None,
+    referrals: list[Referral],
+    today: date,
+    path: str | None,
+) -> list[dict[str, Any]]:
+    """The overdue report's rows of a case file: its referrals (to ``path``) overdue ``today``."""
+    return [
+        {
+            "case_id": case_id,
+            "referral_id": r.id,
+            "path": r.path,
+            "assignee": r.assignee,
+            "due_date": r.due_date,
+            "breaches": r.breaches,
+            "building_id": building_id,
+            "counter_id": counter_id,
+        }
+        for r in referrals
+        if r.overdue_on(today) and (path is None or r.path == path)
+    ]
 
 
 def _aware(value: datetime) -> datetime:

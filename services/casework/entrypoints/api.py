@@ -440,7 +440,8 @@ class OverdueReferrals(MethodView):
     @queues.response(200, schemas.OverdueReferralSchema(many=True))
     @queues.alt_response(422, description="Parametri non validi.")
     def get(self, query: dict[str, Any]) -> Any:
-        """Referrals sent and unanswered past their deadline, oldest deadline first."""
+        """Referrals sent and unanswered past their deadline: oldest deadline first, then the
+        longest open case file."""
         today = deps().clock().date()
         who = principal()
         # A path caseworker: its own path's referrals only.
