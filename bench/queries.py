@@ -33,6 +33,7 @@ from services.casework import config as casework_config
 from services.casework.adapters import case_file_lists
 from services.casework.adapters.documents import BACKFILLS as CASEWORK_BACKFILLS
 from services.casework.adapters.documents import CaseFileDoc, CaseFileListEntryDoc
+from services.casework.adapters.repository import OVERDUE_REPORT_FIELDS
 from services.intake import config as intake_config
 from services.intake.adapters import case_lists, tenant_lists
 from services.intake.adapters.documents import (
@@ -433,7 +434,10 @@ def queries(scale: workload.Scale) -> list[Query]:
 
 
 def _projection(q: Query) -> dict[str, int] | None:
-    # Intake's repositories exclude the outbox; casework's list reads the whole document.
+    # Intake's repositories exclude the outbox; casework's list reads the whole document, its
+    # overdue report what its rows show.
+    if not q.counted:
+        return OVERDUE_REPORT_FIELDS
     return {"outbox": 0} if q.service == "intake" else None
 
 
@@ -532,7 +536,8 @@ def _store(db: Database, q: Query, timeout_s: float) -> int:
             span = q.span()
             collection, key, order = q.entry_reads()
             page = db[collection].find(span, {key: 1}).max_time_ms(limit_ms)
-            ids = [e[key] for e in page.sort("_id", order).limit(50)]
+            # A report reads one entry past its page (the one that puts its last rows in place).
+            ids = [e[key] for e in page.sort("_id", order).limit(50 if q.counted else 51)]
             if ids:
                 found = db[q.collection].find({"_id": {"$in": ids}}, _projection(q))
                 list(found.max_time_ms(limit_ms))

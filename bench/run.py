@@ -38,10 +38,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pymongo
 import requests
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from bench import memory, queries, workload
 from bench.load import Result, closed_loop, open_loop
@@ -118,6 +119,38 @@ def start_bare(env: dict[str, str], port: int, run_dir: Path) -> tuple[subproces
 
 # The processes that follow each opened case: stopped while intake is measured alone.
 FOLLOWERS = [f"{s}-{kind}" for s in ("casework", "notifications") for kind in ("api", "worker")]
+
+
+def caught_up(
+    env: dict[str, str], services: list[str], topic: str, deadline_s: float = 120
+) -> bool:
+    """Wait until the consumer groups of ``services`` have committed the end of ``topic`` (of
+    the phase's prefix), or ``deadline_s``; whether they did."""
+    prefix = env["SPORTELLO_TOPIC_PREFIX"]
+    name = f"{prefix}.{topic}"
+    admin = KafkaAdminClient(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
+    consumer = KafkaConsumer(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
+    try:
+        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or []]
+        end = consumer.end_offsets(parts)
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            committed = [admin.list_consumer_group_offsets(f"{prefix}.{s}") for s in services]
+            behind = [tp for c in committed for tp in parts if end[tp] and not _at(c, tp, end[tp])]
+            if not behind:
+                return True
+            time.sleep(0.2)  # the polling interval of the groups' offsets
+        print(f"bench: {services} still behind on {name} after {deadline_s:.0f} s", file=sys.stderr)
+        return False
+    finally:
+        admin.close()
+        consumer.close()
+
+
+def _at(committed: dict[TopicPartition, Any], tp: TopicPartition, end: int) -> bool:
+    """Whether a group's committed offsets reach ``end`` on ``tp``."""
+    offset = committed.get(tp)
+    return offset is not None and offset.offset >= end
 
 
 def open_cases_max(system: System, ctx: workload.Context, duration_s: float) -> Result:
@@ -758,14 +791,18 @@ def main(argv: list[str] | None = None) -> int:
                 tenants=600 if quick else 3000,
                 headers=workload.token_headers(phase.env),
             )
+            # The followers first consume the tenants just registered: measured after that.
+            caught_up(phase.env, ["casework", "notifications"], "intake")
             idle["intake"] = memory.snapshot(running(phase.system))
-            with PeakSampler(lambda: running(phase.system)) as peak:
-                # First the whole system (casework and notifications follow each case), then
-                # intake alone, as the bare endpoint runs: nothing is left to drain into it.
+            # First the whole system (casework and notifications follow each case), then
+            # intake alone, as the bare endpoint runs: the followers' backlog does not drain
+            # into its figures (intake's own worker still publishes what intake wrote).
+            with PeakSampler(lambda: running(phase.system)) as followed_peak:
                 followed = open_cases_max(phase.system, ctx, 20 * (0.25 if quick else 1.0))
-                phase.system.stop(only=FOLLOWERS)
+            phase.system.stop(only=FOLLOWERS)  # between two samplers: none reads a pid file going
+            with PeakSampler(lambda: running(phase.system)) as peak:
                 rows += report(intake_rows(phase.system, bare_url, ctx, quick, followed))
-            peaks["intake"] = peak.max
+            peaks["intake"] = memory.merge_max(followed_peak.max, peak.max)
         finally:
             phase.stop()
             if bare:

@@ -474,7 +474,11 @@ def case_docs(
                         due_date=due,
                         breaches=1 if due < now.date() else 0,
                         announced_due=due if due < now.date() else None,
-                        history=[Transition("proposto", sent, "operatore.bench", sent_at)],
+                        history=[
+                            Transition(
+                                ReferralState.PROPOSED.value, sent, "operatore.bench", sent_at
+                            )
+                        ],
                     )
                 )
             # The repository's own mapping (derived fields, encrypted fields): no store write.

@@ -39,9 +39,10 @@ def access_log_format_for(service: str) -> str:
 
 def post_worker_init(_worker: Any) -> None:
     """Move what the worker built at start (modules, the app, its schemas) out of the garbage
-    collector's sight (``gc.freeze``): a full collection then walks only what requests left
-    behind. Unfrozen, one request in about 190 paid for a full walk of some 100,000 objects,
-    20–29 ms (``python -m bench.gc_pauses``)."""
+    collector's sight (``gc.freeze``; start-up garbage collected first, not kept): a full
+    collection then walks only what requests left behind. Unfrozen, one request in about 190
+    paid for a full walk of some 100,000 objects, 20–84 ms (``python -m bench.gc_pauses``)."""
+    gc.collect()
     gc.freeze()
 
 

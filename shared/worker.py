@@ -158,7 +158,8 @@ def serve(settings: Settings, build: Callable[[Settings], Worker]) -> None:
     configure_tracing(settings.service, settings.traces_exporter)
     worker = build(settings)
     # What the process built at start stays: out of the full collections' walk (as the APIs,
-    # ``shared.gunicorn_base.post_worker_init``).
+    # ``shared.gunicorn_base.post_worker_init``), its garbage collected first.
+    gc.collect()
     gc.freeze()
     worker.install_signal_handlers()
     worker.run()

@@ -551,11 +551,12 @@ def test_the_case_files_endpoint_keeps_each_callers_scope(
     assert overdue.headers["X-Total-Count"] == str(total)
 
 
-@pytest.mark.parametrize("read", [50, 1], ids=["pages-at-once", "entry-by-entry"])
+@pytest.mark.parametrize(("read", "most"), [(50, 500), (1, 2)], ids=["a-page", "chunks-of-two"])
 def test_the_overdue_report_from_entries_answers_what_its_query_answers(
-    app, case_files, monkeypatch, read: int
+    app, case_files, monkeypatch, read: int, most: int
 ) -> None:
-    monkeypatch.setattr(repository, "OVERDUE_READ", read)  # 1: each page reads many chunks
+    monkeypatch.setattr(repository, "OVERDUE_READ", read)
+    monkeypatch.setattr(repository, "OVERDUE_READ_MAX", most)  # 2: a page reads many chunks
     case_files.lists.backfill(T0)
     work(app, open_case_files(app, 24), rounds=3)  # several referrals sent per case file
     everything = case_files.query_overdue_referrals(TODAYS[-1], 1000, 0)
@@ -576,6 +577,20 @@ def test_the_overdue_report_from_entries_answers_what_its_query_answers(
     _, _, rest = entry["_id"].split(":", 2)
     stale = {"_id": f"o:2026-11-01:{rest}", "case_id": entry["case_id"]}
     case_files.lists.collection.insert_one(stale)
+    # The read stops one entry past the page's last row.
+    read_entries: list[str] = []
+    overdue = type(case_files.lists).overdue
+
+    def counted(lists: Any, today: date, chunk: int) -> Iterator[list[tuple[str, str]]]:
+        for entries in overdue(lists, today, chunk):
+            read_entries.extend(e for e, _ in entries)
+            yield entries
+
+    monkeypatch.setattr(type(case_files.lists), "overdue", counted)
+    assert case_files.overdue_referrals(TODAYS[-1], 1, 0) == everything[:1]
+    queue = case_files.lists.collection.count_documents({"_id": {"$regex": "^o:"}})
+    if most == 2:  # two chunks: the stale entry, the first row's, the one putting it in place
+        assert len(read_entries) == 4 < queue
     for today, path in itertools.product(TODAYS, (None, *PATHS)):
         rows = case_files.query_overdue_referrals(today, 1000, 0, path)
         pages = [*PAGES, (1000, 0), *((1, k) for k in range(len(rows) + 1)), (3, len(rows) - 2)]

@@ -67,9 +67,10 @@ log = logging.getLogger(__name__)
 # The overdue report reads the queue's entries at least this many at a time (a page's worth: a
 # case file gives at least one row, unless the report is of one path).
 OVERDUE_READ = 50
+OVERDUE_READ_MAX = 500  # a deep page, or one path's rows, read in chunks of at most this many
 # What the report reads of each case file: the fields its entries are made of (to check the
-# entry it was found by) and what its rows show.
-OVERDUE_REPORT_FIELDS = {**LIST_FIELDS, "referrals": 1, "counter_id": 1}
+# entry it was found by, and counter and building for the rows) and its referrals.
+OVERDUE_REPORT_FIELDS = {**LIST_FIELDS, "referrals": 1}
 
 
 class CaseFileRepository:
@@ -347,15 +348,18 @@ class CaseFileRepository:
         held: list[tuple[tuple[date, datetime, str], int, dict[str, Any]]] = []  # a heap
         pushed = itertools.count()  # ties of one case file: in its referrals' order
         # One entry past the page: the one that puts the page's last rows in their place.
-        for chunk in self.lists.overdue(today, max(wanted + 1, OVERDUE_READ)):
+        seen: set[str] = set()  # a case file moved on during the read is in it only once
+        chunk_size = min(max(wanted + 1, OVERDUE_READ), OVERDUE_READ_MAX)
+        for chunk in self.lists.overdue(today, chunk_size):
             ids = [case_id for _, case_id in chunk]
             read = self.collection.find({"_id": {"$in": ids}}, OVERDUE_REPORT_FIELDS)
             found = {d["_id"]: d for d in read}
             for entry, case_id in chunk:
                 doc = found.get(case_id)
                 # An entry a write has just moved on (not deleted yet) is not the case file's.
-                if doc is None or entry not in list_entry_ids(case_id, doc):
+                if doc is None or entry not in list_entry_ids(case_id, doc) or case_id in seen:
                     continue
+                seen.add(case_id)
                 # The entry's place (it was checked): no row of a case file still to come
                 # goes before it.
                 place = (date.fromisoformat(doc["next_due"]), doc["opened_at"], case_id)
