@@ -347,8 +347,8 @@ class CaseFileRepository:
         rows: list[dict[str, Any]] = []
         held: list[tuple[tuple[date, datetime, str], int, dict[str, Any]]] = []  # a heap
         pushed = itertools.count()  # ties of one case file: in its referrals' order
-        # One entry past the page: the one that puts the page's last rows in their place.
         seen: set[str] = set()  # a case file moved on during the read is in it only once
+        # One entry past the page: the one that puts the page's last rows in their place.
         chunk_size = min(max(wanted + 1, OVERDUE_READ), OVERDUE_READ_MAX)
         for chunk in self.lists.overdue(today, chunk_size):
             ids = [case_id for _, case_id in chunk]
@@ -367,8 +367,8 @@ class CaseFileRepository:
                     rows.append(heapq.heappop(held)[-1])
                 if len(rows) >= wanted:
                     return rows[offset:wanted]
-                # The rows hold no encrypted field: the referrals are rebuilt undecrypted (their
-                # reasons stay ciphertext), as is the rest of the case file: not read at all.
+                # The rows hold no encrypted field: the referrals are rebuilt as stored (their
+                # reasons stay ciphertext), and the rest of the case file is not read.
                 referrals = from_doc(list[Referral], doc.get("referrals") or [])
                 building_id = (doc.get("building") or {}).get("id")
                 for row in _overdue_rows(
