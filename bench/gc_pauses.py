@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import secrets
 import sys
 import time
 import uuid
@@ -29,11 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pymongo
-
 from bench import queries, workload
 from bench.id_range import percentile
-from shared.crypto import generate_key
+from bench.run import cleanup, isolated_env
 
 HEADER = (
     "| gc | requests | p50 ms | p99 ms | max ms | full collections | longest ms | total ms |\n"
@@ -89,14 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     prefix = f"gcp{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "SPORTELLO_DB_PREFIX": prefix,
-        "SPORTELLO_TOPIC_PREFIX": prefix,
-        "FIELD_ENCRYPTION_KEYS": generate_key(),
-        "AUTH_JWT_KEYS": f"bench:{secrets.token_urlsafe(32)}",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = {**os.environ, **isolated_env(prefix)}
     os.environ.update(env)
     # After the environment: the app reads its settings from it.
     from services.casework.entrypoints.app import create_app
@@ -120,11 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(row(f"frozen ({gc.get_freeze_count():,} objects)", *serve(page, args.requests)))
         gc.unfreeze()
     finally:
-        store = pymongo.MongoClient(env["MONGODB_URI"])
-        for name in store.list_database_names():
-            if name.startswith(f"{prefix}_"):
-                store.drop_database(name)
-        store.close()
+        cleanup(env["MONGODB_URI"], [prefix])
     return 0
 
 

@@ -153,6 +153,11 @@ def _at(committed: dict[TopicPartition, Any], tp: TopicPartition, end: int) -> b
     return offset is not None and offset.offset >= end
 
 
+def max_duration_s(quick: bool) -> float:
+    """How long each closed-loop maximum of intake (and of the bare endpoint) runs."""
+    return 20 * (0.25 if quick else 1.0)
+
+
 def open_cases_max(system: System, ctx: workload.Context, duration_s: float) -> Result:
     """As many cases as 16 clients open in ``duration_s`` (closed loop)."""
     intake = system.url("intake")
@@ -200,7 +205,7 @@ def intake_rows(
                     "ceiling ÷ figure",
                 )
             )
-    duration = 20 * scale
+    duration = max_duration_s(quick)
     r = open_cases_max(system, ctx, duration)
     b = closed_loop(
         lambda s, i: s.post(f"{bare_url}/bare", json=workload.bare_body(i), timeout=10),
@@ -641,6 +646,18 @@ def memory_rows(idle: dict[str, dict[str, float]], peaks: dict[str, dict[str, fl
 # --- phases -------------------------------------------------------------------------------------
 
 
+def isolated_env(prefix: str) -> dict[str, str]:
+    """The settings that give a benchmark a world of its own: its database and topic prefix,
+    throw-away keys (for throw-away data; the load signs its admin token with the token key)."""
+    return {
+        "SPORTELLO_DB_PREFIX": prefix,
+        "SPORTELLO_TOPIC_PREFIX": prefix,
+        "LOG_LEVEL": "WARNING",
+        "FIELD_ENCRYPTION_KEYS": generate_key(),
+        "AUTH_JWT_KEYS": f"bench:{secrets.token_urlsafe(32)}",
+    }
+
+
 class Phase:
     """A system of its own for one benchmark: own database and topic prefix, own ports."""
 
@@ -653,12 +670,7 @@ class Phase:
         self.env = {
             "KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
             "MONGODB_URI": os.environ["MONGODB_URI"],
-            "SPORTELLO_DB_PREFIX": self.prefix,
-            "SPORTELLO_TOPIC_PREFIX": self.prefix,
-            "LOG_LEVEL": "WARNING",
-            "FIELD_ENCRYPTION_KEYS": generate_key(),  # a throw-away key for throw-away data
-            # A throwaway token key for this run: the load signs its admin token with it.
-            "AUTH_JWT_KEYS": f"bench:{secrets.token_urlsafe(32)}",
+            **isolated_env(self.prefix),
             **{f"{s.upper()}_PORT": str(free_port()) for s in SERVICES},
             # The custodi's emails go to an SMTP server that accepts and drops them (``start``),
             # so the sender does its real work: without one, every email fails and waits to be
@@ -798,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
             # intake alone, as the bare endpoint runs: the followers' backlog does not drain
             # into its figures (intake's own worker still publishes what intake wrote).
             with PeakSampler(lambda: running(phase.system)) as followed_peak:
-                followed = open_cases_max(phase.system, ctx, 20 * (0.25 if quick else 1.0))
+                followed = open_cases_max(phase.system, ctx, max_duration_s(quick))
             phase.system.stop(only=FOLLOWERS)  # between two samplers: none reads a pid file going
             with PeakSampler(lambda: running(phase.system)) as peak:
                 rows += report(intake_rows(phase.system, bare_url, ctx, quick, followed))

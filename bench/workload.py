@@ -403,6 +403,7 @@ def case_docs(
         waiting = state.value in ("in_carico", "sospeso")
         path = rng.choice(PATHS) if waiting else ""
         due = (opened_at + timedelta(days=rng.randint(5, 40))).date()
+        announced = due if due < now.date() else None
         sent_at = opened_at + timedelta(days=1)
         template = templates.get(state.value)
         fresh = template is None or i % 500 == 0
@@ -472,8 +473,8 @@ def case_docs(
                         created_at=opened_at,
                         sent_at=sent_at,
                         due_date=due,
-                        breaches=1 if due < now.date() else 0,
-                        announced_due=due if due < now.date() else None,
+                        breaches=1 if announced else 0,
+                        announced_due=announced,
                         history=[
                             Transition(
                                 ReferralState.PROPOSED.value, sent, "operatore.bench", sent_at
@@ -529,7 +530,6 @@ def case_docs(
         if waiting and not fresh:
             # The template's referral with this case's own path and dates, and the derived
             # fields the lists read (the template's encrypted reason kept, as the description).
-            announced = due if due < now.date() else None
             file_doc["referrals"] = [
                 {
                     **template[1]["referrals"][0],

@@ -88,11 +88,10 @@ def _date(data: Any) -> Any:
 
 
 def _list_of(item: Any) -> Decoder:
+    each = _decoder(item)
+
     def decode(data: Any) -> Any:
-        if data is None:
-            return None
-        each = _decoder(item)  # looked up here: a dataclass may hold a list of its own kind
-        return [each(v) for v in data]
+        return None if data is None else [each(v) for v in data]
 
     return decode
 
@@ -104,7 +103,9 @@ def _dataclass(tp: Any) -> Decoder:
         nonlocal resolved
         if data is None:
             return None
-        if resolved is None:  # on first use, for the same reason as in ``_list_of``
+        # On first use, not when built: a dataclass may hold its own kind (in a list, or
+        # optional), whose decoder is then this one, still being built.
+        if resolved is None:
             hints = typing.get_type_hints(tp)
             resolved = [
                 (f.name, _decoder(hints[f.name]))
